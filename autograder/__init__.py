@@ -1,0 +1,1 @@
+"""Hidden graders and instructor tools for the VAE homework."""
