@@ -1,0 +1,82 @@
+"""Helpers shared by the hidden graders (autograder/tests/).
+
+`make_ask(sandbox)` gives `ask(...)`, which sends one request to the sandboxed worker and turns every way it can go wrong
+(not implemented, an exception, a hang, a crash, an unreadable answer) into a failed check
+whose message teaches: what was expected, what happened, a hint.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import pytest
+import torch
+
+from autograder import config
+from autograder.sandbox import Answer, SandboxFailure
+
+MAX_DIFF_SHOWN = 3
+
+
+def fail(message: str) -> None:
+    pytest.fail(message, pytrace=False)
+
+
+def explain_error(error: dict[str, str], function: str) -> str:
+    kind, message, trace = error.get("type", "Error"), error.get("message", ""), error.get("traceback", "")
+    if kind == "NotImplementedError":
+        return f"{function} is not implemented yet: replace its `raise NotImplementedError` with your code."
+    text = f"{function} raised {kind}: {message}"
+    return f"{text}\n{trace}" if trace else text
+
+
+def make_ask(sandbox: Any) -> Callable[..., Answer]:
+    def ask(op: str, header: dict[str, Any], tensors: dict | None = None, *, function: str,
+            uses: tuple[str, ...] = (), timeout: float | None = None) -> Answer:
+        try:
+            answer = sandbox.call(op, header, tensors, function=function, uses=uses, timeout=timeout)
+        except SandboxFailure as failure:
+            fail(f"{failure}.")
+        if answer.info.get("import_failed"):
+            fail("vae.py could not be imported, so nothing in it could be checked.\n"
+                 + explain_error(answer.error, "importing vae.py"))
+        if not answer.ok:
+            fail(explain_error(answer.error, function))
+        return answer
+
+    return ask
+
+
+def tensor(answer: Answer, name: str, what: str) -> torch.Tensor:
+    """A returned tensor, or a failed check saying what came back instead."""
+    value = answer.tensors.get(name)
+    if value is None:
+        got = answer.info.get(f"{name}_type", "nothing")
+        fail(f"{what} should be a torch.Tensor, got {got}.")
+    return value
+
+
+def check_shape(what: str, value: torch.Tensor, expected: tuple[int, ...]) -> None:
+    if tuple(value.shape) != expected:
+        fail(f"{what} should have shape {expected}, got {tuple(value.shape)}.")
+
+
+def check_float32(what: str, value: torch.Tensor) -> None:
+    if value.dtype != torch.float32:
+        fail(f"{what} should be float32 like the model's weights, got {value.dtype}. "
+             "Hint: create new tensors with torch.randn_like(...) or dtype=mu.dtype.")
+
+
+def differs(actual: torch.Tensor, expected: torch.Tensor) -> float | None:
+    """Largest absolute difference if the tensors are not close (None when they are)."""
+    if actual.shape != expected.shape:
+        return float("inf")
+    actual = actual.double()
+    expected = expected.double()
+    if torch.allclose(actual, expected, rtol=config.RTOL, atol=config.ATOL):
+        return None
+    difference = (actual - expected).abs()
+    return float(difference.nan_to_num(float("inf")).max())
+
+
+def close(actual: torch.Tensor, expected: torch.Tensor) -> bool:
+    return differs(actual, expected) is None

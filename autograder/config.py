@@ -1,0 +1,50 @@
+"""The grader's settings: the one place an instructor changes points, thresholds and limits.
+
+Every other module reads these names; nothing else holds a point value or a threshold.
+"""
+from __future__ import annotations
+
+# Rubric tag -> points. Each hidden test carries exactly one tag; a tag's points are shared
+# equally by its tests. The descriptions are shown to students beside their score.
+RUBRIC: dict[str, tuple[float, str]] = {
+    "encode": (10, "encode(x) returns (mu, logvar), each (B, 20), as the lecture computes them"),
+    "decode": (10, "decode(z) returns (B, 784) Bernoulli means, as the lecture computes them"),
+    "reparameterize": (10, "z = mu + eps * exp(logvar / 2) with fresh standard-normal noise"),
+    "gradient_flow": (10, "gradients flow from z back to mu and logvar with the right values"),
+    "parameter_count": (5, "the five layers hold the lecture's number of trainable parameters"),
+    "kl": (15, "the KL term of loss_function, summed over latent dimensions and batch"),
+    "reconstruction": (10, "the BCE term of loss_function, summed over pixels and batch"),
+    "training_loop": (15, "train() clears gradients, backpropagates, steps, returns the mean loss"),
+    "elbo": (15, "a model trained one epoch by your train() reaches a good test ELBO"),
+}
+
+# --- Checks' numerical settings -----------------------------------------------------------
+# Relative and absolute tolerance when a value is compared with the reference computation.
+RTOL = 1e-4
+ATOL = 1e-4
+# reparameterize: samples per latent column, and how far the standardised noise may stray
+# from N(0, 1) (about 5 standard errors for 4,000 samples).
+REPARAM_SAMPLES = 4000
+REPARAM_MEAN_TOL = 0.08
+REPARAM_STD_TOL = 0.06
+
+# --- The elbo check -------------------------------------------------------------------------
+ELBO_EPOCHS = 1
+ELBO_BATCH_SIZE = 128
+ELBO_LR = 1e-3
+ELBO_SEED = 0  # training seed (weights, shuffling, noise)
+ELBO_EVAL_SEED = 1234  # noise seed when the grader evaluates the test ELBO
+# Highest test negative ELBO (nats per image, 10,000 test images) that earns the points.
+# Calibration: docs/calibration.md (regenerate with `make calibrate`).
+ELBO_THRESHOLD = 135.0
+
+# --- The sandbox that runs the submission ---------------------------------------------------
+IMPORT_TIMEOUT_S = 60  # import the submission (torch's own import included)
+CALL_TIMEOUT_S = 30  # one quick call (encode, loss, a tiny train() run, ...)
+TRAIN_TIMEOUT_S = 300  # the elbo check's training epoch
+MEMORY_LIMIT_MB = 4096  # resident memory of all the submission's processes together
+OUTPUT_LIMIT_KB = 64  # what is kept of the submission's stdout and stderr (head and tail)
+# The unprivileged uid that runs submissions when grading as root. It needs no account, and no
+# other program may use it (the grader kills every process of this uid after grading).
+# Batch grading uses SANDBOX_UID - slot for its parallel jobs.
+SANDBOX_UID = 64000

@@ -1,0 +1,155 @@
+"""`make grade`: grade one submission; write results.json (Gradescope's format) and feedback.png.
+
+    python -m autograder.grade --submission assignment/ --results build/grade/results.json
+
+The submission runs in a sandboxed worker (autograder/sandbox.py); the hidden graders
+(autograder/tests/) run here, in the trusted process, under pytest. Exit status 0 whenever
+grading completed, whatever the score; 1 only if the grader itself failed.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from autograder import config
+from autograder.paths import AUTOGRADER, BUILD, ROOT
+from autograder.sandbox import Sandbox, isolation_mode
+
+DEFAULT_RESULTS = BUILD / "grade" / "results.json"
+TESTS = AUTOGRADER / "tests"
+
+
+class GraderError(RuntimeError):
+    """The grader cannot run safely or correctly (not the submission's fault)."""
+
+
+def find_submission(path: Path) -> Path | None:
+    """vae.py itself, or the vae.py in a folder (at its top, else the only one below it)."""
+    if path.is_file():
+        return path
+    if (path / "vae.py").is_file():
+        return path / "vae.py"
+    found = sorted(p for p in path.rglob("vae.py") if "__MACOSX" not in p.parts) if path.is_dir() else []
+    return found[0] if len(found) == 1 else None
+
+
+def protect_repository(uid: int) -> None:
+    """As root without bubblewrap: make this checkout unreadable to the sandbox uid, and prove it.
+
+    The repository's folders become owner-only (the Python environment stays readable, since the
+    worker runs on it). Group and other permissions come back with `chmod -R go+rX` if wanted.
+    """
+    os.chmod(ROOT, 0o711)  # others may pass through to .venv, not list
+    for entry in ROOT.iterdir():
+        if entry.is_dir() and not entry.is_symlink() and entry.name != ".venv":
+            os.chmod(entry, 0o700)
+    secret = AUTOGRADER / "config.py"
+    probe = subprocess.run([sys.executable, "-c", f"open({str(secret)!r}).read()"], user=uid, group=uid,
+                           extra_groups=[], capture_output=True, timeout=60)
+    if probe.returncode == 0:
+        raise GraderError(f"uid {uid} can still read {secret}: refusing to run submissions that could read "
+                          "the hidden graders. Move the repository under a folder only root can read.")
+
+
+def sandbox_output_note(sandbox: Sandbox) -> str:
+    if not sandbox.output.total:
+        return ""
+    return (f"Your code printed {sandbox.output.total:,} bytes while being graded (printing costs no points). "
+            f"What was kept:\n{sandbox.output.text()[:4000]}")
+
+
+def run_hidden_tests(sandbox: Sandbox, feedback_dir: Path) -> tuple[list[dict[str, Any]], str]:
+    import pytest
+
+    from autograder.plugin import GradingPlugin
+
+    plugin = GradingPlugin(sandbox, feedback_dir)
+    log = io.StringIO()
+    with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
+        code = pytest.main(["-c", str(AUTOGRADER / "pytest.ini"), "--rootdir", str(AUTOGRADER), "-q",
+                            "--no-header", "--tb=no", "-p", "no:warnings", str(TESTS)], plugins=[plugin])
+    if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED) or not plugin.items:
+        raise GraderError(f"the hidden tests did not run (pytest exit code {int(code)}):\n{log.getvalue()[-3000:]}")
+    return plugin.tests(), log.getvalue()
+
+
+def zero_results(message: str) -> list[dict[str, Any]]:
+    return [{"name": f"{tag}: {description}", "score": 0.0, "max_score": float(points), "status": "failed",
+             "output": message, "tags": [tag], "visibility": "visible"}
+            for tag, (points, description) in config.RUBRIC.items()]
+
+
+def grade(submission: Path, results_path: Path = DEFAULT_RESULTS, sandbox_uid: int | None = None) -> dict[str, Any]:
+    """Grade `submission` (a vae.py or a folder holding one); write and return the results."""
+    start = time.perf_counter()
+    results_path = results_path.resolve()
+    results_path.parent.mkdir(parents=True, exist_ok=True)
+    (results_path.parent / "feedback.png").unlink(missing_ok=True)
+    vae_py = find_submission(submission)
+    extra: dict[str, Any] = {"isolation": isolation_mode()}
+    if vae_py is None:
+        tests, output = zero_results(f"No vae.py was found in {submission.name}: submit the file vae.py."), ""
+    else:
+        uid = config.SANDBOX_UID if sandbox_uid is None else sandbox_uid
+        if extra["isolation"] == "uid":
+            protect_repository(uid)
+        sandbox = Sandbox(vae_py, uid)
+        try:
+            sandbox.launch()  # the worker imports torch while pytest starts here
+            tests, _ = run_hidden_tests(sandbox, results_path.parent)
+        finally:
+            sandbox.close()  # every process of the submission is gone before results are written
+        output = sandbox_output_note(sandbox)
+        extra.update(worker_starts=sandbox.starts)
+    results = {
+        "score": round(sum(t["score"] for t in tests), 2),
+        "execution_time": round(time.perf_counter() - start, 2),
+        "output": output,
+        "visibility": "visible",
+        "stdout_visibility": "hidden",
+        "tests": tests,
+        "extra_data": extra,
+    }
+    partial = results_path.with_suffix(".partial")
+    partial.write_text(json.dumps(results, indent=2))
+    partial.replace(results_path)
+    return results
+
+
+def table(results: dict[str, Any]) -> str:
+    """The score table: test, points, a one-line reason."""
+    lines = []
+    for test in results["tests"]:
+        reason = "ok" if test["status"] == "passed" else (test["output"].splitlines() or [""])[0][:110]
+        lines.append(f"{test['score']:6.2f}/{test['max_score']:<6.2f} {test['name'][:58]:<58} {reason}")
+    total = sum(t["max_score"] for t in results["tests"])
+    lines.append(f"{results['score']:6.2f}/{total:<6.2f} total ({results['execution_time']:.1f} s)")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Grade one submission of the VAE homework.")
+    parser.add_argument("--submission", type=Path, default=ROOT / "assignment", help="vae.py, or a folder holding it")
+    parser.add_argument("--results", type=Path, default=DEFAULT_RESULTS, help="where to write results.json")
+    parser.add_argument("--sandbox-uid", type=int, default=None, help="uid that runs the submission (as root)")
+    args = parser.parse_args(argv)
+    try:
+        results = grade(args.submission, args.results, args.sandbox_uid)
+    except GraderError as error:
+        print(f"grader error: {error}", file=sys.stderr)
+        return 1
+    print(table(results))
+    print(f"results: {args.results}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,106 @@
+"""The pytest plugin that turns the hidden graders' outcomes into Gradescope's results.json.
+
+Each hidden test carries one `@pytest.mark.rubric(tag)`; a tag's points (autograder/config.py)
+are shared equally by its tests. Reports are kept per test in `item.stash`, never paired by
+position. A collection error, or a tag left with no test, becomes a zero-point entry that
+says what happened, so the points always add up to the rubric's total.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from autograder import config
+
+REPORTS = pytest.StashKey[dict]()
+MAX_SCORE = pytest.StashKey[float]()
+TAG = pytest.StashKey[str]()
+INTERNAL = ("The grader could not interpret what your code returned here ({error}). "
+            "If your code looks right, tell your instructor.")
+
+
+def readable(test_name: str) -> str:
+    """test_kl_term_matches_the_closed_form -> 'kl term matches the closed form'."""
+    return test_name.removeprefix("test_").replace("_", " ")
+
+
+def failure_message(excinfo: pytest.ExceptionInfo | None) -> str:
+    """The check's own message; never the grader's traceback or source."""
+    if excinfo is None:
+        return ""
+    if excinfo.errisinstance(pytest.fail.Exception):
+        return str(excinfo.value.msg)
+    return INTERNAL.format(error=f"{excinfo.typename}: {str(excinfo.value)[:300]}")
+
+
+class GradingPlugin:
+    """Gives the hidden tests their sandbox and collects one entry per test."""
+
+    def __init__(self, sandbox: Any, feedback_dir: Path | None) -> None:
+        self._sandbox, self._feedback_dir = sandbox, feedback_dir
+        self.items: list[pytest.Item] = []
+        self.collect_errors: list[str] = []
+
+    @pytest.fixture(scope="session")
+    def sandbox(self) -> Any:
+        return self._sandbox
+
+    @pytest.fixture(scope="session")
+    def feedback_dir(self) -> Path | None:
+        return self._feedback_dir
+
+    def pytest_configure(self, config: pytest.Config) -> None:
+        config.addinivalue_line("markers", "rubric(tag): the rubric line a hidden test grades")
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if report.failed:
+            self.collect_errors.append(f"{report.nodeid}: {report.longreprtext.splitlines()[-1:]}")
+
+    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        counts: dict[str, int] = {}
+        for item in items:
+            marker = item.get_closest_marker("rubric")
+            tag = marker.args[0] if marker and marker.args else None
+            if tag not in config.RUBRIC:
+                raise pytest.UsageError(f"{item.nodeid}: needs @pytest.mark.rubric(tag) with a tag of config.RUBRIC")
+            item.stash[TAG] = tag
+            counts[tag] = counts.get(tag, 0) + 1
+        for item in items:
+            item.stash[MAX_SCORE] = config.RUBRIC[item.stash[TAG]][0] / counts[item.stash[TAG]]
+        self.items = list(items)
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo) -> Any:
+        report = yield
+        message = failure_message(call.excinfo) if report.failed else ""
+        item.stash.setdefault(REPORTS, {})[call.when] = (report.outcome, message)
+        return report
+
+    # -- results --------------------------------------------------------------------------------
+    def entry(self, item: pytest.Item) -> dict[str, Any]:
+        reports = item.stash.get(REPORTS, {})
+        failed = [message for outcome, message in reports.values() if outcome == "failed"]
+        passed = reports.get("call", ("not run",))[0] == "passed" and not failed  # a skip earns nothing
+        max_score = round(item.stash[MAX_SCORE], 4)
+        return {
+            "name": f"{item.stash[TAG]}: {readable(item.name)}",
+            "score": max_score if passed else 0.0,
+            "max_score": max_score,
+            "status": "passed" if passed else "failed",
+            "output": "" if passed else (failed[0] if failed else "This check did not run."),
+            "tags": [item.stash[TAG]],
+            "visibility": "visible",
+            "extra_data": dict(item.user_properties),
+        }
+
+    def tests(self) -> list[dict[str, Any]]:
+        entries = [self.entry(item) for item in self.items]
+        graded = {tag for item in self.items for tag in [item.stash[TAG]]}
+        for tag, (points, description) in config.RUBRIC.items():
+            if tag not in graded:
+                entries.append({"name": f"{tag}: {description}", "score": 0.0, "max_score": float(points),
+                                "status": "failed", "tags": [tag], "visibility": "visible",
+                                "output": "The grader's check for this could not run: " + "; ".join(self.collect_errors)})
+        return entries

@@ -1,0 +1,72 @@
+"""The training-loop probe: a tiny deterministic model, loss and data set.
+
+The training_loop check runs the submission's `train()` on this probe instead of the VAE, so
+that the result depends on `train()` alone (not on the student's encode or loss) and the grader
+can replay the exact same steps in its own process. The probe has no randomness: two correct
+training loops give the same weights to rounding.
+
+This file is copied into the sandbox beside the worker; it holds no answers.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+PIXELS, LATENT, WIDTH = 784, 20, 4
+EXAMPLES, BATCH = 36, 8  # 5 batches, the last one short: catches dividing by batches
+LR = 0.002
+
+
+class ProbeModel(nn.Module):
+    """Answers `model(x)` with (recon (B, 784), mu (B, 20), logvar (B, 20)), like the VAE."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        generator = torch.Generator().manual_seed(0)
+        self.enc = nn.Parameter(0.05 * torch.randn(PIXELS, WIDTH, generator=generator))
+        self.dec = nn.Parameter(0.05 * torch.randn(WIDTH, PIXELS, generator=generator))
+        self.head = nn.Parameter(0.1 * torch.randn(WIDTH, 2 * LATENT, generator=generator))
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        h = x.reshape(-1, PIXELS) @ self.enc  # (B, 4)
+        mu, logvar = (h @ self.head).chunk(2, dim=1)  # (B, 20) each
+        return torch.sigmoid(h @ self.dec), mu, logvar
+
+
+def probe_loss(recon_x: torch.Tensor, x: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """A summed loss with the VAE's signature (any smooth summed loss would do)."""
+    x = x.reshape(-1, PIXELS)
+    return ((recon_x - x) ** 2).sum() + 0.5 * (mu**2).sum() + 0.25 * (logvar**2).sum()
+
+
+def probe_loader() -> DataLoader:
+    generator = torch.Generator().manual_seed(1)
+    images = torch.rand(EXAMPLES, 1, 28, 28, generator=generator)
+    return DataLoader(TensorDataset(images, torch.zeros(EXAMPLES, dtype=torch.long)), batch_size=BATCH)
+
+
+def replay(order: str = "zfbs") -> tuple[dict[str, torch.Tensor], float]:
+    """Train the probe as a loop with this per-batch order would; return (weights, mean loss).
+
+    Letters: z = zero the gradients, f = forward and loss, b = backward, s = optimizer step.
+    "zfbs" is the correct loop; the grader replays common mistakes to name them.
+    """
+    model = ProbeModel()
+    optimizer = torch.optim.SGD(model.parameters(), lr=LR)
+    loader = probe_loader()
+    total = 0.0
+    for x, _ in loader:
+        loss = None
+        for step in order:
+            if step == "z":
+                optimizer.zero_grad()
+            elif step == "f":
+                recon, mu, logvar = model(x)
+                loss = probe_loss(recon, x, mu, logvar)
+                total += loss.item()
+            elif step == "b":
+                loss.backward()
+            elif step == "s":
+                optimizer.step()
+    return {name: p.detach().clone() for name, p in model.named_parameters()}, total / len(loader.dataset)

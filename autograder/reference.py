@@ -1,0 +1,92 @@
+"""The reference side of every check: solutions/vae.py, loaded in the grader's own process.
+
+The hidden tests compare what the submission returned with what the reference computes from
+the same inputs and, where weights matter, the submission's own weights.
+"""
+from __future__ import annotations
+
+import importlib.util
+import math
+import sys
+from functools import cache
+from types import ModuleType
+
+import torch
+
+from autograder.paths import SOLUTIONS
+
+
+@cache
+def module() -> ModuleType:
+    """solutions/vae.py under the name `reference_vae` (never `vae`: no clash with a submission)."""
+    spec = importlib.util.spec_from_file_location("reference_vae", SOLUTIONS / "vae.py")
+    loaded = importlib.util.module_from_spec(spec)
+    sys.modules["reference_vae"] = loaded
+    spec.loader.exec_module(loaded)
+    return loaded
+
+
+@cache
+def common() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("reference_common", SOLUTIONS / "common.py")
+    loaded = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(loaded)
+    return loaded
+
+
+def dims() -> tuple[int, int, int]:
+    """(input, hidden, latent) sizes, from the reference."""
+    ref = module()
+    return ref.INPUT_DIM, ref.HIDDEN_DIM, ref.LATENT_DIM
+
+
+def parameter_count() -> int:
+    return sum(p.numel() for p in module().VAE().parameters() if p.requires_grad)
+
+
+def expected_shapes() -> dict[str, tuple[int, ...]]:
+    return {name: tuple(t.shape) for name, t in module().VAE().state_dict().items()}
+
+
+class WeightsError(ValueError):
+    """The submission's weights do not fit the lecture's layers."""
+
+
+def model_with(state: dict[str, torch.Tensor]) -> torch.nn.Module:
+    """The reference VAE holding the submission's weights (only the lecture's five layers)."""
+    model = module().VAE()
+    weights = {}
+    for name, shape in expected_shapes().items():
+        value = state.get(f"state.{name}")
+        if value is None:
+            raise WeightsError(f"your VAE has no `{name}`: keep the layers of __init__ as given")
+        if tuple(value.shape) != shape:
+            raise WeightsError(f"`{name}` has shape {tuple(value.shape)}, the lecture's layer has {shape}")
+        weights[name] = value.float()
+    model.load_state_dict(weights)
+    return model.eval()
+
+
+@cache
+def test_images() -> torch.Tensor:
+    return common().load_mnist(train=False)[0]
+
+
+def sample_images(count: int) -> torch.Tensor:
+    """`count` real test images, flattened: (count, 784)."""
+    return test_images()[:count].reshape(count, -1).clone()
+
+
+def negative_elbo(state: dict[str, torch.Tensor], seed: int, batch_size: int = 1000) -> float:
+    """Test-set negative ELBO (nats per image) of the reference model with these weights.
+
+    One latent sample per image, drawn with a fixed seed: the same weights give the same value.
+    """
+    ref = module()
+    images = test_images()
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(images, torch.zeros(len(images))),
+                                         batch_size=batch_size)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        value = ref.evaluate(model_with(state), loader, torch.device("cpu"))
+    return value if math.isfinite(value) else float("inf")

@@ -1,0 +1,113 @@
+"""Hidden graders: loss_function's two terms, each measured on its own.
+
+loss = BCE(recon rows) + KL(mu/logvar rows), each a sum over rows. Calling it twice with the
+same recon/x but 8 versus the first 4 rows of mu/logvar leaves exactly KL(rows 5-8): whatever
+the BCE part computes cancels out. The same trick with recon/x isolates the BCE part. So a
+wrong BCE never costs KL points, and a wrong KL never costs BCE points.
+"""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from autograder import reference
+from autograder.checks import fail, tensor
+
+ROWS, HALF = 8, 4
+
+
+def _inputs() -> dict[str, torch.Tensor]:
+    generator = torch.Generator().manual_seed(5)
+    latent = reference.dims()[2]
+    recon = 0.01 + 0.98 * torch.rand(ROWS, reference.dims()[0], generator=generator)
+    images = reference.sample_images(ROWS)  # grey levels in [0, 1], not only 0 and 1
+    mu = torch.randn(ROWS, latent, generator=generator)
+    logvar = torch.randn(ROWS, latent, generator=generator)
+    prior_mu, prior_logvar = mu.clone(), logvar.clone()
+    prior_mu[HALF:], prior_logvar[HALF:] = 0.0, 0.0  # rows 5-8 equal to the prior N(0, I)
+    flat = images  # (B, 784): the KL cases must not depend on how x gets flattened
+    square = images.reshape(ROWS, 1, 28, 28)  # (B, 1, 28, 28): as train() passes it
+    cases = {
+        "kl_all": (recon[:HALF], flat[:HALF], mu, logvar),
+        "kl_half": (recon[:HALF], flat[:HALF], mu[:HALF], logvar[:HALF]),
+        "kl_prior": (recon[:HALF], flat[:HALF], prior_mu, prior_logvar),
+        "bce_all": (recon, square, mu[:HALF], logvar[:HALF]),
+        "bce_half": (recon[:HALF], square[:HALF], mu[:HALF], logvar[:HALF]),
+        "scalar": (recon, square, mu, logvar),
+    }
+    return {f"{case}.{name}": value for case, values in cases.items()
+            for name, value in zip(("recon", "x", "mu", "logvar"), values)}
+
+
+def _losses(ask) -> tuple[dict[str, float], dict[str, float]]:
+    """loss_function's value in each case, and the reference's, as floats."""
+    inputs = _inputs()
+    cases = sorted({key.split(".")[0] for key in inputs})
+    answer = ask("loss", {"cases": cases}, inputs, function="loss_function")
+    theirs = {}
+    for case in cases:
+        value = tensor(answer, case, "loss_function(...)")
+        if value.numel() < 1:
+            fail(f"loss_function should return a scalar tensor, got shape {answer.info.get(case)}.")
+        theirs[case] = float(value.reshape(-1)[0])
+    ref = reference.module()
+    with torch.no_grad():
+        ours = {case: float(ref.loss_function(*(inputs[f"{case}.{k}"] for k in ("recon", "x", "mu", "logvar"))))
+                for case in cases}
+    return theirs, ours
+
+
+def _near(actual: float, expected: float) -> bool:
+    return abs(actual - expected) <= 1e-4 * abs(expected) + 1e-3
+
+
+@pytest.mark.rubric("reconstruction")
+def test_loss_function_returns_a_scalar_tensor(ask):
+    shape = ask("loss", {"cases": ["scalar"]}, {k: v for k, v in _inputs().items() if k.startswith("scalar.")},
+                function="loss_function").info.get("scalar")
+    if shape != []:
+        fail(f"loss_function should return a scalar tensor (shape ()), got shape {shape}. "
+             "Hint: sum over everything; `reduction='none'` keeps one value per pixel.")
+
+
+@pytest.mark.rubric("reconstruction")
+def test_bce_term_is_summed_over_pixels_and_batch(ask):
+    theirs, ours = _losses(ask)
+    measured, expected = theirs["bce_all"] - theirs["bce_half"], ours["bce_all"] - ours["bce_half"]
+    if _near(measured, expected):
+        return
+    ratio = measured / expected if expected else float("nan")
+    hints = {1 / 784: "it looks averaged over the pixels",
+             1 / (784 * ROWS): "it looks averaged over pixels and batch (reduction='mean')"}
+    hint = next((text for r, text in hints.items() if abs(ratio / r - 1) < 0.5), None)
+    fail("The reconstruction term, measured on its own (4 extra images, same mu and logvar), should be the binary "
+         "cross-entropy summed over every pixel of every image: -sum[x log r + (1 - x) log(1 - r)]. "
+         + (f"Yours is off: {hint}; use reduction='sum'." if hint else
+            f"Yours differs by a factor {ratio:.3g}. Hint: F.binary_cross_entropy(recon_x, x.view(-1, 784), "
+            "reduction='sum'), recon_x first (probabilities, not logits)."))
+
+
+@pytest.mark.rubric("kl")
+def test_kl_term_matches_the_closed_form(ask):
+    theirs, ours = _losses(ask)
+    measured, expected = theirs["kl_all"] - theirs["kl_half"], ours["kl_all"] - ours["kl_half"]
+    if _near(measured, expected):
+        return
+    ratio = measured / expected if expected else float("nan")
+    hint = ""
+    if 0 < ratio < 0.6:
+        hint = " It looks averaged over the batch or the latent dimensions: sum instead."
+    elif ratio < 0:
+        hint = " Its sign is flipped: KL = -1/2 * sum(1 + logvar - mu^2 - exp(logvar)) is never negative."
+    fail("The KL term, measured on its own (4 extra rows of mu and logvar, same images), should be "
+         "-1/2 * sum over latent dimensions and batch of (1 + logvar - mu^2 - exp(logvar)); "
+         f"yours differs from it by a factor {ratio:.3g}.{hint}")
+
+
+@pytest.mark.rubric("kl")
+def test_kl_term_vanishes_when_q_equals_the_prior(ask):
+    theirs, _ = _losses(ask)
+    measured = theirs["kl_prior"] - theirs["kl_half"]
+    if abs(measured) > 1e-3:
+        fail(f"For 4 rows with mu = 0 and logvar = 0, q(z|x) is the prior N(0, I), so their KL is 0; yours adds "
+             f"{measured:.4g}. Hint: check the `1 +` inside -1/2 * sum(1 + logvar - mu^2 - exp(logvar)).")

@@ -1,0 +1,98 @@
+"""Hidden graders: reparameterize (its distribution, fresh noise) and the gradients through it."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from autograder import config, reference
+from autograder.checks import check_float32, check_shape, close, differs, fail, tensor
+
+# One (mu, logvar) pair per latent column: several spreads, not only logvar = 0.
+LOGVARS = torch.linspace(-3.0, 2.0, 20)
+MUS = torch.linspace(-2.0, 2.0, 20)
+
+
+def _inputs(rows: int) -> tuple[torch.Tensor, torch.Tensor]:
+    return MUS.repeat(rows, 1), LOGVARS.repeat(rows, 1)
+
+
+def _samples(ask) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    mu, logvar = _inputs(config.REPARAM_SAMPLES)
+    answer = ask("reparameterize", {"seed": 3}, {"mu": mu, "logvar": logvar}, function="VAE.reparameterize")
+    first = tensor(answer, "first", "reparameterize(mu, logvar)")
+    second = tensor(answer, "second", "a second reparameterize(mu, logvar)")
+    check_shape("z = reparameterize(mu, logvar)", first, tuple(mu.shape))
+    check_float32("z", first)
+    return mu, logvar, first, second
+
+
+@pytest.mark.rubric("reparameterize")
+def test_reparameterize_has_mean_mu_and_std_exp_half_logvar(ask):
+    mu, logvar, z, _ = _samples(ask)
+    spread = (z - mu).double().std(dim=0)  # per latent column
+    center = (z - mu).double().mean(dim=0)
+    expected = torch.exp(0.5 * LOGVARS).double()
+    ratio = spread / expected
+    worst = int((ratio - 1).abs().argmax())
+    if not torch.isfinite(ratio).all() or (ratio - 1).abs().max() > config.REPARAM_STD_TOL:
+        hint = ""
+        if torch.allclose(spread, torch.exp(LOGVARS).double(), rtol=0.1):
+            hint = " Your spread looks like exp(logvar): the standard deviation is exp(logvar / 2)."
+        elif spread.max() < 1e-6:
+            hint = " z does not vary at all in training mode: add eps * std with eps ~ N(0, 1)."
+        fail(f"With logvar = {LOGVARS[worst]:.2f}, z should spread around mu with standard deviation "
+             f"exp(logvar / 2) = {expected[worst]:.3f}; yours had {spread[worst]:.3f}.{hint}")
+    shift = (center / expected).abs()
+    if shift.max() > config.REPARAM_MEAN_TOL:
+        worst = int(shift.argmax())
+        fail(f"z should be centred on mu; with mu = {MUS[worst]:.2f} your samples averaged "
+             f"{MUS[worst] + center[worst]:.3f}. Hint: z = mu + eps * std, with eps of mean 0.")
+
+
+@pytest.mark.rubric("reparameterize")
+def test_reparameterize_draws_fresh_independent_noise(ask):
+    mu, logvar, first, second = _samples(ask)
+    if torch.equal(first, second):
+        fail("Two calls of reparameterize gave the same z: draw new noise on every call "
+             "(torch.randn_like(std) inside the method, not once in __init__).")
+    eps = ((first - mu) / torch.exp(0.5 * logvar)).double()
+    if eps.std(dim=0).mean() < 0.5 or eps.std(dim=1).mean() < 0.5:
+        fail("The noise repeats across rows or columns: eps must have the shape of std, one independent "
+             "draw per entry (torch.randn_like(std)).")
+
+
+def _gradients(ask) -> tuple[dict, torch.Tensor, torch.Tensor, torch.Tensor]:
+    generator = torch.Generator().manual_seed(4)
+    mu, logvar = torch.randn(8, 20, generator=generator), torch.randn(8, 20, generator=generator)
+    v = torch.randn(8, 20, generator=generator)
+    answer = ask("gradient_flow", {"seed": 4}, {"mu": mu, "logvar": logvar, "v": v}, function="VAE.reparameterize")
+    z = tensor(answer, "z", "reparameterize(mu, logvar)")
+    check_shape("z", z, tuple(mu.shape))
+    if not answer.info.get("z_requires_grad"):
+        fail("z does not require grad although mu and logvar do: it is cut off from the graph. "
+             "Build z with torch operations on mu and logvar (no .detach(), no NumPy, no torch.normal).")
+    return answer, mu, z, v
+
+
+@pytest.mark.rubric("gradient_flow")
+def test_gradient_of_z_with_respect_to_mu_is_one(ask):
+    answer, _, _, v = _gradients(ask)
+    grad = answer.tensors.get("mu_grad")
+    if grad is None:
+        fail("No gradient reached mu: z must be mu + eps * std, differentiable in mu.")
+    if not close(grad, v):
+        fail(f"dz/dmu should be 1 (z = mu + eps * std); backpropagating from z gave a mu.grad off by up to "
+             f"{differs(grad, v):.3g}.")
+
+
+@pytest.mark.rubric("gradient_flow")
+def test_gradient_of_z_with_respect_to_logvar_is_eps_std_over_2(ask):
+    answer, mu, z, v = _gradients(ask)
+    grad = answer.tensors.get("logvar_grad")
+    if grad is None:
+        fail("No gradient reached logvar: compute std = torch.exp(0.5 * logvar) without .detach().")
+    expected = v * (z - mu) / 2  # eps * std = z - mu, and d std / d logvar = std / 2
+    if not close(grad, expected):
+        fail(f"dz/dlogvar should be eps * std / 2; backpropagating from z gave a logvar.grad off by up to "
+             f"{differs(grad, expected):.3g}. Hint: std = exp(logvar / 2), z = mu + eps * std, eps not "
+             "depending on logvar.")

@@ -1,0 +1,93 @@
+"""Hidden graders: train() on a deterministic probe, then a real epoch judged by its test ELBO."""
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from autograder import config, probe, reference
+from autograder.checks import fail
+from autograder.feedback import save_feedback
+
+# Common mistakes, replayed on the probe to name them: letters as in probe.replay.
+MISTAKES = {
+    "fbs": "gradients pile up from batch to batch: call optimizer.zero_grad() in every step",
+    "zfsb": "the parameters never changed: optimizer.step() must come after loss.backward()",
+    "zfb": "the parameters never changed: call optimizer.step() after loss.backward()",
+    "fbzs": "the parameters never changed: zero_grad() between backward() and step() erases the gradients",
+}
+
+
+def _probe_run(ask) -> tuple[dict, dict[str, torch.Tensor]]:
+    answer = ask("train_probe", {"seed": 6}, function="train")
+    weights = {k.removeprefix("state."): v for k, v in answer.tensors.items()}
+    return answer.info, weights
+
+
+def _matches(weights: dict[str, torch.Tensor], expected: dict[str, torch.Tensor]) -> bool:
+    change = max(float((expected[k] - probe.ProbeModel().state_dict()[k]).abs().max()) for k in expected)
+    for name, value in expected.items():
+        theirs = weights.get(name)
+        if theirs is None or theirs.shape != value.shape:
+            return False
+        if float((theirs.double() - value.double()).abs().max()) > 1e-3 * change + 1e-6:
+            return False
+    return True
+
+
+@pytest.mark.rubric("training_loop")
+def test_train_zeroes_backpropagates_and_steps_every_batch(ask):
+    info, weights = _probe_run(ask)
+    if info.get("loss_calls", 0) == 0:
+        fail("train() never called loss_function: compute each batch's loss with "
+             "loss_function(recon, x, mu, logvar).")
+    expected, _ = probe.replay("zfbs")
+    if _matches(weights, expected):
+        return
+    for order, mistake in MISTAKES.items():
+        if _matches(weights, probe.replay(order)[0]):
+            fail(f"After one epoch on a small test model, the weights show that {mistake}.")
+    fail("After one epoch on a small test model, the weights differ from those of a correct loop "
+         "(for each batch: optimizer.zero_grad(), forward, loss, loss.backward(), optimizer.step()).")
+
+
+@pytest.mark.rubric("training_loop")
+def test_train_returns_the_mean_loss_per_example(ask):
+    info, _ = _probe_run(ask)
+    value = info.get("value")
+    if not isinstance(value, (int, float)):
+        fail(f"train() should return a float, got {info.get('returned')}. Hint: accumulate loss.item().")
+    _, expected = probe.replay("zfbs")
+    if abs(value - expected) <= 1e-4 * abs(expected):
+        return
+    loader = probe.probe_loader()
+    batches, examples = len(loader), len(loader.dataset)
+    if abs(value * batches / examples - expected) <= 1e-3 * abs(expected):
+        fail(f"train() returned the mean loss per batch; return total_loss / len(loader.dataset) "
+             f"({examples} examples), not / len(loader) ({batches} batches).")
+    fail(f"train() returned {value:.4g}; with a correct loop on the same small test model the mean loss per "
+         f"example is different. Return the sum of loss.item() over all batches divided by len(loader.dataset).")
+
+
+@pytest.mark.rubric("elbo")
+def test_one_epoch_of_your_training_reaches_a_good_test_elbo(ask, feedback_dir, record_property):
+    header = {"seed": config.ELBO_SEED, "epochs": config.ELBO_EPOCHS, "batch_size": config.ELBO_BATCH_SIZE,
+              "lr": config.ELBO_LR}
+    answer = ask("train_elbo", header, function="train",
+                 uses=("VAE.encode", "VAE.reparameterize", "VAE.decode", "loss_function"),
+                 timeout=config.TRAIN_TIMEOUT_S)
+    record_property("epoch_seconds", answer.info.get("epoch_seconds"))
+    record_property("train_device", answer.info.get("device"))
+    try:
+        model_state = answer.tensors
+        value = reference.negative_elbo(model_state, config.ELBO_EVAL_SEED)
+    except reference.WeightsError as error:
+        fail(f"{error}.")
+    record_property("test_negative_elbo", value)
+    save_feedback(reference.model_with(model_state), feedback_dir, value)
+    if not math.isfinite(value) or value >= config.ELBO_THRESHOLD:
+        fail(f"After {config.ELBO_EPOCHS} epoch of your train() (batch {config.ELBO_BATCH_SIZE}, Adam, lr "
+             f"{config.ELBO_LR}), the grader measured a test loss (negative ELBO) of {value:.1f} nats per image; "
+             f"at most {config.ELBO_THRESHOLD:.0f} earns the points. The pictures in feedback.png show what "
+             "your model learnt. Check the loss (summed, both terms), the reparameterization, and the loop.")
