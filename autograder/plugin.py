@@ -17,6 +17,7 @@ from autograder import config
 REPORTS = pytest.StashKey[dict]()
 MAX_SCORE = pytest.StashKey[float]()
 TAG = pytest.StashKey[str]()
+EXTRA = pytest.StashKey[dict]()
 INTERNAL = ("The grader could not interpret what your code returned here ({error}). "
             "If your code looks right, tell your instructor.")
 
@@ -50,6 +51,11 @@ class GradingPlugin:
     @pytest.fixture(scope="session")
     def feedback_dir(self) -> Path | None:
         return self._feedback_dir
+
+    @pytest.fixture
+    def record(self, request: pytest.FixtureRequest) -> Any:
+        """record(name, value): kept in the test's `extra_data` (for instructors and benchmarks)."""
+        return lambda name, value: request.node.stash.setdefault(EXTRA, {}).__setitem__(name, value)
 
     def pytest_configure(self, config: pytest.Config) -> None:
         config.addinivalue_line("markers", "rubric(tag): the rubric line a hidden test grades")
@@ -92,7 +98,7 @@ class GradingPlugin:
             "output": "" if passed else (failed[0] if failed else "This check did not run."),
             "tags": [item.stash[TAG]],
             "visibility": "visible",
-            "extra_data": dict(item.user_properties),
+            "extra_data": item.stash.get(EXTRA, {}),
         }
 
     def tests(self) -> list[dict[str, Any]]:

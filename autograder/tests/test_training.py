@@ -71,20 +71,20 @@ def test_train_returns_the_mean_loss_per_example(ask):
 
 
 @pytest.mark.rubric("elbo")
-def test_one_epoch_of_your_training_reaches_a_good_test_elbo(ask, feedback_dir, record_property):
+def test_one_epoch_of_your_training_reaches_a_good_test_elbo(ask, feedback_dir, record):
     header = {"seed": config.ELBO_SEED, "epochs": config.ELBO_EPOCHS, "batch_size": config.ELBO_BATCH_SIZE,
               "lr": config.ELBO_LR}
     answer = ask("train_elbo", header, function="train",
                  uses=("VAE.encode", "VAE.reparameterize", "VAE.decode", "loss_function"),
                  timeout=config.TRAIN_TIMEOUT_S)
-    record_property("epoch_seconds", answer.info.get("epoch_seconds"))
-    record_property("train_device", answer.info.get("device"))
+    record("epoch_seconds", answer.info.get("epoch_seconds"))
+    record("train_device", answer.info.get("device"))
     try:
         model_state = answer.tensors
         value = reference.negative_elbo(model_state, config.ELBO_EVAL_SEED)
     except reference.WeightsError as error:
         fail(f"{error}.")
-    record_property("test_negative_elbo", value)
+    record("test_negative_elbo", value)
     save_feedback(reference.model_with(model_state), feedback_dir, value)
     if not math.isfinite(value) or value >= config.ELBO_THRESHOLD:
         fail(f"After {config.ELBO_EPOCHS} epoch of your train() (batch {config.ELBO_BATCH_SIZE}, Adam, lr "

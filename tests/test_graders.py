@@ -1,0 +1,146 @@
+"""The hidden graders against a corpus of submissions (tests/submissions/expected.toml).
+
+Every submission is graded end to end, as `make grade` does: a separate grader process, the
+submission in its sandbox. Correct variants must get full marks; each buggy one must lose
+points under the tags its bug touches and keep them everywhere else; hostile ones must leave
+the grader running, score no more than their honest part earns, and leave nothing behind.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tomllib
+from functools import cache
+from pathlib import Path
+
+import pytest
+
+from autograder import config
+from autograder.paths import ROOT, SOLUTIONS
+
+CORPUS = ROOT / "tests" / "submissions"
+EXPECTED = tomllib.loads((CORPUS / "expected.toml").read_text())
+FULL = sum(points for points, _ in config.RUBRIC.values())
+GRADE_TIMEOUT = 600
+
+pytestmark = pytest.mark.slow
+
+
+@cache
+def graded(path: Path, results_dir: Path) -> tuple[int, dict, str]:
+    """(exit status, results.json, stdout) of the grader run as a separate process on `path`."""
+    results = results_dir / path.stem / "results.json"
+    run = subprocess.run([sys.executable, "-m", "autograder.grade", "--submission", str(path), "--results",
+                          str(results)], cwd=ROOT, capture_output=True, text=True, timeout=GRADE_TIMEOUT)
+    data = json.loads(results.read_text()) if results.exists() else {}
+    return run.returncode, data, run.stdout + run.stderr
+
+
+@pytest.fixture(scope="session")
+def results_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("graded")
+
+
+def by_tag(results: dict) -> dict[str, tuple[float, float]]:
+    """tag -> (points earned, points possible)."""
+    totals: dict[str, list[float]] = {}
+    for test in results["tests"]:
+        earned = totals.setdefault(test["tags"][0], [0.0, 0.0])
+        earned[0] += test["score"]
+        earned[1] += test["max_score"]
+    return {tag: (earned, possible) for tag, (earned, possible) in totals.items()}
+
+
+def messages(results: dict) -> str:
+    return "\n".join(f"{t['name']}: {t['output']}" for t in results["tests"] if t["status"] != "passed")
+
+
+def test_results_follow_gradescope_format_and_add_up_to_the_rubric(results_dir):
+    code, results, _ = graded(SOLUTIONS / "vae.py", results_dir)
+    assert code == 0
+    assert {"score", "execution_time", "tests"} <= results.keys()
+    for test in results["tests"]:
+        assert {"name", "score", "max_score", "status", "output", "tags", "visibility"} <= test.keys()
+        assert test["status"] in ("passed", "failed") and len(test["tags"]) == 1
+    assert sum(t["max_score"] for t in results["tests"]) == pytest.approx(FULL)
+    assert set(by_tag(results)) == set(config.RUBRIC)
+
+
+def test_the_solution_scores_full_marks_with_a_feedback_picture(results_dir):
+    code, results, output = graded(SOLUTIONS / "vae.py", results_dir)
+    assert code == 0, output
+    assert results["score"] == pytest.approx(FULL), messages(results)
+    assert (results_dir / "vae" / "feedback.png").stat().st_size > 1000
+
+
+def test_the_stubs_score_only_the_guard_check_and_name_each_function(results_dir):
+    code, results, output = graded(ROOT / "assignment" / "vae.py", results_dir)
+    assert code == 0, output
+    tags = by_tag(results)
+    assert tags["parameter_count"][0] == tags["parameter_count"][1]
+    assert results["score"] == pytest.approx(tags["parameter_count"][1])
+    text = messages(results)
+    for name in ("VAE.encode", "VAE.decode", "VAE.reparameterize", "loss_function", "train"):
+        assert f"{name} is not implemented yet" in text
+
+
+def test_a_missing_vae_py_gives_zero_and_says_so(results_dir, tmp_path):
+    code, results, _ = graded(tmp_path, results_dir)
+    assert code == 0 and results["score"] == 0
+    assert "No vae.py" in results["tests"][0]["output"]
+
+
+def _corpus(kind: str) -> list:
+    return [pytest.param(name, spec, id=name) for name, spec in EXPECTED.items() if spec["kind"] == kind]
+
+
+@pytest.mark.parametrize("name, spec", _corpus("correct"))
+def test_correct_variant_gets_full_marks(name, spec, results_dir):
+    code, results, output = graded(CORPUS / f"{name}.py", results_dir)
+    assert code == 0, output
+    assert results["score"] == pytest.approx(FULL), messages(results)
+
+
+@pytest.mark.parametrize("name, spec", _corpus("buggy"))
+def test_buggy_variant_loses_points_only_where_its_bug_is(name, spec, results_dir):
+    code, results, output = graded(CORPUS / f"{name}.py", results_dir)
+    assert code == 0, output
+    tags = by_tag(results)
+    for tag in spec["loses"]:
+        assert tags[tag][0] < tags[tag][1], f"{name} should lose points under {tag}:\n{messages(results)}"
+    for tag, (earned, possible) in tags.items():
+        if tag not in spec["loses"] and tag not in spec.get("may_lose", []):
+            assert earned == pytest.approx(possible), f"{name} should keep {tag}:\n{messages(results)}"
+
+
+@pytest.mark.parametrize("name, spec", _corpus("hostile"))
+def test_hostile_submission_neither_breaks_the_grader_nor_gains_points(name, spec, results_dir):
+    code, results, output = graded(CORPUS / f"{name}.py", results_dir)
+    assert code == 0, output
+    assert results["score"] <= spec["max_score"] + 1e-6, messages(results)
+    tags = by_tag(results)
+    for tag in spec.get("keeps", []):
+        assert tags[tag][0] == pytest.approx(tags[tag][1]), f"{name} should keep {tag}:\n{messages(results)}"
+    assert not _sandbox_processes(), "a process of the submission outlived grading"
+
+
+def _sandbox_processes() -> list[int]:
+    left = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                uid = int((entry / "status").read_text().split("Uid:")[1].split()[0])
+            except (OSError, IndexError):
+                continue
+            if os.geteuid() == 0 and uid == config.SANDBOX_UID:
+                left.append(int(entry.name))
+    return left
+
+
+def test_the_same_submission_gets_the_same_score_twice(results_dir, tmp_path):
+    path = CORPUS / "buggy_kl_mean.py"
+    first = graded(path, results_dir)[1]
+    second = graded(path, tmp_path)[1]
+    assert [t["score"] for t in first["tests"]] == [t["score"] for t in second["tests"]]
