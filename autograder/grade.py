@@ -32,13 +32,23 @@ class GraderError(RuntimeError):
 
 
 def find_submission(path: Path) -> Path | None:
-    """vae.py itself, or the vae.py in a folder (at its top, else the only one below it)."""
+    """vae.py itself, or the vae.py in a folder (at its top, else the only one below it).
+
+    Symbolic links are never followed, neither the submission nor a folder on the way to it:
+    a link could point at the reference solution, which the grader itself can read.
+    """
+    if path.is_symlink():
+        return None
     if path.is_file():
         return path
-    if (path / "vae.py").is_file():
-        return path / "vae.py"
-    found = sorted(p for p in path.rglob("vae.py") if "__MACOSX" not in p.parts) if path.is_dir() else []
-    return found[0] if len(found) == 1 else None
+    if not path.is_dir():
+        return None
+    found = []
+    for parent, dirs, files in os.walk(path):  # os.walk does not descend into linked folders
+        dirs[:] = [d for d in dirs if d not in ("__MACOSX", ".git") and not Path(parent, d).is_symlink()]
+        found += [Path(parent, f) for f in files if f == "vae.py" and not Path(parent, f).is_symlink()]
+    top = [p for p in found if p.parent == path]
+    return top[0] if top else (found[0] if len(found) == 1 else None)
 
 
 def protect_repository(uid: int) -> None:
@@ -96,13 +106,13 @@ def grade(submission: Path, results_path: Path = DEFAULT_RESULTS, sandbox_uid: i
     vae_py = find_submission(submission)
     extra: dict[str, Any] = {"isolation": isolation_mode()}
     if vae_py is None:
-        tests, output = zero_results(f"No vae.py was found in {submission.name}: submit the file vae.py."), ""
+        tests, output = zero_results(f"No vae.py was found in {submission.name} (symbolic links are not "
+                                     "followed): submit the file vae.py itself."), ""
     else:
-        uid = config.SANDBOX_UID if sandbox_uid is None else sandbox_uid
-        if extra["isolation"] == "uid":
-            protect_repository(uid)
-        sandbox = Sandbox(vae_py, uid)
+        sandbox = Sandbox(vae_py, sandbox_uid)
         try:
+            if extra["isolation"] == "uid":
+                protect_repository(sandbox.uid)
             sandbox.launch()  # the worker imports torch while pytest starts here
             tests, _ = run_hidden_tests(sandbox, results_path.parent)
         finally:

@@ -171,13 +171,36 @@ def _limit_resources() -> None:
         resource.setrlimit(getattr(resource, name), (value, value))
 
 
+UID_RANGE = 1000  # uids tried, from the preferred one downwards
+
+
+def allocate_uid(preferred: int) -> tuple[int, int]:
+    """A sandbox uid no other grader on this machine is using now, and the lock that holds it.
+
+    The grader kills every process of its uid, so two graders must never share one: each
+    holds an exclusive lock on /tmp/vae-grader-uid-<uid>.lock (owner-only) while it runs.
+    """
+    import fcntl
+
+    for uid in range(preferred, preferred - UID_RANGE, -1):
+        fd = os.open(f"/tmp/vae-grader-uid-{uid}.lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return uid, fd
+        except BlockingIOError:
+            os.close(fd)
+    raise RuntimeError(f"no free sandbox uid in {preferred - UID_RANGE + 1}..{preferred}")
+
+
 class Sandbox:
     """One submission's worker: started on demand, restarted after a crash or a timeout."""
 
     def __init__(self, submission: Path, uid: int | None = None) -> None:
         _become_subreaper()
         self.mode = isolation_mode()
-        self.uid = (config.SANDBOX_UID if uid is None else uid) if self.mode != "process" else None
+        self.uid, self._uid_lock = None, None
+        if self.mode != "process":
+            self.uid, self._uid_lock = allocate_uid(config.SANDBOX_UID if uid is None else uid)
         self.submission = submission
         self.workdir = Path(tempfile.mkdtemp(prefix="vae-sandbox-"))
         self.output = CappedOutput(config.OUTPUT_LIMIT_KB * 1024)
@@ -194,7 +217,9 @@ class Sandbox:
     def _prepare(self) -> None:
         (self.workdir / "submission").mkdir()
         (self.workdir / "tmp").mkdir()
-        shutil.copyfile(self.submission, self.workdir / "submission" / "vae.py")
+        # O_NOFOLLOW: never read through a link (it could point at the reference solution).
+        with open(os.open(self.submission, os.O_RDONLY | os.O_NOFOLLOW), "rb") as source:
+            (self.workdir / "submission" / "vae.py").write_bytes(source.read(16 << 20))
         for source in WORKER_FILES:
             shutil.copyfile(source, self.workdir / source.name)
         for name in TRAIN_FILES:
@@ -300,6 +325,8 @@ class Sandbox:
     def close(self) -> None:
         self._shutdown()
         shutil.rmtree(self.workdir, ignore_errors=True)
+        if self._uid_lock is not None:
+            os.close(self._uid_lock)  # the uid is free again: none of its processes is left
 
     # -- talking ------------------------------------------------------------------------------
     def _read(self, deadline: float) -> tuple[dict[str, Any], dict]:
@@ -319,6 +346,7 @@ class Sandbox:
         return parse_frame(exactly(head_len), exactly(body_len))
 
     def _failure(self, error: BaseException, doing: str, timeout: float) -> SandboxFailure:
+        exit_code = self.process.poll() if self.process else None
         self._shutdown()
         if self.memory_exceeded:
             self.memory_exceeded = False
@@ -326,8 +354,9 @@ class Sandbox:
         if isinstance(error, TimeoutError):
             return SandboxFailure("timeout", f"{doing} did not finish within {timeout:.0f} s (an endless loop?)")
         if isinstance(error, EOFError):
-            return SandboxFailure("died", f"the process running your code ended during {doing} "
-                                          "(sys.exit, os._exit, a crash, or a signal)")
+            how = f"signal {-exit_code}" if exit_code and exit_code < 0 else f"exit status {exit_code}"
+            return SandboxFailure("died", f"the process running your code ended during {doing} ({how}): "
+                                          "sys.exit, os._exit or a crash")
         return SandboxFailure("protocol", f"{doing} produced an answer the grader cannot read ({type(error).__name__})")
 
     def launch(self) -> None:

@@ -24,7 +24,7 @@ class MarkerError(ValueError):
     """The solution's markers are malformed."""
 
 
-def enclosing_name(lines: list[str], index: int) -> str:
+def enclosing_name(lines: list[str], index: int, filename: str = "<source>") -> str:
     """Qualified name (`Class.method` or `function`) of the def that holds lines[index]."""
     indent = len(lines[index]) - len(lines[index].lstrip())
     names: list[str] = []
@@ -34,13 +34,13 @@ def enclosing_name(lines: list[str], index: int) -> str:
             names.append(match.group(2))
             indent = len(match.group(1))
     if not names:
-        raise MarkerError(f"line {index + 1}: a solution region must sit inside a function")
+        raise MarkerError(f"{filename}:{index + 1}: a solution region must sit inside a function")
     return ".".join(reversed(names))
 
 
 def stub_source(text: str, filename: str = "<source>") -> str:
     """The student version of one Python source: each solution region replaced by a stub."""
-    lines = text.splitlines()
+    lines = text.splitlines(keepends=True)
     out: list[str] = []
     begin_line: int | None = None
     for number, line in enumerate(lines, start=1):
@@ -50,11 +50,12 @@ def stub_source(text: str, filename: str = "<source>") -> str:
                 raise MarkerError(f"{filename}:{number}: nested {BEGIN} (the one on line {begin_line} is still open)")
             begin_line = number
             indent = line[: len(line) - len(line.lstrip())]
-            name = enclosing_name(lines, number - 1)
-            out.append(f"{indent}# YOUR CODE HERE")
+            ending = line[len(line.rstrip("\r\n")):] or "\n"
+            name = enclosing_name(lines, number - 1, filename)
+            out.append(f"{indent}# YOUR CODE HERE{ending}")
             out.append(
                 f'{indent}raise NotImplementedError("{name} is not implemented yet: '
-                f'write it, following its docstring")'
+                f'write it, following its docstring"){ending}'
             )
         elif marker == END:
             if begin_line is None:
@@ -66,7 +67,7 @@ def stub_source(text: str, filename: str = "<source>") -> str:
             out.append(line)
     if begin_line is not None:
         raise MarkerError(f"{filename}:{begin_line}: {BEGIN} is never closed")
-    return "\n".join(out) + "\n"
+    return "".join(out)
 
 
 def has_solution_markers(text: str) -> bool:

@@ -12,6 +12,7 @@ import gzip
 import hashlib
 import shutil
 import sys
+import zlib
 from pathlib import Path
 
 import torch
@@ -53,8 +54,12 @@ def prepare_data(raw_dir: Path = RAW_DIR) -> None:
             if not packed.exists():
                 raise DataError(f"{packed} is missing: the repository ships it; restore it with git.")
             partial = target.with_suffix(".partial")
-            with gzip.open(packed, "rb") as src, open(partial, "wb") as dst:
-                shutil.copyfileobj(src, dst)
+            try:
+                with gzip.open(packed, "rb") as src, open(partial, "wb") as dst:
+                    shutil.copyfileobj(src, dst)
+            except (OSError, EOFError, zlib.error) as error:
+                partial.unlink(missing_ok=True)
+                raise DataError(f"{packed} is damaged ({error}): restore it with `git checkout -- {packed.name}`.") from None
             partial.replace(target)
         actual = sha256(target)
         if actual != digest:

@@ -19,7 +19,8 @@ def call(name: str, function, *args):
     try:
         return function(*args)
     except NotImplementedError as error:
-        pytest.fail(f"calling {name}: {error}", pytrace=False)
+        message = f"calling {name}: {error}"
+    pytest.fail(message, pytrace=False)
 
 
 @pytest.fixture
@@ -65,7 +66,7 @@ def test_forward_runs_on_a_batch_of_images(model):
 
 
 def test_loss_is_a_positive_scalar(model):
-    recon, mu, logvar = torch.rand(BATCH, vae.INPUT_DIM) * 0.98 + 0.01, torch.randn(BATCH, 20), torch.randn(BATCH, 20)
+    recon, mu, logvar = torch.rand(BATCH, vae.INPUT_DIM) * 0.98 + 0.01, torch.randn(BATCH, vae.LATENT_DIM), torch.randn(BATCH, vae.LATENT_DIM)
     loss = call("loss_function", vae.loss_function, recon, images(), mu, logvar)
     assert isinstance(loss, torch.Tensor) and loss.dim() == 0, (
         f"loss_function should return a scalar tensor (dim 0), got {getattr(loss, 'shape', type(loss).__name__)}"

@@ -19,6 +19,7 @@ import pytest
 
 from autograder import config
 from autograder.paths import ROOT, SOLUTIONS
+from autograder.sandbox import UID_RANGE
 
 CORPUS = ROOT / "tests" / "submissions"
 EXPECTED = tomllib.loads((CORPUS / "expected.toml").read_text())
@@ -134,7 +135,7 @@ def _sandbox_processes() -> list[int]:
                 uid = int((entry / "status").read_text().split("Uid:")[1].split()[0])
             except (OSError, IndexError):
                 continue
-            if os.geteuid() == 0 and uid == config.SANDBOX_UID:
+            if os.geteuid() == 0 and config.SANDBOX_UID - UID_RANGE < uid <= config.SANDBOX_UID:
                 left.append(int(entry.name))
     return left
 
@@ -144,3 +145,14 @@ def test_the_same_submission_gets_the_same_score_twice(results_dir, tmp_path):
     first = graded(path, results_dir)[1]
     second = graded(path, tmp_path)[1]
     assert [t["score"] for t in first["tests"]] == [t["score"] for t in second["tests"]]
+
+
+def test_a_linked_vae_py_is_not_followed_to_the_reference(results_dir, tmp_path):
+    linked_file = tmp_path / "file"
+    linked_file.mkdir()
+    (linked_file / "vae.py").symlink_to(SOLUTIONS / "vae.py")
+    linked_folder = tmp_path / "folder"
+    linked_folder.symlink_to(SOLUTIONS, target_is_directory=True)
+    for submission in (linked_file, linked_folder, linked_file / "vae.py"):
+        code, results, _ = graded(submission, results_dir / submission.name)
+        assert code == 0 and results["score"] == 0, submission

@@ -1,0 +1,42 @@
+"""Shared fixtures for this repository's own tests: where the repository is, which Python runs it."""
+from __future__ import annotations
+
+import importlib.util
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def root() -> Path:
+    """The repository root (the folder holding solutions/, assignment/, autograder/)."""
+    return ROOT
+
+
+@pytest.fixture(scope="session")
+def python() -> str:
+    """The virtual environment's interpreter (the one running these tests if there is none)."""
+    venv = ROOT / ".venv" / "bin" / "python"
+    return str(venv) if venv.exists() else sys.executable
+
+
+@pytest.fixture(scope="session")
+def import_path() -> Callable[[Path, str], ModuleType]:
+    """Import a file under a name of our choosing, without touching sys.modules.
+
+    solutions/vae.py and assignment/vae.py are both module `vae`; importing each under its
+    own name keeps them apart.
+    """
+
+    def load(path: Path, name: str) -> ModuleType:
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+
+    return load
