@@ -1,0 +1,213 @@
+"""The guided notebook: the solution runs end to end; the student version hides every answer.
+
+solutions/vae.ipynb is the nbgrader source; assignment/vae.ipynb is what
+`make assignment` (autograder/notebook.py, nbgrader's generate_assignment) makes of it.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+from autograder import config
+from autograder.notebook import TEXT_STUB, generate_notebook
+from autograder.paths import ASSIGNMENT, SOLUTIONS
+from autograder.stubs import BEGIN, END, MarkerError
+
+SOLUTION_NOTEBOOK = SOLUTIONS / "vae.ipynb"
+STUDENT_NOTEBOOK = ASSIGNMENT / "vae.ipynb"
+QUICK_ENV = "VAE_NOTEBOOK_QUICK"
+KERNEL = "python3"  # the kernelspec ipykernel installs into .venv; it runs .venv's python
+CELL_TIMEOUT_S = 180
+# The lecture's questions, in the lecture's order (vae.py's docstrings number them the same).
+QUESTION_IDS = [f"q{number}-answer" for number in range(1, 7)]
+
+
+def read(path: Path) -> nbformat.NotebookNode:
+    return nbformat.read(path, as_version=4)
+
+
+def nbgrader_meta(cell: nbformat.NotebookNode) -> dict:
+    return cell.get("metadata", {}).get("nbgrader", {})
+
+
+def answer_cells(nb: nbformat.NotebookNode) -> list[nbformat.NotebookNode]:
+    """Manually graded answers: nbgrader cells that are both solution and grade cells."""
+    return [c for c in nb.cells if nbgrader_meta(c).get("solution") and nbgrader_meta(c).get("grade")]
+
+
+def solution_lines(cell: nbformat.NotebookNode) -> list[str]:
+    """The non-blank lines strictly between the markers of a cell, stripped."""
+    inside, lines = False, []
+    for line in cell.source.splitlines():
+        if line.strip() == BEGIN:
+            inside = True
+        elif line.strip() == END:
+            inside = False
+        elif inside and line.strip():
+            lines.append(line.strip())
+    return lines
+
+
+def run_notebook(nb: nbformat.NotebookNode, cwd: Path) -> nbformat.NotebookNode:
+    NotebookClient(nb, kernel_name=KERNEL, timeout=CELL_TIMEOUT_S,
+                   resources={"metadata": {"path": str(cwd)}}).execute()
+    return nb
+
+
+@pytest.fixture(scope="module")
+def fresh_generation(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """assignment/vae.ipynb made afresh from solutions/vae.ipynb, in a temporary folder."""
+    target = tmp_path_factory.mktemp("fresh") / "vae.ipynb"
+    generate_notebook(SOLUTION_NOTEBOOK, target)
+    return target
+
+
+# --- The solution notebook runs ------------------------------------------------------------
+
+def test_notebook_kernel_runs_this_virtual_environment(tmp_path: Path) -> None:
+    nb = new_notebook(cells=[new_code_cell("import sys; print(sys.prefix)")])
+    run_notebook(nb, tmp_path)
+    printed = nb.cells[0].outputs[0]["text"].strip()
+    assert printed == sys.prefix, (
+        f"the {KERNEL!r} kernel runs the Python in {printed}, not this one ({sys.prefix}); "
+        f"run the tests with .venv/bin/python (`make test`) after `make setup`"
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_solution_notebook_runs_in_quick_mode_and_draws_figures(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(QUICK_ENV, "1")  # the kernel inherits this process's environment
+    # One thread: on CPU cores shared with other jobs, two OpenMP threads can run 10x slower.
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    nb = run_notebook(read(SOLUTION_NOTEBOOK), SOLUTIONS)  # a CellExecutionError names the cell
+    printed = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+    assert "quick run: 1 epoch(s) on 2,000 training images" in printed, (
+        f"{QUICK_ENV}=1 should make a one-epoch run on 2,000 images; the notebook printed:\n"
+        + printed[:500]
+    )
+    assert "epoch  1: train loss" in printed, "the training cell should print each epoch's losses"
+    figures = [c.get("id") for c in nb.cells if c.cell_type == "code"
+               for o in c.outputs if "image/png" in o.get("data", {})]
+    # the digit, a batch, loss curves, reconstructions, prior samples, the bonus's digit grid
+    assert len(figures) >= 6, f"expected at least 6 figures, got {len(figures)}: {figures}"
+    assert {"plot-losses", "plot-reconstructions", "plot-samples", "bonus-generate"} <= set(figures)
+
+
+# --- The student notebook ------------------------------------------------------------------
+
+def test_student_notebook_has_no_solution_markers() -> None:
+    text = STUDENT_NOTEBOOK.read_text(encoding="utf-8")
+    for marker in ("BEGIN SOLUTION", "END SOLUTION"):
+        assert marker not in text, f"{STUDENT_NOTEBOOK} still contains {marker!r}: run `make assignment`"
+
+
+def test_student_notebook_has_no_solution_text() -> None:
+    solution, student = read(SOLUTION_NOTEBOOK), read(STUDENT_NOTEBOOK)
+    student_by_id = {cell.id: cell.source for cell in student.cells}
+    leaks = []
+    for cell in solution.cells:
+        hidden = solution_lines(cell)
+        if hidden:
+            assert cell.id in student_by_id, f"cell {cell.id!r} is missing from {STUDENT_NOTEBOOK}"
+            leaks += [(cell.id, line) for line in hidden if line in student_by_id[cell.id]]
+    assert not leaks, f"solution lines left in {STUDENT_NOTEBOOK}: {leaks[:3]}"
+    assert "652,824" not in STUDENT_NOTEBOOK.read_text(encoding="utf-8")  # Question 2's answer
+
+
+def test_student_notebook_has_no_outputs() -> None:
+    for cell in read(STUDENT_NOTEBOOK).cells:
+        if cell.cell_type == "code":
+            assert cell.outputs == [] and cell.execution_count is None, f"cell {cell.id!r} has outputs"
+
+
+def test_six_answer_cells_keep_their_points_in_lecture_order() -> None:
+    solution, student = answer_cells(read(SOLUTION_NOTEBOOK)), answer_cells(read(STUDENT_NOTEBOOK))
+    assert [c.id for c in solution] == QUESTION_IDS, "the solution should ask Questions 1-6 in order"
+    assert [c.id for c in student] == QUESTION_IDS, "the student notebook lost or reordered answer cells"
+    for source, released in zip(solution, student):
+        points = nbgrader_meta(source).get("points", 0)
+        assert points > 0, f"answer cell {source.id!r} carries no points"
+        assert nbgrader_meta(released)["points"] == points, f"{released.id!r} changed its points"
+        assert released.cell_type == "markdown" and TEXT_STUB in released.source, (
+            f"answer cell {released.id!r} should be a markdown cell showing {TEXT_STUB!r}"
+        )
+
+
+def test_graded_code_cell_is_released_as_the_import_of_vae_py() -> None:
+    cells = [c for c in read(STUDENT_NOTEBOOK).cells
+             if nbgrader_meta(c).get("grade_id") == config.NOTEBOOK_CODE_CELL]
+    assert len(cells) == 1, f"expected one cell {config.NOTEBOOK_CODE_CELL!r}, found {len(cells)}"
+    cell = cells[0]
+    assert cell.cell_type == "code" and cell.metadata.get("editable", True), "it must stay editable code"
+    assert "from vae import VAE, loss_function, train, evaluate" in cell.source, (
+        "as released, the graded cell imports the student's code from vae.py"
+    )
+
+
+def test_student_notebook_equals_a_fresh_generation(fresh_generation: Path) -> None:
+    assert STUDENT_NOTEBOOK.read_bytes() == fresh_generation.read_bytes(), (
+        f"{STUDENT_NOTEBOOK} is not what solutions/vae.ipynb generates now: run `make assignment`"
+    )
+
+
+def test_generation_is_deterministic(fresh_generation: Path, tmp_path: Path) -> None:
+    again = tmp_path / "vae.ipynb"
+    generate_notebook(SOLUTION_NOTEBOOK, again)
+    assert again.read_bytes() == fresh_generation.read_bytes(), "two generations of one source differ"
+
+
+def test_generation_leaves_only_the_notebook(fresh_generation: Path) -> None:
+    assert sorted(p.name for p in fresh_generation.parent.iterdir()) == ["vae.ipynb"]
+    for folder in (SOLUTIONS, ASSIGNMENT, SOLUTIONS.parent, Path.cwd()):
+        assert not (folder / "gradebook.db").exists(), f"nbgrader left a database in {folder}"
+
+
+# --- Malformed markers are errors, not silent passes ----------------------------------------
+
+def solution_notebook_with(source: str, cell_type: str = "code") -> nbformat.NotebookNode:
+    make = new_code_cell if cell_type == "code" else new_markdown_cell
+    cell = make(source, id="answer")
+    cell.metadata["nbgrader"] = {"grade": False, "grade_id": "answer", "locked": False,
+                                 "schema_version": 3, "solution": True, "task": False}
+    nb = new_notebook(cells=[cell], metadata={"kernelspec": {
+        "display_name": "Python 3", "language": "python", "name": "python3"}})
+    return nb
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        (f"x = 1\n{BEGIN}\ny = 2\n", "never closed"),
+        (f"{BEGIN}\n{BEGIN}\ny = 2\n{END}\n{END}\n", "nested"),
+        (f"y = 2\n{END}\n", "without"),
+        (f"y = 2  {BEGIN}\n{END}\n", "stand alone"),
+    ],
+    ids=["unclosed", "nested", "stray-end", "not-alone"],
+)
+def test_malformed_markers_are_an_error(tmp_path: Path, source: str, message: str) -> None:
+    src = tmp_path / "broken.ipynb"
+    nbformat.write(solution_notebook_with(source), src)
+    with pytest.raises(MarkerError, match=message):
+        generate_notebook(src, tmp_path / "out" / "broken.ipynb")
+    assert not (tmp_path / "out").exists(), "a failed generation must write nothing"
+
+
+def test_marker_outside_a_solution_cell_is_an_error(tmp_path: Path) -> None:
+    nb = solution_notebook_with(f"{BEGIN}\nanswer\n{END}", cell_type="markdown")
+    del nb.cells[0].metadata["nbgrader"]
+    src = tmp_path / "unmarked.ipynb"
+    nbformat.write(nb, src)
+    with pytest.raises(MarkerError, match="not an nbgrader solution cell"):
+        generate_notebook(src, tmp_path / "unmarked-out.ipynb")
+
+
+def test_solution_notebook_is_stored_without_outputs() -> None:
+    for cell in read(SOLUTION_NOTEBOOK).cells:
+        if cell.cell_type == "code":
+            assert not cell.outputs, f"solutions/vae.ipynb: clear the outputs of cell {cell.id!r}"
