@@ -48,3 +48,7 @@ OUTPUT_LIMIT_KB = 64  # what is kept of the submission's stdout and stderr (head
 # other program may use it (the grader kills every process of this uid after grading).
 # Batch grading uses SANDBOX_UID - slot for its parallel jobs.
 SANDBOX_UID = 64000
+
+# --- Notebook submissions -------------------------------------------------------------------
+# nbgrader grade_id of vae.ipynb's editable code cell that holds (or imports) the student's code.
+NOTEBOOK_CODE_CELL = "vae-code"

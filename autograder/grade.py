@@ -15,11 +15,13 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 from autograder import config
+from autograder.notebook_code import NotebookError, module_source
 from autograder.paths import AUTOGRADER, BUILD, ROOT
 from autograder.sandbox import Sandbox, isolation_mode
 
@@ -49,6 +51,31 @@ def find_submission(path: Path) -> Path | None:
         found += [Path(parent, f) for f in files if f == "vae.py" and not Path(parent, f).is_symlink()]
     top = [p for p in found if p.parent == path]
     return top[0] if top else (found[0] if len(found) == 1 else None)
+
+
+def choose_code(submission: Path, scratch: Path) -> tuple[Path | None, str]:
+    """The vae.py to grade, and a note for the student about where it came from.
+
+    A notebook (vae.ipynb, or the notebook given directly) whose graded cell holds the code
+    wins over vae.py; a notebook whose cell still imports vae.py defers to it.
+    """
+    notebook = submission if submission.suffix == ".ipynb" else submission / "vae.ipynb"
+    beside = submission.parent / "vae.py"
+    vae_py = (beside if beside.is_file() and not beside.is_symlink() else None) if submission.suffix == ".ipynb" \
+        else find_submission(submission)
+    if not notebook.is_file() or notebook.is_symlink():
+        return vae_py, ""
+    try:
+        source = module_source(notebook)
+    except NotebookError as error:
+        if vae_py is None:
+            return None, str(error)
+        return vae_py, f"{error} vae.py was graded instead."
+    if source is None:
+        return vae_py, ""
+    built = scratch / "vae.py"
+    built.write_text(source)
+    return built, f"Graded the code in {notebook.name}'s cell '{config.NOTEBOOK_CODE_CELL}' (it replaces vae.py)."
 
 
 def protect_repository(uid: int) -> None:
@@ -103,10 +130,11 @@ def grade(submission: Path, results_path: Path = DEFAULT_RESULTS, sandbox_uid: i
     results_path = results_path.resolve()
     results_path.parent.mkdir(parents=True, exist_ok=True)
     (results_path.parent / "feedback.png").unlink(missing_ok=True)
-    vae_py = find_submission(submission)
+    scratch = tempfile.TemporaryDirectory(prefix="vae-grade-")
+    vae_py, note = choose_code(submission, Path(scratch.name))
     extra: dict[str, Any] = {"isolation": isolation_mode()}
     if vae_py is None:
-        tests, output = zero_results(f"No vae.py was found in {submission.name} (symbolic links are not "
+        tests, output = zero_results(note or f"No vae.py was found in {submission.name} (symbolic links are not "
                                      "followed): submit the file vae.py itself."), ""
     else:
         sandbox = Sandbox(vae_py, sandbox_uid)
@@ -117,8 +145,9 @@ def grade(submission: Path, results_path: Path = DEFAULT_RESULTS, sandbox_uid: i
             tests, _ = run_hidden_tests(sandbox, results_path.parent)
         finally:
             sandbox.close()  # every process of the submission is gone before results are written
-        output = sandbox_output_note(sandbox)
+        output = "\n".join(filter(None, [note, sandbox_output_note(sandbox)]))
         extra.update(worker_starts=sandbox.starts)
+    scratch.cleanup()
     results = {
         "score": round(sum(t["score"] for t in tests), 2),
         "execution_time": round(time.perf_counter() - start, 2),
