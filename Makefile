@@ -47,3 +47,16 @@ calibrate: ## Measure correct and buggy runs for the elbo threshold (minutes).
 
 train: ## Train the reference for EPOCHS epochs; PNGs in build/train/.
 	cd solutions && ../$(PY) -m vae --epochs $(EPOCHS) --out ../build/train
+
+# --- Deploying the homework: a student release, CI, Gradescope, a whole class (docs/course.md).
+.PHONY: release autograder-zip grade-all
+
+release: ## Instructor: write the student repository to build/release/ (audited).
+	$(PY) -m autograder.release --out build/release
+
+autograder-zip: ## Instructor: write build/autograder.zip to upload to Gradescope.
+	$(PY) -m autograder.gradescope zip --out build/autograder.zip
+
+grade-all: ## Instructor: grade SUBMISSIONS=<folder> in parallel; gradebook in build/grade-all/.
+	@test -n "$(SUBMISSIONS)" || { echo "Usage: make grade-all SUBMISSIONS=<folder of student folders> [JOBS=n] [FORCE=1]"; exit 2; }
+	$(PY) -m autograder.grade_all "$(SUBMISSIONS)" --out build/grade-all $(if $(JOBS),--jobs $(JOBS)) $(if $(FORCE),--force)

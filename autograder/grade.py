@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from autograder import config
+from autograder import config, submissions
 from autograder.notebook_code import NotebookError, module_source
 from autograder.paths import AUTOGRADER, BUILD, ROOT
 from autograder.sandbox import Sandbox, isolation_mode
@@ -34,23 +34,15 @@ class GraderError(RuntimeError):
 
 
 def find_submission(path: Path) -> Path | None:
-    """vae.py itself, or the vae.py in a folder (at its top, else the only one below it).
+    """vae.py itself, or the one in a folder (autograder/submissions.py's rules).
 
     Symbolic links are never followed, neither the submission nor a folder on the way to it:
     a link could point at the reference solution, which the grader itself can read.
     """
-    if path.is_symlink():
+    if path.is_symlink() or not path.exists():
         return None
-    if path.is_file():
-        return path
-    if not path.is_dir():
-        return None
-    found = []
-    for parent, dirs, files in os.walk(path):  # os.walk does not descend into linked folders
-        dirs[:] = [d for d in dirs if d not in ("__MACOSX", ".git") and not Path(parent, d).is_symlink()]
-        found += [Path(parent, f) for f in files if f == "vae.py" and not Path(parent, f).is_symlink()]
-    top = [p for p in found if p.parent == path]
-    return top[0] if top else (found[0] if len(found) == 1 else None)
+    found = path if path.is_file() else submissions.find_submission(path)
+    return found if found is not None and found.suffix == ".py" else None
 
 
 def choose_code(submission: Path, scratch: Path) -> tuple[Path | None, str]:
@@ -60,9 +52,10 @@ def choose_code(submission: Path, scratch: Path) -> tuple[Path | None, str]:
     wins over vae.py; a notebook whose cell still imports vae.py defers to it.
     """
     notebook = submission if submission.suffix == ".ipynb" else submission / "vae.ipynb"
-    beside = submission.parent / "vae.py"
-    vae_py = (beside if beside.is_file() and not beside.is_symlink() else None) if submission.suffix == ".ipynb" \
-        else find_submission(submission)
+    try:
+        vae_py = find_submission(submission.parent / "vae.py" if submission.suffix == ".ipynb" else submission)
+    except submissions.AmbiguousSubmission as error:
+        return None, f"In what you handed in, {error}."
     if not notebook.is_file() or notebook.is_symlink():
         return vae_py, ""
     try:
@@ -124,8 +117,13 @@ def zero_results(message: str) -> list[dict[str, Any]]:
             for tag, (points, description) in config.RUBRIC.items()]
 
 
-def grade(submission: Path, results_path: Path = DEFAULT_RESULTS, sandbox_uid: int | None = None) -> dict[str, Any]:
-    """Grade `submission` (a vae.py or a folder holding one); write and return the results."""
+def grade(submission: Path, results_path: Path = DEFAULT_RESULTS, sandbox_uid: int | None = None,
+          threads: int | None = None) -> dict[str, Any]:
+    """Grade `submission` (a vae.py or a folder holding one); write and return the results.
+
+    `threads`: CPU threads for the submission's training (default: every core; parallel
+    graders should share the cores out, oversubscribed threads slow training tenfold).
+    """
     start = time.perf_counter()
     results_path = results_path.resolve()
     results_path.parent.mkdir(parents=True, exist_ok=True)
@@ -137,7 +135,7 @@ def grade(submission: Path, results_path: Path = DEFAULT_RESULTS, sandbox_uid: i
         tests, output = zero_results(note or f"No vae.py was found in {submission.name} (symbolic links are not "
                                      "followed): submit the file vae.py itself."), ""
     else:
-        sandbox = Sandbox(vae_py, sandbox_uid)
+        sandbox = Sandbox(vae_py, sandbox_uid, threads)
         try:
             if extra["isolation"] == "uid":
                 protect_repository(sandbox.uid)
@@ -179,9 +177,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--submission", type=Path, default=ROOT / "assignment", help="vae.py, or a folder holding it")
     parser.add_argument("--results", type=Path, default=DEFAULT_RESULTS, help="where to write results.json")
     parser.add_argument("--sandbox-uid", type=int, default=None, help="uid that runs the submission (as root)")
+    parser.add_argument("--threads", type=int, default=None, help="CPU threads for the submission (default: all)")
     args = parser.parse_args(argv)
     try:
-        results = grade(args.submission, args.results, args.sandbox_uid)
+        results = grade(args.submission, args.results, args.sandbox_uid, args.threads)
     except GraderError as error:
         print(f"grader error: {error}", file=sys.stderr)
         return 1

@@ -110,11 +110,12 @@ def _processes() -> list[tuple[int, int, int, int]]:
     return found
 
 
-def _bind_with_parents(path: Path) -> list[str]:
+def _bind_with_parents(path: Path, source: Path) -> list[str]:
+    """Bind `source` read-only at `path`, creating the folders above it (traversable)."""
     args = []
     for parent in reversed(path.parents[:-1]):
         args += ["--perms", "0755", "--dir", str(parent)]
-    return args + ["--ro-bind", str(path), str(path)]
+    return args + ["--ro-bind", str(source), str(path)]
 
 
 def bwrap_prefix(workdir: Path, uid: int) -> list[str]:
@@ -126,14 +127,18 @@ def bwrap_prefix(workdir: Path, uid: int) -> list[str]:
             args += ["--symlink", os.readlink(top), top]
         elif os.path.isdir(top):
             args += ["--ro-bind", top, top]
-    pythons = {Path(sys.base_prefix).resolve(), Path(sys.prefix).resolve()}
-    for prefix in sorted(p for p in pythons if not str(p).startswith("/usr")):
-        args += _bind_with_parents(prefix)
+    # A fresh /tmp first, then the Python installation (which may itself live under /tmp), at
+    # its real path and at the path it was started from (a linked .venv).
+    args += ["--tmpfs", "/tmp"]
+    for prefix in sorted({Path(sys.base_prefix), Path(sys.prefix)}):
+        for seen_as in sorted({prefix.absolute(), prefix.resolve()}):
+            if not str(seen_as).startswith("/usr/"):
+                args += _bind_with_parents(seen_as, source=prefix.resolve())
     if Path("/dev/nvidiactl").exists():  # the GPU's device files and driver information
         args += ["--dev-bind", "/dev", "/dev", "--ro-bind", "/sys", "/sys"]
     else:
         args += ["--dev", "/dev"]
-    args += ["--proc", "/proc", "--tmpfs", "/tmp", "--bind", str(workdir), str(INSIDE), "--chdir", str(INSIDE)]
+    args += ["--proc", "/proc", "--bind", str(workdir), str(INSIDE), "--chdir", str(INSIDE)]
     return args + ["/usr/bin/setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
                    "--no-new-privs", "--inh-caps=-all", "--bounding-set=-all"]
 
@@ -195,13 +200,14 @@ def allocate_uid(preferred: int) -> tuple[int, int]:
 class Sandbox:
     """One submission's worker: started on demand, restarted after a crash or a timeout."""
 
-    def __init__(self, submission: Path, uid: int | None = None) -> None:
+    def __init__(self, submission: Path, uid: int | None = None, threads: int | None = None) -> None:
         _become_subreaper()
         self.mode = isolation_mode()
         self.uid, self._uid_lock = None, None
         if self.mode != "process":
             self.uid, self._uid_lock = allocate_uid(config.SANDBOX_UID if uid is None else uid)
         self.submission = submission
+        self.threads = threads or len(os.sched_getaffinity(0))  # parallel graders: 1 each
         self.workdir = Path(tempfile.mkdtemp(prefix="vae-sandbox-"))
         self.output = CappedOutput(config.OUTPUT_LIMIT_KB * 1024)
         self.process: subprocess.Popen | None = None
@@ -242,7 +248,8 @@ class Sandbox:
         command, here = self._command()
         command += [str(req_r), str(ans_w), str(here / "submission" / "vae.py")]
         env = {"PATH": "/usr/bin:/bin", "HOME": str(here), "TMPDIR": str(here / "tmp"), "LANG": "C.UTF-8",
-               "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0", "PYTHONUNBUFFERED": "1", "MPLBACKEND": "Agg"}
+               "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0", "PYTHONUNBUFFERED": "1", "MPLBACKEND": "Agg",
+               "OMP_NUM_THREADS": str(self.threads), "VAE_WORKER_THREADS": str(self.threads)}
         env.update({k: v for k, v in os.environ.items() if k.startswith(("OPENBLAS_", "CUDA_", "NVIDIA_"))})
         as_user = {"user": self.uid, "group": self.uid, "extra_groups": []} if self.mode == "uid" else {}
         self.process = subprocess.Popen(

@@ -1,0 +1,293 @@
+"""`make grade-all SUBMISSIONS=folder`: grade a whole class in parallel and write a gradebook.
+
+    python -m autograder.grade_all SUBMISSIONS [--out build/grade-all] [--jobs N] [--force]
+
+SUBMISSIONS holds one folder per student, in either layout:
+- SUBMISSIONS/<student>/...: uploads or cloned repositories; the file graded is found by
+  autograder/submissions.py (`vae.py` at the top or nested, e.g. `assignment/vae.py`);
+- SUBMISSIONS/submitted/<student>/<assignment>/...: nbgrader's exchange layout
+  (`--assignment NAME` picks one when there are several).
+Each submission is graded by its own `python -m autograder.grade` process, `--jobs` at a time
+(one per core by default). As root, each job runs its submission as its own sandbox uid
+(SANDBOX_UID - slot), so jobs running together cannot read each other's files. A grader
+process that fails or hangs costs only that student's row (0 points and an error); the batch
+goes on. Results go to OUT/<student>/ (results.json, feedback.png, grade.log) and the
+gradebook to OUT/gradebook.csv. A second run skips every student whose results.json is newer
+than their file, unless `--force`.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import queue
+import signal
+import subprocess
+from functools import partial
+import sys
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from autograder import config
+from autograder.paths import AUTOGRADER, BUILD, ROOT
+from autograder.submissions import AmbiguousSubmission, describe_contents, find_submission
+
+DEFAULT_OUT = BUILD / "grade-all"
+WORKFLOW = Path(".github") / "workflows" / "autograde.yml"
+WORKFLOW_TEMPLATE = AUTOGRADER / "release_files" / "autograde.yml"
+# A backstop for a grader process that hangs: the grader enforces its own per-call limits,
+# and may start the worker again after a crash, hence twice the import and training limits.
+JOB_TIMEOUT_S = (2 * (config.IMPORT_TIMEOUT_S + config.TRAIN_TIMEOUT_S)
+                 + len(config.RUBRIC) * config.CALL_TIMEOUT_S)
+
+Command = Callable[[Path, Path, int | None], list[str]]  # (file, results.json, uid) -> argv
+
+
+class DiscoveryError(ValueError):
+    """SUBMISSIONS is not laid out as expected."""
+
+
+@dataclass(frozen=True)
+class Submission:
+    """What one student handed in."""
+
+    student: str
+    folder: Path
+    file: Path | None  # the file to grade; None when there is none
+    problem: str = ""  # why there is nothing to grade
+    workflow: str = ""  # the CI workflow in a cloned repository: "", "unchanged" or "modified"
+
+
+@dataclass
+class Outcome:
+    """How grading one student went."""
+
+    student: str
+    status: str  # "graded", "skipped" (graded before), "failed"
+    results: dict[str, Any] | None = None
+    error: str = ""
+    seconds: float = 0.0
+    workflow: str = ""
+
+
+# --- Finding the submissions ---------------------------------------------------------------------
+
+
+def _subfolders(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith((".", "__")))
+
+
+def workflow_state(folder: Path) -> str:
+    """For a cloned student repository: is its CI workflow still the released one?"""
+    workflows = folder / WORKFLOW.parent
+    if not workflows.is_dir():
+        return ""
+    files = sorted(p.name for p in workflows.iterdir())
+    same = files == [WORKFLOW.name] and (folder / WORKFLOW).read_bytes() == WORKFLOW_TEMPLATE.read_bytes()
+    return "unchanged" if same else "modified"
+
+
+def _submission(student: str, folder: Path) -> Submission:
+    try:
+        found = find_submission(folder)
+    except AmbiguousSubmission as error:
+        return Submission(student, folder, None, str(error), workflow_state(folder))
+    problem = "" if found else f"no vae.py found; the folder holds {describe_contents(folder)}"
+    return Submission(student, folder, found, problem, workflow_state(folder))
+
+
+def discover(folder: Path, assignment: str | None = None) -> list[Submission]:
+    """One Submission per student folder, in either layout (see the module docstring)."""
+    if not folder.is_dir():
+        raise DiscoveryError(f"{folder} is not a folder: pass the folder that holds one folder per student")
+    submitted = folder / "submitted"
+    if not submitted.is_dir():
+        students = _subfolders(folder)
+        if not students:
+            raise DiscoveryError(f"{folder} holds no student folders: expected {folder}/<student>/vae.py "
+                                 f"or nbgrader's {folder}/submitted/<student>/<assignment>/")
+        return [_submission(s.name, s) for s in students]
+    students = _subfolders(submitted)
+    names = sorted({a.name for s in students for a in _subfolders(s)})
+    if assignment is None:
+        if len(names) > 1:
+            raise DiscoveryError(f"{submitted} holds several assignments ({', '.join(names)}): "
+                                 f"choose one with --assignment")
+        assignment = names[0] if names else ""
+    found = []
+    for student in students:
+        if (student / assignment).is_dir() and assignment:
+            found.append(_submission(student.name, student / assignment))
+        else:
+            found.append(Submission(student.name, student, None, f"no submission of {assignment or 'any assignment'}"))
+    return found
+
+
+# --- Grading -------------------------------------------------------------------------------------------
+
+
+def grade_command(file: Path, results: Path, uid: int | None, threads: int | None = None) -> list[str]:
+    """The grader's own CLI, in a process of its own, on the folder that holds the file found
+    (so that a notebook whose graded cell holds the code is graded, see notebook_code.py)."""
+    command = [sys.executable, "-m", "autograder.grade", "--submission", str(file.parent), "--results", str(results)]
+    return (command + (["--sandbox-uid", str(uid)] if uid is not None else [])
+            + (["--threads", str(threads)] if threads else []))
+
+
+def is_graded(submission: Submission, results: Path) -> bool:
+    """Whether `results` already holds this submission's grade (written after its file)."""
+    if submission.file is None or not results.exists():
+        return False
+    if results.stat().st_mtime <= submission.file.stat().st_mtime:
+        return False
+    try:
+        json.loads(results.read_text())
+    except json.JSONDecodeError:
+        return False
+    return True
+
+
+def _last_line(log: Path) -> str:
+    lines = [line for line in log.read_text(errors="replace").splitlines() if line.strip()]
+    return lines[-1][:300] if lines else "(no output)"
+
+
+def grade_one(submission: Submission, out: Path, uid: int | None, timeout: float,
+              command: Command = grade_command) -> Outcome:
+    """Grade one submission in a grader process; any failure becomes the Outcome's error."""
+    start = time.perf_counter()
+    folder = out / submission.student
+    folder.mkdir(parents=True, exist_ok=True)
+    results, log = folder / "results.json", folder / "grade.log"
+    results.unlink(missing_ok=True)  # a failure must not leave an older grade in place
+    outcome = Outcome(submission.student, "failed", workflow=submission.workflow)
+    if submission.file is None:
+        outcome.error = submission.problem
+        log.write_text(submission.problem + "\n")
+        return outcome
+    with open(log, "wb") as sink:
+        process = subprocess.Popen(command(submission.file, results, uid), stdout=sink, stderr=subprocess.STDOUT,
+                                   stdin=subprocess.DEVNULL, cwd=ROOT, start_new_session=True)
+        try:
+            code = process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)  # the grader and everything it started
+            process.wait()
+            code = None
+    outcome.seconds = time.perf_counter() - start
+    if code is None:
+        outcome.error = f"the grader took longer than {timeout:.0f} s and was stopped (see grade.log)"
+    elif code != 0:
+        outcome.error = f"the grader failed with exit status {code}: {_last_line(log)}"
+    elif not results.exists():
+        outcome.error = "the grader finished without writing results.json (see grade.log)"
+    else:
+        try:
+            outcome.results, outcome.status = json.loads(results.read_text()), "graded"
+        except json.JSONDecodeError as error:
+            outcome.error = f"results.json is not JSON ({error})"
+    return outcome
+
+
+def sandbox_uid(slot: int) -> int | None:
+    """The uid that runs slot's submissions: distinct per slot, and only when grading as root."""
+    return config.SANDBOX_UID - slot if os.geteuid() == 0 else None
+
+
+def grade_all(submissions: list[Submission], out: Path, jobs: int | None = None, force: bool = False,
+              timeout: float = JOB_TIMEOUT_S, command: Command | None = None) -> list[Outcome]:
+    """Grade what is not graded yet (everything with `force`), `jobs` at a time."""
+    from tqdm import tqdm
+
+    out.mkdir(parents=True, exist_ok=True)
+    jobs = max(1, jobs or os.cpu_count() or 1)
+    # The cores are shared out: oversubscribed training threads slow every job down tenfold.
+    command = command or partial(grade_command, threads=max(1, (os.cpu_count() or 1) // jobs))
+    outcomes, todo = [], []
+    for submission in submissions:
+        results = out / submission.student / "results.json"
+        if not force and is_graded(submission, results):
+            outcomes.append(Outcome(submission.student, "skipped", json.loads(results.read_text()),
+                                    workflow=submission.workflow))
+        else:
+            todo.append(submission)
+    slots: queue.Queue[int] = queue.Queue()
+    for slot in range(jobs):
+        slots.put(slot)
+
+    def run(submission: Submission) -> Outcome:
+        slot = slots.get()  # never two running jobs with the same sandbox uid
+        try:
+            return grade_one(submission, out, sandbox_uid(slot), timeout, command)
+        finally:
+            slots.put(slot)
+
+    with ThreadPoolExecutor(max_workers=jobs) as pool, \
+            tqdm(total=len(todo), unit="submission", desc="grading", disable=None) as bar:
+        for done, future in enumerate(as_completed([pool.submit(run, s) for s in todo]), start=1):
+            outcome = future.result()
+            outcomes.append(outcome)
+            bar.update()
+            score = f"{outcome.results['score']:g} points" if outcome.results else f"error: {outcome.error}"
+            bar.write(f"[{done}/{len(todo)}] {outcome.student}: {score} ({outcome.seconds:.0f} s)",
+                      file=sys.stderr)
+    return sorted(outcomes, key=lambda o: o.student)
+
+
+# --- The gradebook ----------------------------------------------------------------------------------
+
+
+def tag_points(results: dict[str, Any] | None) -> dict[str, float]:
+    """Points earned per rubric tag (0 for every tag without results)."""
+    points = dict.fromkeys(config.RUBRIC, 0.0)
+    for test in (results or {}).get("tests", []):
+        for tag in test.get("tags", []):
+            if tag in points:
+                points[tag] += float(test.get("score", 0))
+    return {tag: round(value, 2) for tag, value in points.items()}
+
+
+def write_gradebook(outcomes: list[Outcome], path: Path) -> None:
+    """student, total, one column per rubric tag, workflow, error."""
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["student", "total", *config.RUBRIC, "workflow", "error"])
+        for outcome in outcomes:
+            points = tag_points(outcome.results)
+            total = round(float(outcome.results.get("score", sum(points.values()))), 2) if outcome.results else 0
+            writer.writerow([outcome.student, total, *points.values(), outcome.workflow, outcome.error])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("submissions", type=Path, help="the folder of student folders")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="where results and gradebook.csv go")
+    parser.add_argument("--jobs", type=int, default=None, help="submissions graded at once (default: one per core)")
+    parser.add_argument("--force", action="store_true", help="grade again what was graded before")
+    parser.add_argument("--assignment", help="nbgrader layout: which assignment folder to grade")
+    parser.add_argument("--timeout", type=float, default=JOB_TIMEOUT_S, help="seconds before a grader is stopped")
+    args = parser.parse_args(argv)
+    try:
+        submissions = discover(args.submissions, args.assignment)
+    except DiscoveryError as error:
+        print(f"grade-all: {error}", file=sys.stderr)
+        return 2
+    start = time.perf_counter()
+    outcomes = grade_all(submissions, args.out, args.jobs, args.force, args.timeout)
+    elapsed = time.perf_counter() - start
+    write_gradebook(outcomes, args.out / "gradebook.csv")
+    counts = {status: sum(o.status == status for o in outcomes) for status in ("graded", "skipped", "failed")}
+    rate = f", {60 * counts['graded'] / elapsed:.1f} submissions per minute" if counts["graded"] else ""
+    print(f"grade-all: {len(outcomes)} students: {counts['graded']} graded, {counts['skipped']} skipped "
+          f"(graded before), {counts['failed']} with an error, in {elapsed:.0f} s{rate}")
+    print(f"grade-all: gradebook {args.out / 'gradebook.csv'}; each student's results in {args.out}/<student>/")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,124 @@
+"""Turn a grader's results.json into what a CI run shows: a markdown table and the points line.
+
+    python -m autograder.report RESULTS [--summary FILE] [--notice]
+
+- `--summary FILE` appends a markdown table (one row per check) to FILE; in GitHub Actions
+  pass "$GITHUB_STEP_SUMMARY" and it appears on the run's summary page.
+- `--notice` prints `::notice title=Autograding complete::Points X/Y`: GitHub Actions turns
+  that line into a check-run annotation, and GitHub Classroom reads the grade from an
+  annotation with exactly that title and message form (what its own grading reporter writes).
+Standard library only: CI runs it before (or without) the grader's virtual environment.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+NOTICE_TITLE = "Autograding complete"
+HIDDEN = {"hidden", "after_due_date", "after_published"}  # Gradescope visibilities not shown now
+OUTPUT_CHARS = 300  # of each check's output in the table
+
+
+class ReportError(ValueError):
+    """results.json is missing or is not the grader's format."""
+
+
+def load(path: Path) -> dict[str, Any]:
+    """The results dict, checked for the fields this module reads."""
+    try:
+        results = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ReportError(f"{path} does not exist: the grading step did not finish "
+                          f"(see its log above)") from None
+    except json.JSONDecodeError as error:
+        raise ReportError(f"{path} is not JSON ({error}): the grader did not finish writing it") from None
+    if not isinstance(results, dict) or not isinstance(results.get("tests"), list):
+        raise ReportError(f"{path} has no list of tests: expected Gradescope's results format")
+    return results
+
+
+def points(results: dict[str, Any]) -> tuple[float, float]:
+    """(score, maximum): the top-level score if given, else the sum of the tests' scores."""
+    tests = results["tests"]
+    maximum = sum(float(t.get("max_score", 0)) for t in tests)
+    score = results.get("score")
+    if score is None:
+        score = sum(float(t.get("score", 0)) for t in tests)
+    return float(score), maximum
+
+
+def number(value: float) -> str:
+    """12 -> "12", 12.5 -> "12.5", 1/3 -> "0.33": no float noise in what students read."""
+    return f"{round(value, 2):g}"
+
+
+def points_line(results: dict[str, Any]) -> str:
+    score, maximum = points(results)
+    return f"Points {number(score)}/{number(maximum)}"
+
+
+def notice(results: dict[str, Any]) -> str:
+    """The workflow command from which GitHub Classroom takes the grade."""
+    return f"::notice title={NOTICE_TITLE}::{points_line(results)}"
+
+
+def _cell(text: str) -> str:
+    """One table cell: a single line, pipes escaped, long text cut."""
+    flat = " ".join(str(text).split())
+    if len(flat) > OUTPUT_CHARS:
+        flat = flat[: OUTPUT_CHARS - 1] + "…"
+    return flat.replace("|", "\\|")
+
+
+def markdown(results: dict[str, Any]) -> str:
+    """The score table: one row per check, then the total."""
+    score, maximum = points(results)
+    lines = [
+        "## Autograding",
+        "",
+        f"**{points_line(results)}**",
+        "",
+        "| Check | Points | Status | Feedback |",
+        "|---|---:|---|---|",
+    ]
+    for test in results["tests"]:
+        shown = test.get("visibility", "visible") not in HIDDEN
+        status = test.get("status") or ("passed" if test.get("score") == test.get("max_score") else "failed")
+        lines.append(
+            f"| {_cell(test.get('name', '?'))} "
+            f"| {number(float(test.get('score', 0)))}/{number(float(test.get('max_score', 0)))} "
+            f"| {_cell(status)} "
+            f"| {_cell(test.get('output', '')) if shown else '(shown after the deadline)'} |"
+        )
+    lines.append(f"| **Total** | **{number(score)}/{number(maximum)}** | | |")
+    if results.get("output"):
+        lines += ["", _cell(results["output"])]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("results", type=Path, help="the grader's results.json")
+    parser.add_argument("--summary", type=Path, help="append the markdown table to this file")
+    parser.add_argument("--notice", action="store_true", help="print the GitHub Classroom points line")
+    args = parser.parse_args(argv)
+    try:
+        results = load(args.results)
+    except ReportError as error:
+        print(f"::error title=Autograding failed::{error}")
+        return 1
+    table = markdown(results)
+    print(table)
+    if args.summary:
+        with open(args.summary, "a") as summary:
+            summary.write(table)
+    if args.notice:
+        print(notice(results))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,276 @@
+"""Gradescope: the autograder zip, its setup.sh and run_autograder, and finding the uploaded file."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from autograder.gradescope import build_zip
+from autograder.submissions import AmbiguousSubmission, describe_contents, find_submission
+
+ROOT = Path(__file__).resolve().parent.parent
+GRADER = ROOT / "autograder" / "grade.py"
+needs_grader = pytest.mark.skipif(not GRADER.exists(), reason="autograder/grade.py (the real grader) is not written yet")
+
+FAKE_GRADE = '''\
+"""A stand-in for autograder.grade: records what it was given; FAKE_GRADE=crash fails."""
+import argparse, json, os, sys
+from pathlib import Path
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--submission", type=Path)
+parser.add_argument("--results", type=Path)
+parser.add_argument("--sandbox-uid", type=int)
+args = parser.parse_args()
+if os.environ.get("FAKE_GRADE") == "crash":
+    sys.exit("grader error: planted failure")
+sub = args.submission
+seen = sub.read_text() if sub.is_file() else sorted(os.listdir(sub))
+args.results.write_text(json.dumps({"score": 3.0, "output": "graded by the fake", "extra_data": {
+    "submission": str(sub), "seen": seen}, "tests": [{"name": "t", "score": 3.0, "max_score": 5.0}]}))
+'''
+
+
+@pytest.fixture(scope="module")
+def autograder_zip(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("zip") / "autograder.zip"
+    build_zip(out)
+    return out
+
+
+def write(path: Path, text: str = "x = 1\n") -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+# --- The zip ---------------------------------------------------------------------------------------
+
+
+def test_zip_has_both_entry_points_at_its_root_and_executable(autograder_zip):
+    with zipfile.ZipFile(autograder_zip) as archive:
+        for name in ("setup.sh", "run_autograder"):
+            mode = archive.getinfo(name).external_attr >> 16
+            assert mode & 0o111, f"{name} must be executable in the zip (mode {oct(mode)})"
+
+
+def test_zip_carries_the_grader_the_reference_and_the_packed_data(autograder_zip):
+    names = set(zipfile.ZipFile(autograder_zip).namelist())
+    for needed in ("autograder/__init__.py", "autograder/config.py", "autograder/gradescope.py",
+                   "solutions/vae.py", "solutions/common.py", "requirements.txt", "Makefile",
+                   "data/SHA256SUMS", "data/README.md", "data/MNIST/raw/train-images-idx3-ubyte.gz"):
+        assert needed in names
+
+
+def test_zip_leaves_out_unpacked_data_environments_and_this_repositorys_tests(autograder_zip):
+    names = zipfile.ZipFile(autograder_zip).namelist()
+    assert not [n for n in names if n.endswith("-ubyte") or "__pycache__" in n or n.startswith(
+        (".venv/", "tests/", "build/", "assignment/", ".git/"))]
+
+
+def test_zip_is_the_same_bytes_when_built_twice(autograder_zip, tmp_path):
+    build_zip(tmp_path / "again.zip")
+    assert (tmp_path / "again.zip").read_bytes() == autograder_zip.read_bytes()
+
+
+# --- setup.sh -------------------------------------------------------------------------------------
+
+
+def fake_bin(folder: Path, tools: dict[str, str]) -> str:
+    """A PATH holding only bash and the given fake commands (each logs its arguments)."""
+    folder.mkdir()
+    os.symlink(shutil.which("bash"), folder / "bash")
+    for name, body in tools.items():
+        write(folder / name, f"#!{shutil.which('bash')}\necho \"${{0##*/}} $*\" >> \"$LOG\"\n{body}\n").chmod(0o755)
+    return str(folder)
+
+
+def run_setup(tmp_path: Path, tools: dict[str, str]) -> list[str]:
+    log = tmp_path / "log"
+    log.touch()
+    script = shutil.copy(ROOT / "autograder" / "gradescope_files" / "setup.sh", tmp_path / "setup.sh")
+    run = subprocess.run([shutil.which("bash"), script], env={"PATH": fake_bin(tmp_path / "bin", tools),
+                         "LOG": str(log)}, capture_output=True, text=True, cwd="/")
+    assert run.returncode == 0, run.stdout + run.stderr
+    return log.read_text().splitlines()
+
+
+def test_setup_sh_uses_python_311_and_make_setup_when_the_image_has_them(tmp_path):
+    log = run_setup(tmp_path, {"python3.11": "exit 0", "make": "exit 0", "apt-get": "exit 0"})
+    assert [line for line in log if not line.startswith("python3.11")] == ["make setup PYTHON=python3.11"]
+
+
+def test_setup_sh_installs_what_the_image_lacks(tmp_path):
+    # No python3.11 to be had (apt-get fails for it), python3 without venv, no make: each
+    # `apt-get install` of the fake "installs" by leaving a mark that the fakes look for.
+    apt = """case "$*" in
+        *python3.11*) exit 100 ;;
+        *python3-venv*) : > "$LOG.venv" ;;
+        *make*) cp "${0%/*}/make.later" "${0%/*}/make" ;;
+    esac"""
+    python3 = 'case "$*" in *ensurepip*) test -e "$LOG.venv" ;; esac'
+    log = run_setup(tmp_path, {"python3": python3, "apt-get": apt, "cp": f"{shutil.which('cp')} -p \"$@\"",
+                               "make.later": "exit 0"})
+    installs = [line.split()[-1] for line in log if line.startswith("apt-get install")]
+    assert installs == ["python3.11-venv", "python3-venv", "make"]
+    assert log[-1] == "make setup PYTHON=python3"
+
+
+def test_run_autograder_and_setup_sh_are_valid_bash():
+    for script in ("setup.sh", "run_autograder"):
+        run = subprocess.run(["bash", "-n", str(ROOT / "autograder" / "gradescope_files" / script)],
+                             capture_output=True, text=True)
+        assert run.returncode == 0, run.stderr
+
+
+# --- Finding the uploaded file -------------------------------------------------------------------
+
+
+def test_find_submission_prefers_vae_py_at_the_top(tmp_path):
+    top = write(tmp_path / "vae.py")
+    write(tmp_path / "old" / "vae.py")
+    assert find_submission(tmp_path) == top
+
+
+def test_find_submission_finds_vae_py_nested_in_a_zipped_folder(tmp_path):
+    nested = write(tmp_path / "hw3" / "assignment" / "vae.py")
+    write(tmp_path / "__MACOSX" / "vae.py")
+    write(tmp_path / "hw3" / "assignment" / "common.py")
+    assert find_submission(tmp_path) == nested
+
+
+def test_find_submission_rejects_two_candidates_at_the_same_depth(tmp_path):
+    write(tmp_path / "a" / "vae.py")
+    write(tmp_path / "b" / "vae.py")
+    with pytest.raises(AmbiguousSubmission, match="a/vae.py, b/vae.py"):
+        find_submission(tmp_path)
+
+
+def test_find_submission_never_follows_a_link(tmp_path):
+    os.symlink(ROOT / "solutions" / "vae.py", tmp_path / "vae.py")
+    assert find_submission(tmp_path) is None
+
+
+def test_find_submission_falls_back_to_a_notebook(tmp_path):
+    notebook = write(tmp_path / "vae.ipynb", "{}")
+    assert find_submission(tmp_path) == notebook
+
+
+def test_describe_contents_lists_what_was_uploaded_instead(tmp_path):
+    write(tmp_path / "model.py")
+    write(tmp_path / "notes" / "readme.txt")
+    assert describe_contents(tmp_path) == "model.py, notes/readme.txt"
+    assert describe_contents(tmp_path / "notes" / "..", limit=1) == "model.py and 1 more"
+
+
+# --- run_autograder against a folder laid out like /autograder ---------------------------------------
+
+
+def place_venv(source: Path, real: bool) -> None:
+    """source/.venv: this repository's environment, as a link, or as a real folder of hard links.
+
+    The real folder costs two seconds; the sandbox needs it, since it mounts the environment's
+    resolved folder and a link would point outside it.
+    """
+    venv = ROOT / ".venv" if (ROOT / ".venv").exists() else Path(sys.prefix)
+    if real and subprocess.run(["cp", "-al", str(venv), str(source / ".venv")], capture_output=True).returncode == 0:
+        return
+    shutil.rmtree(source / ".venv", ignore_errors=True)
+    os.symlink(venv, source / ".venv")
+
+
+@pytest.fixture
+def autograder_root(autograder_zip, request):
+    """source/ (the zip, with this repository's .venv), submission/, results/: as Gradescope lays them.
+
+    Made under build/ with mode 755: not in pytest's private tmp folder, which the sandbox user
+    cannot enter, nor under /tmp, which the sandbox replaces with its own; so the grader's
+    Python is as reachable as in Gradescope's container.
+    """
+    (ROOT / "build").mkdir(exist_ok=True)
+    root = Path(tempfile.mkdtemp(prefix="autograder-", dir=ROOT / "build"))
+    root.chmod(0o755)
+    source = root / "source"
+    with zipfile.ZipFile(autograder_zip) as archive:
+        archive.extractall(source)
+    place_venv(source, real=request.node.get_closest_marker("slow") is not None)
+    shutil.copy(source / "run_autograder", root / "run_autograder")  # where Gradescope puts it
+    (root / "run_autograder").chmod(0o755)
+    (root / "submission").mkdir()
+    yield root
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def run_autograder(root: Path, **env: str) -> tuple[subprocess.CompletedProcess, dict]:
+    run = subprocess.run([str(root / "run_autograder")], env={**os.environ, "AUTOGRADER_ROOT": str(root), **env},
+                         capture_output=True, text=True, timeout=900)
+    results = root / "results" / "results.json"
+    return run, json.loads(results.read_text()) if results.exists() else {}
+
+
+def fake_grader(root: Path) -> None:
+    write(root / "source" / "autograder" / "grade.py", FAKE_GRADE)
+
+
+def test_run_autograder_grades_a_copy_of_the_nested_vae_py(autograder_root):
+    fake_grader(autograder_root)
+    upload = write(autograder_root / "submission" / "hw" / "assignment" / "vae.py", "# my work\n")
+    run, results = run_autograder(autograder_root)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert results["score"] == 3.0 and results["extra_data"]["seen"] == "# my work\n"
+    graded = Path(results["extra_data"]["submission"])
+    assert graded.name == "vae.py" and upload not in (graded, graded.resolve())
+    assert not graded.exists(), "the copy should be cleaned up after grading"
+
+
+def test_run_autograder_explains_an_upload_without_vae_py(autograder_root):
+    fake_grader(autograder_root)
+    write(autograder_root / "submission" / "model.py")
+    run, results = run_autograder(autograder_root)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert results["output"].startswith("No vae.py was found in your upload")
+    assert "model.py" in results["output"] and results["extra_data"]["seen"] == []
+
+
+def test_run_autograder_explains_an_ambiguous_upload_without_grading(autograder_root):
+    fake_grader(autograder_root)
+    write(autograder_root / "submission" / "a" / "vae.py")
+    write(autograder_root / "submission" / "b" / "vae.py")
+    run, results = run_autograder(autograder_root)
+    assert run.returncode == 0 and results["score"] == 0.0
+    assert "hand in exactly one" in results["output"] and "extra_data" not in results
+
+
+def test_run_autograder_leaves_a_results_file_when_the_grader_fails(autograder_root):
+    fake_grader(autograder_root)
+    write(autograder_root / "submission" / "vae.py")
+    run, results = run_autograder(autograder_root, FAKE_GRADE="crash")
+    assert run.returncode != 0 and "planted failure" in run.stderr
+    assert results["score"] == 0.0 and "autograder itself failed" in results["output"]
+
+
+@needs_grader
+@pytest.mark.slow
+@pytest.mark.parametrize("upload, expect_full_marks", [("solutions/vae.py", True), ("assignment/vae.py", False)])
+def test_run_autograder_gives_the_reference_full_marks_and_the_stubs_almost_none(
+        autograder_root, upload, expect_full_marks):
+    unpack = subprocess.run([str(autograder_root / "source" / ".venv" / "bin" / "python"), "solutions/common.py"],
+                            cwd=autograder_root / "source", capture_output=True, text=True)
+    assert unpack.returncode == 0, unpack.stderr
+    shutil.copy(ROOT / upload, autograder_root / "submission" / "vae.py")
+    run, results = run_autograder(autograder_root)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    maximum = sum(t["max_score"] for t in results["tests"])
+    assert maximum > 0
+    if expect_full_marks:
+        assert results["score"] == maximum, [(t["name"], t["output"][:200]) for t in results["tests"]
+                                             if t["score"] < t["max_score"]]
+    else:
+        assert results["score"] <= 0.1 * maximum
