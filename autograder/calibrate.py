@@ -9,19 +9,18 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import tempfile
 import time
 from pathlib import Path
 
-from autograder import config, reference
+from autograder import config, corpus, reference
 from autograder.paths import ROOT, SOLUTIONS
 from autograder.sandbox import Sandbox
 
-CORPUS = ROOT / "tests" / "submissions"
-CORRECT = [SOLUTIONS / "vae.py"] + [CORPUS / f"correct_{name}.py" for name in
-                                    ("distributions", "clamped_bce", "sqrt_randn", "tensor_total")]
-BUGGY = [CORPUS / f"buggy_{name}.py" for name in
-         ("kl_mean", "bce_mean", "bce_with_logits", "train_no_zero_grad", "reparam_std_exp_logvar",
-          "elbo_forward_uses_mu", "elbo_debug_break")]
+# Implementations from the test corpus (tests/submissions/corpus.toml), beside the reference.
+CORRECT = ["correct_distributions", "correct_clamped_bce", "correct_sqrt_randn", "correct_numpy_noise"]
+BUGGY = ["buggy_kl_missing_half", "buggy_kl_std_for_variance", "buggy_reparam_std_exp_logvar", "buggy_bce_mse",
+         "buggy_reparam_eps_per_batch", "buggy_elbo_debug_break", "buggy_kl_mean", "buggy_train_no_zero_grad"]
 MARGIN = 5.0  # nats per image the threshold must keep above every correct run
 
 
@@ -38,9 +37,9 @@ def measure(path: Path, seeds: list[int]) -> list[tuple[int, float, float]]:
                 value = reference.negative_elbo(answer.tensors, config.ELBO_EVAL_SEED) if answer.ok else float("inf")
                 seconds = (answer.info.get("epoch_seconds") or [float("nan")])[0]
             except Exception as error:  # a buggy implementation may fail in any way: record it
-                print(f"  {path.stem} seed {seed}: {type(error).__name__}: {error}")
+                print(f"  seed {seed}: {type(error).__name__}: {error}")
                 value, seconds = float("inf"), float("nan")
-            print(f"  {path.stem:36} seed {seed}: {value:8.2f} nats ({seconds:.1f} s)", flush=True)
+            print(f"  seed {seed}: {value:8.2f} nats ({seconds:.1f} s)", flush=True)
             rows.append((seed, value, seconds))
     finally:
         sandbox.close()
@@ -83,17 +82,15 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "calibration.md")
     args = parser.parse_args()
     start = time.perf_counter()
-    results, correct = {}, set()
-    for path, seeds in [(p, args.seeds) for p in CORRECT] + [(p, args.buggy_seeds) for p in BUGGY]:
-        if not path.exists():
-            print(f"skipping {path} (not found)")
-            continue
-        name = "reference" if path.parent == SOLUTIONS else path.stem
-        if path in CORRECT:
-            correct.add(name)
-        print(f"{name}:", flush=True)
-        results[name] = measure(path, list(range(seeds)))
-    text = report(results, correct)
+    results = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        plan = [("reference", SOLUTIONS / "vae.py", args.seeds)]
+        plan += [(name, corpus.build(name, Path(tmp)), args.seeds) for name in CORRECT]
+        plan += [(name, corpus.build(name, Path(tmp)), args.buggy_seeds) for name in BUGGY]
+        for name, path, seeds in plan:
+            print(f"{name}:", flush=True)
+            results[name] = measure(path, list(range(seeds)))
+    text = report(results, {"reference", *CORRECT})
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text)
     print(text.split("\n| implementation")[0])

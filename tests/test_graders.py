@@ -1,4 +1,4 @@
-"""The hidden graders against a corpus of submissions (tests/submissions/expected.toml).
+"""The hidden graders against a corpus of submissions (tests/submissions/corpus.toml).
 
 Every submission is graded end to end, as `make grade` does: a separate grader process, the
 submission in its sandbox. Correct variants must get full marks; each buggy one must lose
@@ -11,18 +11,16 @@ import json
 import os
 import subprocess
 import sys
-import tomllib
 from functools import cache
 from pathlib import Path
 
 import pytest
 
-from autograder import config
+from autograder import config, corpus
 from autograder.paths import ROOT, SOLUTIONS
 from autograder.sandbox import UID_RANGE
 
-CORPUS = ROOT / "tests" / "submissions"
-EXPECTED = tomllib.loads((CORPUS / "expected.toml").read_text())
+EXPECTED = corpus.variants()
 FULL = sum(points for points, _ in config.RUBRIC.values())
 GRADE_TIMEOUT = 600
 
@@ -42,6 +40,13 @@ def graded(path: Path, results_dir: Path) -> tuple[int, dict, str]:
 @pytest.fixture(scope="session")
 def results_dir(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("graded")
+
+
+@pytest.fixture(scope="session")
+def built(tmp_path_factory):
+    """Variant name -> its vae.py, written from the reference and the corpus's edits."""
+    folder = tmp_path_factory.mktemp("corpus")
+    return lambda name: corpus.build(name, folder)
 
 
 def by_tag(results: dict) -> dict[str, tuple[float, float]]:
@@ -98,15 +103,15 @@ def _corpus(kind: str) -> list:
 
 
 @pytest.mark.parametrize("name, spec", _corpus("correct"))
-def test_correct_variant_gets_full_marks(name, spec, results_dir):
-    code, results, output = graded(CORPUS / f"{name}.py", results_dir)
+def test_correct_variant_gets_full_marks(name, spec, results_dir, built):
+    code, results, output = graded(built(name), results_dir / name)
     assert code == 0, output
     assert results["score"] == pytest.approx(FULL), messages(results)
 
 
 @pytest.mark.parametrize("name, spec", _corpus("buggy"))
-def test_buggy_variant_loses_points_only_where_its_bug_is(name, spec, results_dir):
-    code, results, output = graded(CORPUS / f"{name}.py", results_dir)
+def test_buggy_variant_loses_points_only_where_its_bug_is(name, spec, results_dir, built):
+    code, results, output = graded(built(name), results_dir / name)
     assert code == 0, output
     tags = by_tag(results)
     for tag in spec["loses"]:
@@ -117,8 +122,8 @@ def test_buggy_variant_loses_points_only_where_its_bug_is(name, spec, results_di
 
 
 @pytest.mark.parametrize("name, spec", _corpus("hostile"))
-def test_hostile_submission_neither_breaks_the_grader_nor_gains_points(name, spec, results_dir):
-    code, results, output = graded(CORPUS / f"{name}.py", results_dir)
+def test_hostile_submission_neither_breaks_the_grader_nor_gains_points(name, spec, results_dir, built):
+    code, results, output = graded(built(name), results_dir / name)
     assert code == 0, output
     assert results["score"] <= spec["max_score"] + 1e-6, messages(results)
     tags = by_tag(results)
@@ -140,9 +145,9 @@ def _sandbox_processes() -> list[int]:
     return left
 
 
-def test_the_same_submission_gets_the_same_score_twice(results_dir, tmp_path):
-    path = CORPUS / "buggy_kl_mean.py"
-    first = graded(path, results_dir)[1]
+def test_the_same_submission_gets_the_same_score_twice(results_dir, tmp_path, built):
+    path = built("buggy_kl_mean")
+    first = graded(path, results_dir / "buggy_kl_mean")[1]
     second = graded(path, tmp_path)[1]
     assert [t["score"] for t in first["tests"]] == [t["score"] for t in second["tests"]]
 

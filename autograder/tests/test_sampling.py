@@ -68,6 +68,9 @@ def _gradients(ask) -> tuple[dict, torch.Tensor, torch.Tensor, torch.Tensor]:
     answer = ask("gradient_flow", {"seed": 4}, {"mu": mu, "logvar": logvar, "v": v}, function="VAE.reparameterize")
     z = tensor(answer, "z", "reparameterize(mu, logvar)")
     check_shape("z", z, tuple(mu.shape))
+    if (z - mu).abs().max() < 1e-6:
+        fail("In training mode z equals mu: no noise was added, so the gradient through the noise term "
+             "cannot be checked. z = mu + eps * std with eps ~ N(0, I).")
     if not answer.info.get("z_requires_grad"):
         fail("z does not require grad although mu and logvar do: it is cut off from the graph. "
              "Build z with torch operations on mu and logvar (no .detach(), no NumPy, no torch.normal).")

@@ -1,0 +1,50 @@
+"""Build the test corpus's submissions from the reference (tests/submissions/corpus.toml).
+
+Each variant is solutions/vae.py without its markers, with a few edits and its own docstring:
+the corpus stays one small file and follows the reference when the reference changes. An edit
+whose `old` text no longer occurs exactly once is an error that names the variant.
+"""
+from __future__ import annotations
+
+import re
+import tomllib
+from functools import cache
+from pathlib import Path
+
+from autograder.paths import ROOT, SOLUTIONS
+from autograder.stubs import BEGIN, END
+
+CORPUS_FILE = ROOT / "tests" / "submissions" / "corpus.toml"
+_DOCSTRING = re.compile(r'\A"""(.*?)"""\n', re.S)
+
+
+@cache
+def variants() -> dict[str, dict]:
+    return tomllib.loads(CORPUS_FILE.read_text())
+
+
+def reference_code() -> str:
+    """solutions/vae.py as a student would hand it in: the marker lines removed."""
+    lines = (SOLUTIONS / "vae.py").read_text().splitlines(keepends=True)
+    return "".join(line for line in lines if line.strip() not in (BEGIN, END))
+
+
+def source(name: str) -> str:
+    spec = variants()[name]
+    text = reference_code()
+    text = text.replace(_DOCSTRING.match(text).group(1), spec["why"], 1)
+    for number, edit in enumerate(spec.get("edit", []), start=1):
+        count = text.count(edit["old"])
+        if count != 1:
+            raise ValueError(f"{CORPUS_FILE.name}: {name}, edit {number}: its `old` text occurs {count} times "
+                             "in the reference; update the edit to the reference as it is now")
+        text = text.replace(edit["old"], edit["new"])
+    return text
+
+
+def build(name: str, folder: Path) -> Path:
+    """Write variant `name` as folder/name/vae.py and return its path."""
+    path = folder / name / "vae.py"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(source(name))
+    return path

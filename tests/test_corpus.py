@@ -1,0 +1,36 @@
+"""The corpus itself: it builds from today's reference and covers what the grader issue asks."""
+from __future__ import annotations
+
+import pytest
+
+from autograder import config, corpus
+
+
+def test_every_variant_builds_from_the_current_reference_and_compiles(tmp_path):
+    for name in corpus.variants():
+        source = corpus.source(name)
+        if name != "hostile_syntax_error":
+            compile(source, f"{name}.py", "exec")
+
+
+def test_an_edit_that_no_longer_matches_the_reference_names_its_variant(monkeypatch):
+    broken = {"buggy_x": {"kind": "buggy", "why": "x", "loses": ["kl"], "edit": [{"old": "no such text", "new": ""}]}}
+    monkeypatch.setattr(corpus, "variants", lambda: broken)
+    with pytest.raises(ValueError, match="buggy_x, edit 1"):
+        corpus.source("buggy_x")
+
+
+def test_each_rubric_tag_has_at_least_two_buggy_variants():
+    counts = {tag: 0 for tag in config.RUBRIC}
+    for spec in corpus.variants().values():
+        for tag in spec.get("loses", []) if spec["kind"] == "buggy" else []:
+            counts[tag] += 1
+    assert all(count >= 2 for count in counts.values()), counts
+
+
+def test_the_corpus_has_the_correct_and_hostile_variants_the_issue_names():
+    names = set(corpus.variants())
+    assert {"correct_distributions", "correct_clamped_bce", "correct_verbose_train", "correct_eval_mode_mean"} <= names
+    assert {"hostile_exit_at_import", "hostile_infinite_loop_in_train", "hostile_memory_bomb_in_encode",
+            "hostile_output_flood_in_train", "hostile_forged_results", "hostile_monkeypatch_comparisons",
+            "hostile_background_writer", "hostile_read_solution"} <= names
