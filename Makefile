@@ -42,8 +42,8 @@ grade: ## Grade SUBMISSION (folder or vae.py; default assignment/) into RESULTS.
 bench: ## Time grading (solution, stubs) and an epoch against a plain PyTorch loop.
 	$(PY) -m autograder.bench
 
-calibrate: ## Measure correct and buggy runs for the elbo threshold (minutes).
-	$(PY) -m autograder.calibrate
+calibrate: ## Retrain correct and buggy variants for the elbo threshold (~6 min; ARGS=--report-only re-renders).
+	$(PY) -m autograder.calibrate $(ARGS)
 
 train: ## Train the reference for EPOCHS epochs; PNGs in build/train/.
 	cd solutions && ../$(PY) -m vae --epochs $(EPOCHS) --out ../build/train

@@ -75,12 +75,31 @@ def report(results: dict[str, list[tuple[int, float, float]]], correct: set[str]
     return "\n".join(lines) + "\n"
 
 
+def read_table(path: Path) -> tuple[dict[str, list[tuple[int, float, float]]], set[str]]:
+    """The measurements of an earlier report (to re-render it after a threshold change)."""
+    results: dict[str, list[tuple[int, float, float]]] = {}
+    correct = set()
+    for line in path.read_text().splitlines():
+        cells = [cell.strip() for cell in line.strip("|").split("|")]
+        if len(cells) == 5 and cells[1] in ("correct", "buggy"):
+            results.setdefault(cells[0], []).append((int(cells[2]), float(cells[3]), float(cells[4])))
+            if cells[1] == "correct":
+                correct.add(cells[0])
+    return results, correct
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=10, help="training seeds per correct implementation")
     parser.add_argument("--buggy-seeds", type=int, default=3)
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "calibration.md")
+    parser.add_argument("--report-only", action="store_true",
+                        help="re-render --out from its own table against the current threshold (no training)")
     args = parser.parse_args()
+    if args.report_only:
+        args.out.write_text(report(*read_table(args.out)))
+        print(args.out.read_text().split("\n| implementation")[0])
+        return
     start = time.perf_counter()
     results = {}
     with tempfile.TemporaryDirectory() as tmp:

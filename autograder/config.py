@@ -35,8 +35,10 @@ ELBO_LR = 1e-3
 ELBO_SEED = 0  # training seed (weights, shuffling, noise)
 ELBO_EVAL_SEED = 1234  # noise seed when the grader evaluates the test ELBO
 # Highest test negative ELBO (nats per image, 10,000 test images) that earns the points.
-# Calibration: docs/calibration.md (regenerate with `make calibrate`).
-ELBO_THRESHOLD = 135.0
+# Calibration (docs/calibration.md, `make calibrate`): 50 correct runs (the reference and four
+# other correct implementations, 10 training seeds each) gave 126.26 to 127.75; 133.0 keeps
+# 5.25 nats above the worst. Buggy runs that ruin training land from 143 up.
+ELBO_THRESHOLD = 133.0
 
 # --- The sandbox that runs the submission ---------------------------------------------------
 IMPORT_TIMEOUT_S = 60  # import the submission (torch's own import included)
