@@ -94,7 +94,8 @@ def _become_subreaper() -> None:
 
 
 def _processes() -> list[tuple[int, int, int, int]]:
-    """(pid, ppid, owner uid, resident KiB) of every process we can see (cheap: one stat each)."""
+    """(pid, ppid, owner uid, resident KiB) of every live process we can see (cheap: one stat
+    each). Zombies are left out: they hold no memory and are reaped by their parent."""
     found = []
     page_kib = os.sysconf("SC_PAGE_SIZE") // 1024
     for entry in os.listdir("/proc"):
@@ -106,7 +107,8 @@ def _processes() -> list[tuple[int, int, int, int]]:
                 fields = f.read().rsplit(b")", 1)[1].split()
         except (OSError, IndexError):
             continue
-        found.append((int(entry), int(fields[1]), uid, int(fields[21]) * page_kib))
+        if fields[0] not in (b"Z", b"X"):
+            found.append((int(entry), int(fields[1]), uid, int(fields[21]) * page_kib))
     return found
 
 
@@ -296,8 +298,9 @@ class Sandbox:
             time.sleep(0.1)
 
     def kill(self) -> None:
-        """SIGKILL every process of the submission (repeated until none is left)."""
-        for _ in range(50):
+        """SIGKILL every process of the submission, until none is left (a process that held
+        gigabytes takes a while to exit, and a restarted worker must not be blamed for it)."""
+        for _ in range(500):
             victims = [pid for pid, _ in self._sandbox_processes()]
             if self.process and self.process.poll() is None:
                 victims.append(self.process.pid)

@@ -31,9 +31,10 @@ def _inputs() -> dict[str, torch.Tensor]:
         "kl_all": (recon[:HALF], flat[:HALF], mu, logvar),
         "kl_half": (recon[:HALF], flat[:HALF], mu[:HALF], logvar[:HALF]),
         "kl_prior": (recon[:HALF], flat[:HALF], prior_mu, prior_logvar),
-        "bce_all": (recon, square, mu[:HALF], logvar[:HALF]),
-        "bce_half": (recon[:HALF], square[:HALF], mu[:HALF], logvar[:HALF]),
-        "scalar": (recon, square, mu, logvar),
+        "bce_all": (recon, flat, mu[:HALF], logvar[:HALF]),
+        "bce_half": (recon[:HALF], flat[:HALF], mu[:HALF], logvar[:HALF]),
+        "bce_square_all": (recon, square, mu[:HALF], logvar[:HALF]),
+        "bce_square_half": (recon[:HALF], square[:HALF], mu[:HALF], logvar[:HALF]),
     }
     return {f"{case}.{name}": value for case, values in cases.items()
             for name, value in zip(("recon", "x", "mu", "logvar"), values)}
@@ -47,9 +48,10 @@ def _losses(ask) -> tuple[dict[str, float], dict[str, float]]:
     theirs = {}
     for case in cases:
         value = tensor(answer, case, "loss_function(...)")
-        if value.numel() < 1:
-            fail(f"loss_function should return a scalar tensor, got shape {answer.info.get(case)}.")
-        theirs[case] = float(value.reshape(-1)[0])
+        if value.dim() != 0:
+            fail(f"loss_function should return a scalar tensor (shape ()), got shape {tuple(value.shape)}. "
+                 "Hint: sum over everything; reduction='none' keeps one value per pixel.")
+        theirs[case] = float(value)
     ref = reference.module()
     with torch.no_grad():
         ours = {case: float(ref.loss_function(*(inputs[f"{case}.{k}"] for k in ("recon", "x", "mu", "logvar"))))
@@ -61,30 +63,31 @@ def _near(actual: float, expected: float) -> bool:
     return abs(actual - expected) <= 1e-4 * abs(expected) + 1e-3
 
 
-@pytest.mark.rubric("reconstruction")
-def test_loss_function_returns_a_scalar_tensor(ask):
-    shape = ask("loss", {"cases": ["scalar"]}, {k: v for k, v in _inputs().items() if k.startswith("scalar.")},
-                function="loss_function").info.get("scalar")
-    if shape != []:
-        fail(f"loss_function should return a scalar tensor (shape ()), got shape {shape}. "
-             "Hint: sum over everything; `reduction='none'` keeps one value per pixel.")
-
-
-@pytest.mark.rubric("reconstruction")
-def test_bce_term_is_summed_over_pixels_and_batch(ask):
-    theirs, ours = _losses(ask)
-    measured, expected = theirs["bce_all"] - theirs["bce_half"], ours["bce_all"] - ours["bce_half"]
+def _check_bce(theirs: dict[str, float], ours: dict[str, float], prefix: str, shape: str) -> None:
+    measured = theirs[f"{prefix}_all"] - theirs[f"{prefix}_half"]
+    expected = ours[f"{prefix}_all"] - ours[f"{prefix}_half"]
     if _near(measured, expected):
         return
     ratio = measured / expected if expected else float("nan")
     hints = {1 / 784: "it looks averaged over the pixels",
              1 / (784 * ROWS): "it looks averaged over pixels and batch (reduction='mean')"}
     hint = next((text for r, text in hints.items() if abs(ratio / r - 1) < 0.5), None)
-    fail("The reconstruction term, measured on its own (4 extra images, same mu and logvar), should be the binary "
-         "cross-entropy summed over every pixel of every image: -sum[x log r + (1 - x) log(1 - r)]. "
+    fail(f"With images x of shape {shape}, the reconstruction term, measured on its own (4 extra images, same mu "
+         "and logvar), should be the binary cross-entropy summed over every pixel of every image: "
+         "-sum[x log r + (1 - x) log(1 - r)]. "
          + (f"Yours is off: {hint}; use reduction='sum'." if hint else
             f"Yours differs by a factor {ratio:.3g}. Hint: F.binary_cross_entropy(recon_x, x.view(-1, 784), "
             "reduction='sum'), recon_x first (probabilities, not logits)."))
+
+
+@pytest.mark.rubric("reconstruction")
+def test_bce_term_is_summed_over_pixels_and_batch(ask):
+    _check_bce(*_losses(ask), "bce", "(B, 784)")
+
+
+@pytest.mark.rubric("reconstruction")
+def test_bce_term_takes_images_as_train_passes_them(ask):
+    _check_bce(*_losses(ask), "bce_square", "(B, 1, 28, 28) (flatten x like recon_x)")
 
 
 @pytest.mark.rubric("kl")
@@ -99,15 +102,21 @@ def test_kl_term_matches_the_closed_form(ask):
         hint = " It looks averaged over the batch or the latent dimensions: sum instead."
     elif ratio < 0:
         hint = " Its sign is flipped: KL = -1/2 * sum(1 + logvar - mu^2 - exp(logvar)) is never negative."
+    elif ratio == 0:
+        hint = " Yours does not change with mu and logvar at all: is the KL term computed and added?"
     fail("The KL term, measured on its own (4 extra rows of mu and logvar, same images), should be "
          "-1/2 * sum over latent dimensions and batch of (1 + logvar - mu^2 - exp(logvar)); "
          f"yours differs from it by a factor {ratio:.3g}.{hint}")
 
 
 @pytest.mark.rubric("kl")
-def test_kl_term_vanishes_when_q_equals_the_prior(ask):
+def test_kl_term_is_zero_exactly_when_q_equals_the_prior(ask):
     theirs, _ = _losses(ask)
-    measured = theirs["kl_prior"] - theirs["kl_half"]
-    if abs(measured) > 1e-3:
+    at_prior = theirs["kl_prior"] - theirs["kl_half"]
+    elsewhere = theirs["kl_all"] - theirs["kl_half"]
+    if abs(at_prior) > 1e-3:
         fail(f"For 4 rows with mu = 0 and logvar = 0, q(z|x) is the prior N(0, I), so their KL is 0; yours adds "
-             f"{measured:.4g}. Hint: check the `1 +` inside -1/2 * sum(1 + logvar - mu^2 - exp(logvar)).")
+             f"{at_prior:.4g}. Hint: check the `1 +` inside -1/2 * sum(1 + logvar - mu^2 - exp(logvar)).")
+    if not elsewhere > 1.0:
+        fail(f"For 4 rows of random mu and logvar the KL must be positive (it is 0 only at the prior); yours adds "
+             f"{elsewhere:.4g}. Hint: kld = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp()).")
