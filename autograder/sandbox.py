@@ -322,6 +322,9 @@ class Sandbox:
         self._watching = False
         self.kill()
         if self.process:
+            # The watchdog may still be killing; it must be done before a new worker starts,
+            # or its kill loop (every process of the uid) would take the new worker too.
+            self._watchdog.join()
             self.process.wait()
             for thread in self._drains:
                 thread.join(timeout=5)
