@@ -62,7 +62,8 @@ class GradingPlugin:
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if report.failed:
-            self.collect_errors.append(f"{report.nodeid}: {report.longreprtext.splitlines()[-1:]}")
+            last = (report.longreprtext.splitlines() or ["(no message)"])[-1]
+            self.collect_errors.append(f"{report.nodeid}: {last}")
 
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
         counts: dict[str, int] = {}
