@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 from autograder import config, corpus, reference
+from autograder.checks import elbo_training
 from autograder.paths import ROOT, SOLUTIONS
 from autograder.sandbox import Sandbox
 
@@ -30,10 +31,9 @@ def measure(path: Path, seeds: list[int]) -> list[tuple[int, float, float]]:
     rows = []
     try:
         for seed in seeds:
-            header = {"seed": seed, "epochs": config.ELBO_EPOCHS,
-                      "batch_size": config.ELBO_BATCH_SIZE, "lr": config.ELBO_LR}
             try:
-                answer = sandbox.call("train_elbo", header, None, function="train", timeout=config.TRAIN_TIMEOUT_S)
+                answer = sandbox.call("train_elbo", elbo_training(seed), None, function="train",
+                                      timeout=config.TRAIN_TIMEOUT_S)
                 value = reference.negative_elbo(answer.tensors, config.ELBO_EVAL_SEED) if answer.ok else float("inf")
                 seconds = (answer.info.get("epoch_seconds") or [float("nan")])[0]
             except Exception as error:  # a buggy implementation may fail in any way: record it

@@ -17,6 +17,11 @@ from autograder.sandbox import Answer, SandboxFailure
 MAX_DIFF_SHOWN = 3
 
 
+def elbo_training(seed: int) -> dict[str, Any]:
+    """The request for the elbo check's training run (the calibration makes the same one)."""
+    return {"seed": seed, "epochs": config.ELBO_EPOCHS, "batch_size": config.ELBO_BATCH_SIZE, "lr": config.ELBO_LR}
+
+
 def fail(message: str) -> None:
     pytest.fail(message, pytrace=False)
 

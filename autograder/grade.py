@@ -112,9 +112,9 @@ def run_hidden_tests(sandbox: Sandbox, feedback_dir: Path) -> tuple[list[dict[st
 
 
 def zero_results(message: str) -> list[dict[str, Any]]:
-    return [{"name": f"{tag}: {description}", "score": 0.0, "max_score": float(points), "status": "failed",
-             "output": message, "tags": [tag], "visibility": "visible"}
-            for tag, (points, description) in config.RUBRIC.items()]
+    from autograder.plugin import zero_entry
+
+    return [zero_entry(tag, message) for tag in config.RUBRIC]
 
 
 def grade(submission: Path, results_path: Path = DEFAULT_RESULTS, sandbox_uid: int | None = None,

@@ -22,6 +22,13 @@ INTERNAL = ("The grader could not interpret what your code returned here ({error
             "If your code looks right, tell your instructor.")
 
 
+def zero_entry(tag: str, message: str) -> dict[str, Any]:
+    """A rubric line that earned nothing because its check could not run, saying why."""
+    points, description = config.RUBRIC[tag]
+    return {"name": f"{tag}: {description}", "score": 0.0, "max_score": float(points), "status": "failed",
+            "output": message, "tags": [tag], "visibility": "visible"}
+
+
 def readable(test_name: str) -> str:
     """test_kl_term_matches_the_closed_form -> 'kl term matches the closed form'."""
     return test_name.removeprefix("test_").replace("_", " ")
@@ -105,9 +112,5 @@ class GradingPlugin:
     def tests(self) -> list[dict[str, Any]]:
         entries = [self.entry(item) for item in self.items]
         graded = {tag for item in self.items for tag in [item.stash[TAG]]}
-        for tag, (points, description) in config.RUBRIC.items():
-            if tag not in graded:
-                entries.append({"name": f"{tag}: {description}", "score": 0.0, "max_score": float(points),
-                                "status": "failed", "tags": [tag], "visibility": "visible",
-                                "output": "The grader's check for this could not run: " + "; ".join(self.collect_errors)})
-        return entries
+        message = "The grader's check for this could not run: " + "; ".join(self.collect_errors)
+        return entries + [zero_entry(tag, message) for tag in config.RUBRIC if tag not in graded]

@@ -227,7 +227,7 @@ def op_train_elbo(vae: Any, header: dict, tensors: dict) -> tuple[dict, dict]:
 
     from common import load_mnist, pick_device
 
-    device = pick_device() if header.get("use_accelerator", True) else torch.device("cpu")
+    device = pick_device()
     images, labels = load_mnist(train=True, raw_dir=Path.cwd())
     seed_everything(header["seed"])
     model = vae.VAE().to(device)

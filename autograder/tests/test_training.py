@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from autograder import config, probe, reference
-from autograder.checks import fail
+from autograder.checks import elbo_training, fail
 from autograder.feedback import save_feedback
 
 # Common mistakes, replayed on the probe to name them: letters as in probe.replay.
@@ -72,9 +72,7 @@ def test_train_returns_the_mean_loss_per_example(ask):
 
 @pytest.mark.rubric("elbo")
 def test_one_epoch_of_your_training_reaches_a_good_test_elbo(ask, feedback_dir, record):
-    header = {"seed": config.ELBO_SEED, "epochs": config.ELBO_EPOCHS, "batch_size": config.ELBO_BATCH_SIZE,
-              "lr": config.ELBO_LR}
-    answer = ask("train_elbo", header, function="train",
+    answer = ask("train_elbo", elbo_training(config.ELBO_SEED), function="train",
                  uses=("VAE.encode", "VAE.reparameterize", "VAE.decode", "loss_function"),
                  timeout=config.TRAIN_TIMEOUT_S)
     record("epoch_seconds", answer.info.get("epoch_seconds"))
