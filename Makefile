@@ -20,7 +20,7 @@ setup: $(STAMP) ## Create .venv with the pinned packages; unpack and verify MNIS
 	  echo "installing bubblewrap for the grader's sandbox"; \
 	  (apt-get install -y -qq bubblewrap || (apt-get update -qq && apt-get install -y -qq bubblewrap)) >/dev/null \
 	  || echo "bubblewrap could not be installed: the grader will isolate submissions by uid only"; fi
-	@$(PY) -c "from autograder.sandbox import isolation_mode; print('grader sandbox:', isolation_mode())"
+	@$(PY) -c "from autograder.sandbox.client import isolation_mode; print('grader sandbox:', isolation_mode())"
 
 $(STAMP): requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -34,16 +34,16 @@ test: ## This repository's own tests.
 	$(PY) -m pytest -q
 
 assignment: ## Instructor: regenerate assignment/ from solutions/.
-	$(PY) -m autograder.assign
+	$(PY) -m autograder.authoring.assign
 
 grade: ## Grade SUBMISSION (folder or vae.py; default assignment/) into RESULTS.
-	$(PY) -m autograder.grade --submission $(SUBMISSION) --results $(RESULTS)
+	$(PY) -m autograder.grading.grade --submission $(SUBMISSION) --results $(RESULTS)
 
 bench: ## Time grading (solution, stubs) and an epoch against a plain PyTorch loop.
-	$(PY) -m autograder.bench
+	$(PY) -m autograder.evidence.bench
 
 calibrate: ## Retrain correct and buggy variants for the elbo threshold (~6 min; ARGS=--report-only re-renders).
-	$(PY) -m autograder.calibrate $(ARGS)
+	$(PY) -m autograder.evidence.calibrate $(ARGS)
 
 train: ## Train the reference for EPOCHS epochs; PNGs in build/train/.
 	cd solutions && ../$(PY) -m vae --epochs $(EPOCHS) --out ../build/train
@@ -52,11 +52,11 @@ train: ## Train the reference for EPOCHS epochs; PNGs in build/train/.
 .PHONY: release autograder-zip grade-all
 
 release: ## Instructor: write the student repository to build/release/ (audited).
-	$(PY) -m autograder.release --out build/release
+	$(PY) -m autograder.deploy.release --out build/release
 
 autograder-zip: ## Instructor: write build/autograder.zip to upload to Gradescope.
-	$(PY) -m autograder.gradescope zip --out build/autograder.zip
+	$(PY) -m autograder.deploy.gradescope zip --out build/autograder.zip
 
 grade-all: ## Instructor: grade SUBMISSIONS=<folder> in parallel; gradebook in build/grade-all/.
 	@test -n "$(SUBMISSIONS)" || { echo "Usage: make grade-all SUBMISSIONS=<folder of student folders> [JOBS=n] [FORCE=1]"; exit 2; }
-	$(PY) -m autograder.grade_all "$(SUBMISSIONS)" --out build/grade-all $(if $(JOBS),--jobs $(JOBS)) $(if $(FORCE),--force)
+	$(PY) -m autograder.deploy.grade_all "$(SUBMISSIONS)" --out build/grade-all $(if $(JOBS),--jobs $(JOBS)) $(if $(FORCE),--force)

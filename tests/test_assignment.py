@@ -10,7 +10,7 @@ import pytest
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
-from autograder.assign import generate
+from autograder.authoring.assign import generate
 from autograder.paths import ASSIGNMENT, SOLUTIONS
 
 # Made by running things in a folder, never by `make assignment`; .gitignore ignores them too.

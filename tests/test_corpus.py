@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from autograder import config, corpus
+from autograder import config
+from autograder.evidence import corpus
 
 
 def test_every_variant_builds_from_the_current_reference_and_compiles(tmp_path):

@@ -11,18 +11,18 @@ from pathlib import Path
 
 import pytest
 
-import autograder.grade_all as grade_all_module
+import autograder.deploy.grade_all as grade_all_module
 from autograder import config
-from autograder.grade_all import (
+from autograder.deploy.grade_all import (
     WORKFLOW_TEMPLATE, DiscoveryError, discover, grade_all, main, sandbox_uid, tag_points, workflow_state,
     write_gradebook,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
-needs_grader = pytest.mark.skipif(not (ROOT / "autograder" / "grade.py").exists(),
-                                  reason="autograder/grade.py (the real grader) is not written yet")
+needs_grader = pytest.mark.skipif(not (ROOT / "autograder" / "grading" / "grade.py").exists(),
+                                  reason="autograder/grading/grade.py (the real grader) is not written yet")
 
-# Stands in for `python -m autograder.grade`: what it does is written in the graded file.
+# Stands in for `python -m autograder.grading.grade`: what it does is written in the graded file.
 #   SCORE n -> results with n points on the kl tag;  CRASH -> exit 3;  SLEEP s -> sleep first.
 # Every call appends "file uid start end" to calls.log beside this script.
 FAKE_GRADER = '''\

@@ -16,9 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from autograder import config, corpus
+from autograder import config
+from autograder.evidence import corpus
 from autograder.paths import ROOT, SOLUTIONS
-from autograder.sandbox import UID_RANGE, isolation_mode
+from autograder.sandbox.client import UID_RANGE, isolation_mode
 
 EXPECTED = corpus.variants()
 FULL = sum(points for points, _ in config.RUBRIC.values())
@@ -31,7 +32,7 @@ pytestmark = pytest.mark.slow
 def graded(path: Path, results_dir: Path) -> tuple[int, dict, str]:
     """(exit status, results.json, stdout) of the grader run as a separate process on `path`."""
     results = results_dir / path.stem / "results.json"
-    run = subprocess.run([sys.executable, "-m", "autograder.grade", "--submission", str(path), "--results",
+    run = subprocess.run([sys.executable, "-m", "autograder.grading.grade", "--submission", str(path), "--results",
                           str(results)], cwd=ROOT, capture_output=True, text=True, timeout=GRADE_TIMEOUT)
     data = json.loads(results.read_text()) if results.exists() else {}
     return run.returncode, data, run.stdout + run.stderr

@@ -12,15 +12,15 @@ from pathlib import Path
 
 import pytest
 
-from autograder.gradescope import build_zip
-from autograder.submissions import AmbiguousSubmission, describe_contents, find_submission
+from autograder.deploy.gradescope import build_zip
+from autograder.grading.submissions import AmbiguousSubmission, describe_contents, find_submission
 
 ROOT = Path(__file__).resolve().parent.parent
-GRADER = ROOT / "autograder" / "grade.py"
-needs_grader = pytest.mark.skipif(not GRADER.exists(), reason="autograder/grade.py (the real grader) is not written yet")
+GRADER = ROOT / "autograder" / "grading" / "grade.py"
+needs_grader = pytest.mark.skipif(not GRADER.exists(), reason="autograder/grading/grade.py (the real grader) is not written yet")
 
 FAKE_GRADE = '''\
-"""A stand-in for autograder.grade: records what it was given; FAKE_GRADE=crash fails."""
+"""A stand-in for autograder.grading.grade: records what it was given; FAKE_GRADE=crash fails."""
 import argparse, json, os, sys
 from pathlib import Path
 
@@ -63,7 +63,7 @@ def test_zip_has_both_entry_points_at_its_root_and_executable(autograder_zip):
 
 def test_zip_carries_the_grader_the_reference_and_the_packed_data(autograder_zip):
     names = set(zipfile.ZipFile(autograder_zip).namelist())
-    for needed in ("autograder/__init__.py", "autograder/config.py", "autograder/gradescope.py",
+    for needed in ("autograder/__init__.py", "autograder/config.py", "autograder/deploy/gradescope.py",
                    "solutions/vae.py", "solutions/common.py", "requirements.txt", "Makefile",
                    "data/SHA256SUMS", "data/README.md", "data/MNIST/raw/train-images-idx3-ubyte.gz"):
         assert needed in names
@@ -95,7 +95,7 @@ def fake_bin(folder: Path, tools: dict[str, str]) -> str:
 def run_setup(tmp_path: Path, tools: dict[str, str]) -> list[str]:
     log = tmp_path / "log"
     log.touch()
-    script = shutil.copy(ROOT / "autograder" / "gradescope_files" / "setup.sh", tmp_path / "setup.sh")
+    script = shutil.copy(ROOT / "autograder" / "deploy" / "gradescope_files" / "setup.sh", tmp_path / "setup.sh")
     run = subprocess.run([shutil.which("bash"), script], env={"PATH": fake_bin(tmp_path / "bin", tools),
                          "LOG": str(log)}, capture_output=True, text=True, cwd="/")
     assert run.returncode == 0, run.stdout + run.stderr
@@ -125,7 +125,7 @@ def test_setup_sh_installs_what_the_image_lacks(tmp_path):
 
 def test_run_autograder_and_setup_sh_are_valid_bash():
     for script in ("setup.sh", "run_autograder"):
-        run = subprocess.run(["bash", "-n", str(ROOT / "autograder" / "gradescope_files" / script)],
+        run = subprocess.run(["bash", "-n", str(ROOT / "autograder" / "deploy" / "gradescope_files" / script)],
                              capture_output=True, text=True)
         assert run.returncode == 0, run.stderr
 
@@ -216,7 +216,7 @@ def run_autograder(root: Path, **env: str) -> tuple[subprocess.CompletedProcess,
 
 
 def fake_grader(root: Path) -> None:
-    write(root / "source" / "autograder" / "grade.py", FAKE_GRADE)
+    write(root / "source" / "autograder" / "grading" / "grade.py", FAKE_GRADE)
 
 
 def test_run_autograder_grades_a_copy_of_the_nested_vae_py(autograder_root):

@@ -1,7 +1,7 @@
 """The guided notebook: the solution runs end to end; the student version hides every answer.
 
 solutions/vae.ipynb is the nbgrader source; assignment/vae.ipynb is what
-`make assignment` (autograder/notebook.py, nbgrader's generate_assignment) makes of it.
+`make assignment` (autograder/authoring/notebook.py, nbgrader's generate_assignment) makes of it.
 """
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ from nbclient import NotebookClient
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from autograder import config
-from autograder.notebook import TEXT_STUB, generate_notebook
+from autograder.authoring.notebook import TEXT_STUB, generate_notebook
 from autograder.paths import ASSIGNMENT, SOLUTIONS
-from autograder.stubs import BEGIN, END, MarkerError
+from autograder.authoring.stubs import BEGIN, END, MarkerError
 
 SOLUTION_NOTEBOOK = SOLUTIONS / "vae.ipynb"
 STUDENT_NOTEBOOK = ASSIGNMENT / "vae.ipynb"

@@ -11,8 +11,8 @@ import nbformat
 import pytest
 
 from autograder import config
-from autograder.grade import choose_code
-from autograder.notebook_code import NotebookError, graded_cell, module_source
+from autograder.grading.grade import choose_code
+from autograder.grading.notebook_code import NotebookError, graded_cell, module_source
 from autograder.paths import ASSIGNMENT, ROOT, SOLUTIONS
 
 CELL = config.NOTEBOOK_CODE_CELL
@@ -85,7 +85,7 @@ def test_a_damaged_graded_cell_is_named_and_vae_py_is_graded_instead(tmp_path, d
 def test_a_notebook_only_student_is_graded_like_vae_py(tmp_path):
     folder = student_folder(tmp_path, notebook_with_code())  # vae.py there is still the stub
     results = tmp_path / "results.json"
-    run = subprocess.run([sys.executable, "-m", "autograder.grade", "--submission", str(folder), "--results",
+    run = subprocess.run([sys.executable, "-m", "autograder.grading.grade", "--submission", str(folder), "--results",
                           str(results)], cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr
     graded = json.loads(results.read_text())

@@ -10,8 +10,8 @@ import pytest
 import yaml
 
 from autograder import config
-from autograder.release import ReleaseError, audit, build, check_assignment_is_fresh, write_tree
-from autograder.stubs import BEGIN, END
+from autograder.deploy.release import ReleaseError, audit, build, check_assignment_is_fresh, write_tree
+from autograder.authoring.stubs import BEGIN, END
 
 ROOT = Path(__file__).resolve().parent.parent
 STUBBED = ("VAE.encode", "VAE.reparameterize", "VAE.decode", "loss_function", "train")
@@ -119,8 +119,8 @@ def test_audit_names_the_function_whose_solution_text_leaked(release_copy):
 
 
 def test_audit_catches_a_grader_file_shipped_under_another_name(release_copy):
-    shutil.copy(ROOT / "autograder" / "stubs.py", release_copy / "assignment" / "helpers.py")
-    assert any("copy of the grader file autograder/stubs.py" in p for p in audit(release_copy))
+    shutil.copy(ROOT / "autograder" / "authoring" / "stubs.py", release_copy / "assignment" / "helpers.py")
+    assert any("copy of the grader file autograder/authoring/stubs.py" in p for p in audit(release_copy))
 
 
 def test_audit_catches_grader_settings_and_the_threshold_value(release_copy):
@@ -154,7 +154,7 @@ def test_release_refuses_an_assignment_older_than_the_solutions(tmp_path):
 
 
 def test_release_writes_nothing_when_the_audit_fails(tmp_path, monkeypatch):
-    import autograder.release as release_module
+    import autograder.deploy.release as release_module
 
     monkeypatch.setattr(release_module, "audit", lambda *args: ["planted problem"])
     out = tmp_path / "release"
@@ -261,7 +261,7 @@ def test_workflow_grades_assignment_with_the_trusted_commands_as_root(release):
 
 
 def test_workflow_reports_the_table_the_points_and_keeps_the_artifacts(release):
-    report = next(s for s in steps(release) if "autograder.report" in s.get("run", ""))
+    report = next(s for s in steps(release) if "autograder.deploy.report" in s.get("run", ""))
     assert "$GITHUB_STEP_SUMMARY" in report["run"] and "--notice" in report["run"]
     assert report["if"] == "always()" and report["working-directory"] == "/opt/grader"
     upload = next(s for s in steps(release) if str(s.get("uses", "")).startswith("actions/upload-artifact@"))

@@ -1,11 +1,11 @@
-"""autograder/stubs.py: solution regions become stubs; everything else is kept; bad markers fail."""
+"""autograder/authoring/stubs.py: solution regions become stubs; everything else is kept; bad markers fail."""
 from __future__ import annotations
 
 import textwrap
 
 import pytest
 
-from autograder.stubs import MarkerError, stub_source
+from autograder.authoring.stubs import MarkerError, stub_source
 
 
 def src(text: str) -> str:

@@ -1,15 +1,15 @@
 """Gradescope: build the autograder zip, and grade one upload inside Gradescope's container.
 
-    python -m autograder.gradescope zip [--out build/autograder.zip]   # `make autograder-zip`
-    python -m autograder.gradescope run [--root /autograder]           # what run_autograder does
+    python -m autograder.deploy.gradescope zip [--out build/autograder.zip]   # `make autograder-zip`
+    python -m autograder.deploy.gradescope run [--root /autograder]           # what run_autograder does
 
-The zip holds, at its root, Gradescope's two entry points (autograder/gradescope_files/:
+The zip holds, at its root, Gradescope's two entry points (autograder/deploy/gradescope_files/:
 `setup.sh` builds the image once, `run_autograder` runs per submission) and the grader's
 source: autograder/, solutions/ (the reference), data/ (packed), requirements.txt, Makefile.
 
-`run` finds the student's file in <root>/submission (autograder/submissions.py: `vae.py` at
+`run` finds the student's file in <root>/submission (autograder/grading/submissions.py: `vae.py` at
 the top or nested, else a notebook), copies it to a fresh folder the sandbox user may read,
-and runs `python -m autograder.grade` on it, which writes <root>/results/results.json. When
+and runs `python -m autograder.grading.grade` on it, which writes <root>/results/results.json. When
 the upload holds nothing to grade, or the grader itself fails, `run` still leaves a
 results.json that tells the student what happened.
 """
@@ -24,10 +24,10 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from autograder.paths import AUTOGRADER, BUILD, ROOT
-from autograder.submissions import AmbiguousSubmission, describe_contents, find_submission
+from autograder.paths import BUILD, DEPLOY, ROOT
+from autograder.grading.submissions import AmbiguousSubmission, describe_contents, find_submission
 
-ENTRY_POINTS = AUTOGRADER / "gradescope_files"
+ENTRY_POINTS = DEPLOY / "gradescope_files"
 DEFAULT_ROOT = Path("/autograder")
 # What the zip holds besides the entry points: the grader's side of this repository.
 SOURCE_FOLDERS = ("autograder", "solutions", "data")
@@ -104,7 +104,7 @@ def run(root: Path = DEFAULT_ROOT) -> int:
     target = work / found.name if found is not None and found.name.endswith(".py") else work
     print(f"run_autograder: grading {found.relative_to(upload) if found else 'nothing'} from {upload}")
     try:
-        grading = subprocess.run([sys.executable, "-m", "autograder.grade", "--submission", str(target),
+        grading = subprocess.run([sys.executable, "-m", "autograder.grading.grade", "--submission", str(target),
                                   "--results", str(results)], cwd=ROOT)
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -1,9 +1,9 @@
 """`make grade`: grade one submission; write results.json (Gradescope's format) and feedback.png.
 
-    python -m autograder.grade --submission assignment/ --results build/grade/results.json
+    python -m autograder.grading.grade --submission assignment/ --results build/grade/results.json
 
-The submission runs in a sandboxed worker (autograder/sandbox.py); the hidden graders
-(autograder/tests/) run here, in the trusted process, under pytest. Exit status 0 whenever
+The submission runs in a sandboxed worker (autograder/sandbox/client.py); the hidden graders
+(autograder/hidden/) run here, in the trusted process, under pytest. Exit status 0 whenever
 grading completed, whatever the score; 1 only if the grader itself failed.
 """
 from __future__ import annotations
@@ -20,13 +20,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from autograder import config, submissions
-from autograder.notebook_code import NotebookError, module_source
-from autograder.paths import AUTOGRADER, BUILD, ROOT
-from autograder.sandbox import Sandbox, isolation_mode
+from autograder import config
+from autograder.grading import submissions
+from autograder.grading.notebook_code import NotebookError, module_source
+from autograder.paths import AUTOGRADER, BUILD, HIDDEN_GRADERS, ROOT
+from autograder.sandbox.client import Sandbox, isolation_mode
 
 DEFAULT_RESULTS = BUILD / "grade" / "results.json"
-TESTS = AUTOGRADER / "tests"
 
 
 class GraderError(RuntimeError):
@@ -34,7 +34,7 @@ class GraderError(RuntimeError):
 
 
 def find_submission(path: Path) -> Path | None:
-    """vae.py itself, or the one in a folder (autograder/submissions.py's rules).
+    """vae.py itself, or the one in a folder (autograder/grading/submissions.py's rules).
 
     Symbolic links are never followed, neither the submission nor a folder on the way to it:
     a link could point at the reference solution, which the grader itself can read.
@@ -99,20 +99,20 @@ def sandbox_output_note(sandbox: Sandbox) -> str:
 def run_hidden_tests(sandbox: Sandbox, feedback_dir: Path) -> tuple[list[dict[str, Any]], str]:
     import pytest
 
-    from autograder.plugin import GradingPlugin
+    from autograder.grading.plugin import GradingPlugin
 
     plugin = GradingPlugin(sandbox, feedback_dir)
     log = io.StringIO()
     with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
-        code = pytest.main(["-c", str(AUTOGRADER / "pytest.ini"), "--rootdir", str(AUTOGRADER), "-q",
-                            "--no-header", "--tb=no", "-p", "no:warnings", str(TESTS)], plugins=[plugin])
+        code = pytest.main(["-c", str(HIDDEN_GRADERS / "pytest.ini"), "--rootdir", str(HIDDEN_GRADERS), "-q",
+                            "--no-header", "--tb=no", "-p", "no:warnings", str(HIDDEN_GRADERS)], plugins=[plugin])
     if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED) or not plugin.items:
         raise GraderError(f"the hidden tests did not run (pytest exit code {int(code)}):\n{log.getvalue()[-3000:]}")
     return plugin.tests(), log.getvalue()
 
 
 def zero_results(message: str) -> list[dict[str, Any]]:
-    from autograder.plugin import zero_entry
+    from autograder.grading.plugin import zero_entry
 
     return [zero_entry(tag, message) for tag in config.RUBRIC]
 

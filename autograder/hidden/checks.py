@@ -1,4 +1,4 @@
-"""Helpers shared by the hidden graders (autograder/tests/).
+"""Helpers shared by the hidden graders (autograder/hidden/).
 
 `make_ask(sandbox)` gives `ask(...)`, which sends one request to the sandboxed worker and turns every way it can go wrong
 (not implemented, an exception, a hang, a crash, an unreadable answer) into a failed check
@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from autograder import config
-from autograder.sandbox import Answer, SandboxFailure
+from autograder.sandbox.client import Answer, SandboxFailure
 
 MAX_DIFF_SHOWN = 3
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from autograder import reference
-from autograder.checks import fail, tensor
+from autograder.grading import reference
+from autograder.hidden.checks import fail, tensor
 
 ROWS, HALF = 8, 4
 

@@ -6,9 +6,11 @@ import math
 import pytest
 import torch
 
-from autograder import config, probe, reference
-from autograder.checks import elbo_training, fail
-from autograder.feedback import save_feedback
+from autograder import config
+from autograder.sandbox import probe
+from autograder.grading import reference
+from autograder.hidden.checks import elbo_training, fail
+from autograder.grading.feedback import save_feedback
 
 # Common mistakes, replayed on the probe to name them: letters as in probe.replay.
 MISTAKES = {

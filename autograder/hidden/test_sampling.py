@@ -4,8 +4,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from autograder import config, reference
-from autograder.checks import check_float32, check_shape, close, differs, fail, tensor
+from autograder import config
+from autograder.grading import reference
+from autograder.hidden.checks import check_float32, check_shape, close, differs, fail, tensor
 
 # One (mu, logvar) pair per latent column: several spreads, not only logvar = 0.
 LOGVARS = torch.linspace(-3.0, 2.0, 20)

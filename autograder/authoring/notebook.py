@@ -22,7 +22,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from autograder.stubs import BEGIN, END, MarkerError
+from autograder.authoring.stubs import BEGIN, END, MarkerError
 
 COURSE_ID = "vae-homework"
 CODE_STUB = "# YOUR CODE HERE\nraise NotImplementedError()"
@@ -79,7 +79,7 @@ def check_markers(notebook: dict, filename: str = "<notebook>") -> None:
 
 def config_text(settings: dict[str, object] = NBGRADER_CONFIG) -> str:
     """An nbgrader_config.py that sets exactly `settings`."""
-    lines = ["# Written by autograder/notebook.py for one generate_assignment run.", "c = get_config()"]
+    lines = ["# Written by autograder/authoring/notebook.py for one generate_assignment run.", "c = get_config()"]
     lines += [f"c.{name} = {value!r}" for name, value in settings.items()]
     return "\n".join(lines) + "\n"
 

@@ -1,8 +1,8 @@
 """`make assignment`: write the student folder `assignment/` from `solutions/`.
 
-- `.py` files: solution regions become stubs (autograder/stubs.py); files without markers
+- `.py` files: solution regions become stubs (autograder/authoring/stubs.py); files without markers
   are copied as they are.
-- `.ipynb` files: nbgrader's own generate step (autograder/notebook.py).
+- `.ipynb` files: nbgrader's own generate step (autograder/authoring/notebook.py).
 Anything else in `solutions/` (caches, training outputs) is left out.
 """
 from __future__ import annotations
@@ -12,7 +12,7 @@ import shutil
 from pathlib import Path
 
 from autograder.paths import ASSIGNMENT, SOLUTIONS
-from autograder.stubs import stub_file
+from autograder.authoring.stubs import stub_file
 
 SKIP_DIRS = {"__pycache__", ".ipynb_checkpoints", "results", "data"}
 
@@ -44,7 +44,7 @@ def generate(solutions: Path = SOLUTIONS, target: Path = ASSIGNMENT) -> list[Pat
         else:
             shutil.copyfile(solutions / relative, staging / relative)
     if notebooks:
-        from autograder.notebook import generate_notebook
+        from autograder.authoring.notebook import generate_notebook
 
         for relative in notebooks:
             generate_notebook(solutions / relative, staging / relative)

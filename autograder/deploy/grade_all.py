@@ -1,13 +1,13 @@
 """`make grade-all SUBMISSIONS=folder`: grade a whole class in parallel and write a gradebook.
 
-    python -m autograder.grade_all SUBMISSIONS [--out build/grade-all] [--jobs N] [--force]
+    python -m autograder.deploy.grade_all SUBMISSIONS [--out build/grade-all] [--jobs N] [--force]
 
 SUBMISSIONS holds one folder per student, in either layout:
 - SUBMISSIONS/<student>/...: uploads or cloned repositories; the file graded is found by
-  autograder/submissions.py (`vae.py` at the top or nested, e.g. `assignment/vae.py`);
+  autograder/grading/submissions.py (`vae.py` at the top or nested, e.g. `assignment/vae.py`);
 - SUBMISSIONS/submitted/<student>/<assignment>/...: nbgrader's exchange layout
   (`--assignment NAME` picks one when there are several).
-Each submission is graded by its own `python -m autograder.grade` process, `--jobs` at a time
+Each submission is graded by its own `python -m autograder.grading.grade` process, `--jobs` at a time
 (one per core by default). As root, each job runs its submission as its own sandbox uid
 (SANDBOX_UID - slot), so jobs running together cannot read each other's files. A grader
 process that fails or hangs costs only that student's row (0 points and an error); the batch
@@ -34,12 +34,12 @@ from pathlib import Path
 from typing import Any
 
 from autograder import config
-from autograder.paths import AUTOGRADER, BUILD, ROOT
-from autograder.submissions import AmbiguousSubmission, describe_contents, find_submission
+from autograder.paths import BUILD, DEPLOY, ROOT
+from autograder.grading.submissions import AmbiguousSubmission, describe_contents, find_submission
 
 DEFAULT_OUT = BUILD / "grade-all"
 WORKFLOW = Path(".github") / "workflows" / "autograde.yml"
-WORKFLOW_TEMPLATE = AUTOGRADER / "release_files" / "autograde.yml"
+WORKFLOW_TEMPLATE = DEPLOY / "release_files" / "autograde.yml"
 # A backstop for a grader process that hangs: the grader enforces its own per-call limits,
 # and may start the worker again after a crash, hence twice the import and training limits.
 JOB_TIMEOUT_S = (2 * (config.IMPORT_TIMEOUT_S + config.TRAIN_TIMEOUT_S)
@@ -134,7 +134,7 @@ def discover(folder: Path, assignment: str | None = None) -> list[Submission]:
 def grade_command(file: Path, results: Path, uid: int | None, threads: int | None = None) -> list[str]:
     """The grader's own CLI, in a process of its own, on the folder that holds the file found
     (so that a notebook whose graded cell holds the code is graded, see notebook_code.py)."""
-    command = [sys.executable, "-m", "autograder.grade", "--submission", str(file.parent), "--results", str(results)]
+    command = [sys.executable, "-m", "autograder.grading.grade", "--submission", str(file.parent), "--results", str(results)]
     return (command + (["--sandbox-uid", str(uid)] if uid is not None else [])
             + (["--threads", str(threads)] if threads else []))
 

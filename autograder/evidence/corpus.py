@@ -12,7 +12,7 @@ from functools import cache
 from pathlib import Path
 
 from autograder.paths import ROOT, SOLUTIONS
-from autograder.stubs import BEGIN, END
+from autograder.authoring.stubs import BEGIN, END
 
 CORPUS_FILE = ROOT / "tests" / "submissions" / "corpus.toml"
 _DOCSTRING = re.compile(r'\A"""(.*?)"""\n', re.S)

@@ -7,8 +7,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from autograder import reference
-from autograder.checks import check_shape, close, differs, fail, tensor
+from autograder.grading import reference
+from autograder.hidden.checks import check_shape, close, differs, fail, tensor
 
 BATCH = 16
 

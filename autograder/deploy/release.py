@@ -1,10 +1,10 @@
 """`make release`: write the repository a student gets, and prove it gives nothing away.
 
-    python -m autograder.release [--out build/release]
+    python -m autograder.deploy.release [--out build/release]
 
 The release holds the student folder `assignment/` (as `make assignment` wrote it, public
 checks included), the shipped MNIST files, the pinned requirements, and the student-side
-templates of autograder/release_files/ (README, Makefile, .gitignore, the CI workflow). It is
+templates of autograder/deploy/release_files/ (README, Makefile, .gitignore, the CI workflow). It is
 written to a staging folder, audited, and only then moved to `--out`. The audit refuses a
 release that holds solution-region text, grader files, grader settings, or a stub that no
 longer raises NotImplementedError.
@@ -21,10 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from autograder import config
-from autograder.paths import ASSIGNMENT, AUTOGRADER, ROOT, SOLUTIONS
-from autograder.stubs import BEGIN, END, enclosing_name, stub_source
+from autograder.paths import ASSIGNMENT, AUTOGRADER, DEPLOY, ROOT, SOLUTIONS
+from autograder.authoring.stubs import BEGIN, END, enclosing_name, stub_source
 
-TEMPLATES = AUTOGRADER / "release_files"
+TEMPLATES = DEPLOY / "release_files"
 # Template -> its path in the release.
 TEMPLATE_TARGETS = {
     "README.md": "README.md",

@@ -32,11 +32,11 @@ from pathlib import Path
 from typing import Any
 
 from autograder import config
-from autograder.paths import AUTOGRADER, DATA, SOLUTIONS
-from autograder.worker import PREFIX, ProtocolError, decode_frame, encode_frame, parse_frame
+from autograder.paths import DATA, SANDBOX, SOLUTIONS
+from autograder.sandbox.worker import PREFIX, ProtocolError, decode_frame, encode_frame, parse_frame
 
 INSIDE = Path("/sandbox")  # the worker's folder as the worker sees it in "bwrap" mode
-WORKER_FILES = (AUTOGRADER / "worker.py", AUTOGRADER / "probe.py", SOLUTIONS / "common.py")
+WORKER_FILES = (SANDBOX / "worker.py", SANDBOX / "probe.py", SOLUTIONS / "common.py")
 TRAIN_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte")
 PR_SET_CHILD_SUBREAPER = 36
 

@@ -1,7 +1,7 @@
 """`make bench`: how long grading takes, and how the grading epoch compares with a plain loop.
 
 Prints, for this machine:
-- the wall time of `python -m autograder.grade` on the solution and on the stubs, end to end
+- the wall time of `python -m autograder.grading.grade` on the solution and on the stubs, end to end
   (both Python start-ups, torch imports, the sandbox, the training epoch and the evaluation);
 - the grading run's training epoch (measured inside the sandbox) beside a plain PyTorch loop
   over the same model, the same in-memory tensors and the same batch size.
@@ -44,7 +44,7 @@ print(time.perf_counter() - start)
 def time_grading(submission: Path, folder: Path) -> tuple[float, dict]:
     results = folder / submission.parent.name / "results.json"
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "autograder.grade", "--submission", str(submission), "--results",
+    subprocess.run([sys.executable, "-m", "autograder.grading.grade", "--submission", str(submission), "--results",
                     str(results)], cwd=ROOT, check=True, capture_output=True)
     return time.perf_counter() - start, json.loads(results.read_text())
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import torch
 
-from autograder import reference
+from autograder.grading import reference
 
 ROWS = 8
 

@@ -1,0 +1,1 @@
+"""Authoring the homework: solution markers, student stubs, the student notebook, make assignment."""

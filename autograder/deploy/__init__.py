@@ -1,0 +1,1 @@
+"""Deploying the homework: the student release, Gradescope, grading a class, the CI report."""

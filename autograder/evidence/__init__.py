@@ -1,0 +1,1 @@
+"""Evidence that the grader is right: the test corpus, the elbo calibration, the benchmark."""
