@@ -71,6 +71,14 @@ def check_float32(what: str, value: torch.Tensor) -> None:
              "Hint: create new tensors with torch.randn_like(...) or dtype=mu.dtype.")
 
 
+def check_finite(what: str, value: torch.Tensor) -> None:
+    """NaN or infinity anywhere fails the check that reads `value` (never passes it by accident)."""
+    bad = int((~torch.isfinite(value)).sum())
+    if bad:
+        fail(f"{what} holds {bad} NaN or infinite value{'s' if bad > 1 else ''} (of {value.numel()}). "
+             "Hint: look for exp of a large number, log of 0, or a division by zero.")
+
+
 def differs(actual: torch.Tensor, expected: torch.Tensor) -> float | None:
     """Largest absolute difference if the tensors are not close (None when they are)."""
     if actual.shape != expected.shape:

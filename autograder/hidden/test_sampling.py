@@ -6,7 +6,7 @@ import torch
 
 from autograder import config
 from autograder.grading import reference
-from autograder.hidden.checks import check_float32, check_shape, close, differs, fail, tensor
+from autograder.hidden.checks import check_finite, check_float32, check_shape, close, differs, fail, tensor
 
 # One (mu, logvar) pair per latent column: several spreads, not only logvar = 0.
 LOGVARS = torch.linspace(-3.0, 2.0, 20)
@@ -24,6 +24,8 @@ def _samples(ask) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tenso
     second = tensor(answer, "second", "a second reparameterize(mu, logvar)")
     check_shape("z = reparameterize(mu, logvar)", first, tuple(mu.shape))
     check_float32("z", first)
+    check_finite("z = reparameterize(mu, logvar)", first)
+    check_finite("a second z = reparameterize(mu, logvar)", second)
     return mu, logvar, first, second
 
 
@@ -35,7 +37,7 @@ def test_reparameterize_has_mean_mu_and_std_exp_half_logvar(ask):
     expected = torch.exp(0.5 * LOGVARS).double()
     ratio = spread / expected
     worst = int((ratio - 1).abs().argmax())
-    if not torch.isfinite(ratio).all() or (ratio - 1).abs().max() > config.REPARAM_STD_TOL:
+    if not (ratio - 1).abs().max() <= config.REPARAM_STD_TOL:  # written so that NaN fails
         hint = ""
         if torch.allclose(spread, torch.exp(LOGVARS).double(), rtol=0.1):
             hint = " Your spread looks like exp(logvar): the standard deviation is exp(logvar / 2)."
@@ -44,7 +46,7 @@ def test_reparameterize_has_mean_mu_and_std_exp_half_logvar(ask):
         fail(f"With logvar = {LOGVARS[worst]:.2f}, z should spread around mu with standard deviation "
              f"exp(logvar / 2) = {expected[worst]:.3f}; yours had {spread[worst]:.3f}.{hint}")
     shift = (center / expected).abs()
-    if shift.max() > config.REPARAM_MEAN_TOL:
+    if not shift.max() <= config.REPARAM_MEAN_TOL:
         worst = int(shift.argmax())
         fail(f"z should be centred on mu; with mu = {MUS[worst]:.2f} your samples averaged "
              f"{MUS[worst] + center[worst]:.3f}. Hint: z = mu + eps * std, with eps of mean 0.")
@@ -57,7 +59,7 @@ def test_reparameterize_draws_fresh_independent_noise(ask):
         fail("Two calls of reparameterize gave the same z: draw new noise on every call "
              "(torch.randn_like(std) inside the method, not once in __init__).")
     eps = ((first - mu) / torch.exp(0.5 * logvar)).double()
-    if eps.std(dim=0).mean() < 0.5 or eps.std(dim=1).mean() < 0.5:
+    if not (eps.std(dim=0).mean() >= 0.5 and eps.std(dim=1).mean() >= 0.5):
         fail("The noise repeats across rows or columns: eps must have the shape of std, one independent "
              "draw per entry (torch.randn_like(std)).")
 
@@ -69,7 +71,8 @@ def _gradients(ask) -> tuple[dict, torch.Tensor, torch.Tensor, torch.Tensor]:
     answer = ask("gradient_flow", {"seed": 4}, {"mu": mu, "logvar": logvar, "v": v}, function="VAE.reparameterize")
     z = tensor(answer, "z", "reparameterize(mu, logvar)")
     check_shape("z", z, tuple(mu.shape))
-    if (z - mu).abs().max() < 1e-6:
+    check_finite("z = reparameterize(mu, logvar)", z)
+    if not (z - mu).abs().max() >= 1e-6:
         fail("In training mode z equals mu: no noise was added, so the gradient through the noise term "
              "cannot be checked. z = mu + eps * std with eps ~ N(0, I).")
     if not answer.info.get("z_requires_grad"):

@@ -33,8 +33,8 @@ def _matches(weights: dict[str, torch.Tensor], expected: dict[str, torch.Tensor]
         theirs = weights.get(name)
         if theirs is None or theirs.shape != value.shape:
             return False
-        if float((theirs.double() - value.double()).abs().max()) > 1e-3 * change + 1e-6:
-            return False
+        if not float((theirs.double() - value.double()).abs().max()) <= 1e-3 * change + 1e-6:
+            return False  # written so that NaN weights never match
     return True
 
 
