@@ -10,3 +10,16 @@ SANDBOX = AUTOGRADER / "sandbox"
 DEPLOY = AUTOGRADER / "deploy"
 DATA = ROOT / "data"
 BUILD = ROOT / "build"
+# What the homework is made of, in solutions/ and assignment/: these files, never these folders
+# (caches, training outputs, MNIST), wherever they sit.
+HOMEWORK_SUFFIXES = frozenset({".py", ".ipynb", ".md"})
+SKIP_DIRS = frozenset({"__pycache__", ".pytest_cache", ".ipynb_checkpoints", "results", "data"})
+
+
+def homework_files(folder: Path, suffixes: frozenset[str] = HOMEWORK_SUFFIXES) -> list[Path]:
+    """The files of `folder` (solutions/ or assignment/) with these suffixes, relative, sorted,
+    none of them under one of SKIP_DIRS."""
+    return sorted(
+        path.relative_to(folder) for path in folder.rglob("*")
+        if path.is_file() and path.suffix in suffixes and SKIP_DIRS.isdisjoint(path.relative_to(folder).parts)
+    )

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import difflib
-import json
 import re
 from pathlib import Path
 
@@ -11,11 +10,11 @@ import torch
 from torch.utils.data import DataLoader, TensorDataset
 
 from autograder.authoring.assign import generate
+from autograder.authoring.markers import find_leaks, has_markers, readable_text, solution_regions, stub_message
 from autograder.paths import ASSIGNMENT, SOLUTIONS
 
 # Made by running things in a folder, never by `make assignment`; .gitignore ignores them too.
 BYPRODUCTS = {"__pycache__", ".pytest_cache", ".ipynb_checkpoints"}
-BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 
 
 def files_under(folder: Path) -> set[Path]:
@@ -24,27 +23,6 @@ def files_under(folder: Path) -> set[Path]:
         for path in folder.rglob("*")
         if path.is_file() and not BYPRODUCTS.intersection(path.relative_to(folder).parts)
     }
-
-
-def source_lines(path: Path) -> list[str]:
-    """The lines of a .py file, or of every cell of a notebook, one list."""
-    if path.suffix == ".ipynb":
-        cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
-        return [line for cell in cells for line in "".join(cell["source"]).splitlines()]  # source: str or list
-    return path.read_text(encoding="utf-8").splitlines()
-
-
-def split_regions(lines: list[str]) -> tuple[list[str], list[str]]:
-    """(lines strictly between the markers, lines outside them), markers dropped."""
-    inside, outside, in_region = [], [], False
-    for line in lines:
-        if line.strip() == BEGIN:
-            in_region = True
-        elif line.strip() == END:
-            in_region = False
-        else:
-            (inside if in_region else outside).append(line)
-    return inside, outside
 
 
 @pytest.fixture(scope="module")
@@ -80,33 +58,27 @@ def test_no_solution_marker_text_anywhere_in_assignment():
     marked = [
         str(relative)
         for relative in sorted(files_under(ASSIGNMENT))
-        if any(word in (ASSIGNMENT / relative).read_text(encoding="utf-8", errors="replace") for word in ("BEGIN SOLUTION", "END SOLUTION"))
+        if has_markers((ASSIGNMENT / relative).read_text(encoding="utf-8", errors="replace"))
     ]
     assert not marked, f"solution markers left in {marked}"
 
 
-def solution_files() -> list[Path]:
-    return sorted(
-        path for pattern in ("*.py", "*.ipynb") for path in SOLUTIONS.glob(pattern)
-        if BEGIN in path.read_text(encoding="utf-8")
-    )
+@pytest.fixture(scope="module")
+def regions():
+    return solution_regions()
 
 
-def test_solutions_have_regions_to_check():
-    assert solution_files(), "no solution regions found in solutions/: the next test would check nothing"
+def test_every_solution_region_hides_a_line(regions):
+    # Else the next test would check nothing, and the region's answer shows outside the regions.
+    assert regions, "no solution regions found in solutions/"
+    shown = [(str(region.source), region.function) for region in regions if not region.secret_lines]
+    assert not shown, f"regions whose every line shows elsewhere in the solutions: {shown}"
 
 
-@pytest.mark.parametrize("solution", solution_files(), ids=lambda path: path.name)
-def test_no_line_of_a_solution_region_survives_in_the_assignment(solution):
-    inside, outside = split_regions(source_lines(solution))
-    elsewhere = {line.strip() for line in outside}
-    answers = {line.strip() for line in inside} - elsewhere - {""}
-    assert answers, f"{solution.name}: every region line also appears outside the regions"
-    student_file = ASSIGNMENT / solution.name
-    assert student_file.exists(), f"assignment/{solution.name} is missing: run `make assignment`"
-    student = {line.strip() for line in source_lines(student_file)}
-    leaked = sorted(answers & student)
-    assert not leaked, f"assignment/{solution.name} contains solution lines: {leaked}"
+@pytest.mark.parametrize("relative", sorted(files_under(ASSIGNMENT)), ids=str)
+def test_no_line_of_a_solution_region_survives_in_the_assignment(regions, relative):
+    leaked = [(region.function, line) for region, line in find_leaks(readable_text(ASSIGNMENT / relative), regions)]
+    assert not leaked, f"assignment/{relative} contains solution lines: {leaked}"
 
 
 @pytest.fixture(scope="module")
@@ -158,5 +130,5 @@ def call_train(m):
     ],
 )
 def test_each_stub_raises_not_implemented_naming_itself(student_vae, name, call):
-    with pytest.raises(NotImplementedError, match="^" + re.escape(name) + " is not implemented"):
+    with pytest.raises(NotImplementedError, match="^" + re.escape(stub_message(name)) + "$"):
         call(student_vae)

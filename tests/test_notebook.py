@@ -14,9 +14,11 @@ from nbclient import NotebookClient
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from autograder import config
-from autograder.authoring.notebook import TEXT_STUB, generate_notebook
+from autograder.authoring.markers import (
+    BEGIN, END, NOTEBOOK_TEXT_STUB, MarkerError, find_leaks, has_markers, readable_text, solution_regions,
+)
+from autograder.authoring.notebook import generate_notebook
 from autograder.paths import ASSIGNMENT, SOLUTIONS
-from autograder.authoring.stubs import BEGIN, END, MarkerError
 
 SOLUTION_NOTEBOOK = SOLUTIONS / "vae.ipynb"
 STUDENT_NOTEBOOK = ASSIGNMENT / "vae.ipynb"
@@ -38,19 +40,6 @@ def nbgrader_meta(cell: nbformat.NotebookNode) -> dict:
 def answer_cells(nb: nbformat.NotebookNode) -> list[nbformat.NotebookNode]:
     """Manually graded answers: nbgrader cells that are both solution and grade cells."""
     return [c for c in nb.cells if nbgrader_meta(c).get("solution") and nbgrader_meta(c).get("grade")]
-
-
-def solution_lines(cell: nbformat.NotebookNode) -> list[str]:
-    """The non-blank lines strictly between the markers of a cell, stripped."""
-    inside, lines = False, []
-    for line in cell.source.splitlines():
-        if line.strip() == BEGIN:
-            inside = True
-        elif line.strip() == END:
-            inside = False
-        elif inside and line.strip():
-            lines.append(line.strip())
-    return lines
 
 
 def run_notebook(nb: nbformat.NotebookNode, cwd: Path) -> nbformat.NotebookNode:
@@ -102,20 +91,15 @@ def test_solution_notebook_runs_in_quick_mode_and_draws_figures(monkeypatch: pyt
 # --- The student notebook ------------------------------------------------------------------
 
 def test_student_notebook_has_no_solution_markers() -> None:
-    text = STUDENT_NOTEBOOK.read_text(encoding="utf-8")
-    for marker in ("BEGIN SOLUTION", "END SOLUTION"):
-        assert marker not in text, f"{STUDENT_NOTEBOOK} still contains {marker!r}: run `make assignment`"
+    assert not has_markers(STUDENT_NOTEBOOK.read_text(encoding="utf-8")), (
+        f"{STUDENT_NOTEBOOK} still contains solution markers: run `make assignment`"
+    )
 
 
 def test_student_notebook_has_no_solution_text() -> None:
-    solution, student = read(SOLUTION_NOTEBOOK), read(STUDENT_NOTEBOOK)
-    student_by_id = {cell.id: cell.source for cell in student.cells}
-    leaks = []
-    for cell in solution.cells:
-        hidden = solution_lines(cell)
-        if hidden:
-            assert cell.id in student_by_id, f"cell {cell.id!r} is missing from {STUDENT_NOTEBOOK}"
-            leaks += [(cell.id, line) for line in hidden if line in student_by_id[cell.id]]
+    regions = [region for region in solution_regions() if region.source.name == SOLUTION_NOTEBOOK.name]
+    assert regions and all(region.secret_lines for region in regions), "every answer should hide something"
+    leaks = [(region.function, line) for region, line in find_leaks(readable_text(STUDENT_NOTEBOOK), regions)]
     assert not leaks, f"solution lines left in {STUDENT_NOTEBOOK}: {leaks[:3]}"
     assert "652,824" not in STUDENT_NOTEBOOK.read_text(encoding="utf-8")  # Question 2's answer
 
@@ -134,8 +118,8 @@ def test_six_answer_cells_keep_their_points_in_lecture_order() -> None:
         points = nbgrader_meta(source).get("points", 0)
         assert points > 0, f"answer cell {source.id!r} carries no points"
         assert nbgrader_meta(released)["points"] == points, f"{released.id!r} changed its points"
-        assert released.cell_type == "markdown" and TEXT_STUB in released.source, (
-            f"answer cell {released.id!r} should be a markdown cell showing {TEXT_STUB!r}"
+        assert released.cell_type == "markdown" and NOTEBOOK_TEXT_STUB in released.source, (
+            f"answer cell {released.id!r} should be a markdown cell showing {NOTEBOOK_TEXT_STUB!r}"
         )
 
 

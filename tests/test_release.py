@@ -11,7 +11,7 @@ import yaml
 
 from autograder import config
 from autograder.deploy.release import ReleaseError, audit, build, check_assignment_is_fresh, write_tree
-from autograder.authoring.stubs import BEGIN, END
+from autograder.authoring.markers import find_leaks, readable_text, solution_regions, stub_message
 
 ROOT = Path(__file__).resolve().parent.parent
 STUBBED = ("VAE.encode", "VAE.reparameterize", "VAE.decode", "loss_function", "train")
@@ -48,20 +48,8 @@ def make(release: Path, *args: str, timeout: float = 300) -> subprocess.Complete
                           capture_output=True, text=True, timeout=timeout)
 
 
-def secret_lines(source: Path) -> list[str]:
-    """Lines between the markers of `source` that its student version does not show anyway."""
-    public = (ROOT / "assignment" / source.name).read_text()
-    lines, inside = [], False
-    for line in source.read_text().splitlines():
-        if line.strip() in (BEGIN, END):
-            inside = line.strip() == BEGIN
-        elif inside and line.strip() and line.strip() not in public:
-            lines.append(line.strip())
-    return lines
-
-
 def text_files(release: Path) -> dict[Path, str]:
-    return {p: p.read_text() for p in release.rglob("*") if p.is_file() and p.suffix != ".gz"}
+    return {p: readable_text(p) for p in release.rglob("*") if p.is_file() and p.suffix != ".gz"}
 
 
 # --- Contents --------------------------------------------------------------------------------
@@ -85,10 +73,11 @@ def test_release_stubs_are_the_generated_assignment(release):
 
 
 def test_no_solution_line_appears_anywhere_in_the_release(release):
-    secrets = [line for source in sorted((ROOT / "solutions").glob("*.py")) for line in secret_lines(source)]
-    assert len(secrets) >= 10, "the reference should hide at least the ten lines of the five functions"
-    leaks = [(str(path.relative_to(release)), line)
-             for path, text in text_files(release).items() for line in secrets if line in text]
+    regions = solution_regions()
+    hidden = [region.function for region in regions if region.source.suffix == ".py" and region.secret_lines]
+    assert len(hidden) >= len(STUBBED), f"the reference should hide a line of each of {STUBBED}, hides {hidden}"
+    leaks = [(str(path.relative_to(release)), region.function, line)
+             for path, text in text_files(release).items() for region, line in find_leaks(text, regions)]
     assert not leaks
 
 
@@ -119,8 +108,8 @@ def test_audit_names_the_function_whose_solution_text_leaked(release_copy):
 
 
 def test_audit_catches_a_grader_file_shipped_under_another_name(release_copy):
-    shutil.copy(ROOT / "autograder" / "authoring" / "stubs.py", release_copy / "assignment" / "helpers.py")
-    assert any("copy of the grader file autograder/authoring/stubs.py" in p for p in audit(release_copy))
+    shutil.copy(ROOT / "autograder" / "authoring" / "markers.py", release_copy / "assignment" / "helpers.py")
+    assert any("copy of the grader file autograder/authoring/markers.py" in p for p in audit(release_copy))
 
 
 def test_audit_catches_grader_settings_and_the_threshold_value(release_copy):
@@ -170,7 +159,7 @@ def test_release_make_check_fails_on_the_stubs_naming_each_function(release):
     run = make(release, "check")
     assert run.returncode != 0
     for name in STUBBED:
-        assert f"{name} is not implemented yet" in run.stdout, run.stdout[-2000:]
+        assert stub_message(name) in run.stdout, run.stdout[-2000:]
 
 
 def test_release_make_test_passes_with_the_reference_solution(release_copy):

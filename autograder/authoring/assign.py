@@ -1,6 +1,6 @@
 """`make assignment`: write the student folder `assignment/` from `solutions/`.
 
-- `.py` files: solution regions become stubs (autograder/authoring/stubs.py); files without markers
+- `.py` files: solution regions become stubs (autograder/authoring/markers.py); files without markers
   are copied as they are.
 - `.ipynb` files: nbgrader's own generate step (autograder/authoring/notebook.py).
 Anything else in `solutions/` (caches, training outputs) is left out.
@@ -11,21 +11,13 @@ import argparse
 import shutil
 from pathlib import Path
 
-from autograder.paths import ASSIGNMENT, SOLUTIONS
-from autograder.authoring.stubs import stub_file
-
-SKIP_DIRS = {"__pycache__", ".ipynb_checkpoints", "results", "data"}
+from autograder.paths import ASSIGNMENT, SOLUTIONS, homework_files
+from autograder.authoring.markers import stub_file
 
 
 def source_files(solutions: Path = SOLUTIONS) -> list[Path]:
     """The files of `solutions/` that make up the assignment, relative to it."""
-    return sorted(
-        path.relative_to(solutions)
-        for path in solutions.rglob("*")
-        if path.is_file()
-        and not SKIP_DIRS.intersection(path.relative_to(solutions).parts)
-        and path.suffix in {".py", ".ipynb", ".md"}
-    )
+    return homework_files(solutions)
 
 
 def generate(solutions: Path = SOLUTIONS, target: Path = ASSIGNMENT) -> list[Path]:

@@ -1,8 +1,8 @@
 """The student notebook from the solution notebook, by nbgrader's own `generate_assignment`.
 
-`generate_notebook(src, dst)` checks the solution markers first (an unclosed, nested or stray
-`### BEGIN SOLUTION` / `### END SOLUTION`, or one outside a solution cell, is a `MarkerError`
-naming the cell), then runs `nbgrader generate_assignment` in a throw-away course directory:
+`generate_notebook(src, dst)` checks the solution markers first (markers.check_notebook: an
+unclosed, nested or stray `### BEGIN SOLUTION` / `### END SOLUTION`, or one outside a solution
+cell, is a `MarkerError` naming the cell), then runs `nbgrader generate_assignment` in a throw-away course directory:
 
     <tmp>/nbgrader_config.py     written from NBGRADER_CONFIG below (no user config is read)
     <tmp>/source/vae/vae.ipynb   a copy of `src`
@@ -22,59 +22,18 @@ import sys
 import tempfile
 from pathlib import Path
 
-from autograder.authoring.stubs import BEGIN, END, MarkerError
+from autograder.authoring.markers import BEGIN, END, NOTEBOOK_CODE_STUB, NOTEBOOK_TEXT_STUB, check_notebook
 
 COURSE_ID = "vae-homework"
-CODE_STUB = "# YOUR CODE HERE\nraise NotImplementedError()"
-TEXT_STUB = "YOUR ANSWER HERE"
 # Every setting nbgrader needs, written to the course directory's nbgrader_config.py.
 NBGRADER_CONFIG = {
     "CourseDirectory.course_id": COURSE_ID,
     "ClearSolutions.begin_solution_delimeter": BEGIN,  # nbgrader's own spelling
     "ClearSolutions.end_solution_delimeter": END,
-    "ClearSolutions.code_stub": {"python": CODE_STUB},
-    "ClearSolutions.text_stub": TEXT_STUB,
+    "ClearSolutions.code_stub": {"python": NOTEBOOK_CODE_STUB},
+    "ClearSolutions.text_stub": NOTEBOOK_TEXT_STUB,
 }
 GENERATE_TIMEOUT_S = 300
-
-
-def _marker_words(marker: str) -> str:
-    return marker.lstrip("#").strip()  # "BEGIN SOLUTION": what nbgrader itself looks for
-
-
-def check_markers(notebook: dict, filename: str = "<notebook>") -> None:
-    """Raise MarkerError unless every solution region is closed, unnested and in a solution cell.
-
-    nbgrader already rejects unclosed and nested regions; it silently drops a stray END and
-    matches the marker words anywhere in a line. Checking first gives one clear message.
-    """
-    for index, cell in enumerate(notebook["cells"]):
-        where = f"{filename}, cell {index} (id {cell.get('id', '?')!r})"
-        source = cell["source"]
-        lines = source.splitlines() if isinstance(source, str) else "".join(source).splitlines()
-        open_line: int | None = None
-        regions = 0
-        for number, line in enumerate(lines, start=1):
-            text = line.strip()
-            if text == BEGIN:
-                if open_line is not None:
-                    raise MarkerError(f"{where}, line {number}: nested {BEGIN} "
-                                      f"(the one on line {open_line} is still open)")
-                open_line = number
-                regions += 1
-            elif text == END:
-                if open_line is None:
-                    raise MarkerError(f"{where}, line {number}: {END} without a {BEGIN} before it")
-                open_line = None
-            elif _marker_words(BEGIN) in line or _marker_words(END) in line:
-                raise MarkerError(f"{where}, line {number}: a marker must stand alone on its line "
-                                  f"(exactly {BEGIN!r} or {END!r})")
-        if open_line is not None:
-            raise MarkerError(f"{where}, line {open_line}: {BEGIN} is never closed")
-        is_solution = cell.get("metadata", {}).get("nbgrader", {}).get("solution", False)
-        if regions and not is_solution:
-            raise MarkerError(f"{where}: a solution region in a cell that is not an nbgrader "
-                              f"solution cell (set metadata.nbgrader.solution to true)")
 
 
 def config_text(settings: dict[str, object] = NBGRADER_CONFIG) -> str:
@@ -87,7 +46,7 @@ def config_text(settings: dict[str, object] = NBGRADER_CONFIG) -> str:
 def generate_notebook(src: Path, dst: Path) -> None:
     """Write the student version of the nbgrader source notebook `src` to `dst`."""
     src, dst = Path(src).resolve(), Path(dst).resolve()
-    check_markers(json.loads(src.read_text(encoding="utf-8")), filename=str(src))
+    check_notebook(json.loads(src.read_text(encoding="utf-8")), filename=str(src))
     assignment = src.stem
     with tempfile.TemporaryDirectory(prefix="nbgrader-course-") as tmp:
         course = Path(tmp)

@@ -24,7 +24,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from autograder.paths import BUILD, DEPLOY, ROOT
+from autograder.paths import BUILD, DEPLOY, ROOT, SKIP_DIRS
 from autograder.grading.submissions import AmbiguousSubmission, describe_contents, find_submission
 
 ENTRY_POINTS = DEPLOY / "gradescope_files"
@@ -32,11 +32,10 @@ DEFAULT_ROOT = Path("/autograder")
 # What the zip holds besides the entry points: the grader's side of this repository.
 SOURCE_FOLDERS = ("autograder", "solutions", "data")
 SOURCE_FILES = ("requirements.txt", "Makefile", "pyproject.toml")
-SKIP_DIRS = {"__pycache__", ".ipynb_checkpoints", "results", ".pytest_cache"}
 
 
 def _included(relative: Path) -> bool:
-    if SKIP_DIRS.intersection(relative.parts):
+    if not SKIP_DIRS.isdisjoint(relative.parts[1:]):  # below the source folder (data/ is one)
         return False
     if relative.parts[0] == "data":  # never the unpacked 50 MB: setup.sh unpacks and verifies
         return relative.suffix in {".gz", ".md"} or relative.name == "SHA256SUMS"

@@ -14,15 +14,13 @@ from __future__ import annotations
 import argparse
 import ast
 import hashlib
-import json
 import re
 import shutil
-from dataclasses import dataclass
 from pathlib import Path
 
 from autograder import config
-from autograder.paths import ASSIGNMENT, AUTOGRADER, DEPLOY, ROOT, SOLUTIONS
-from autograder.authoring.stubs import BEGIN, END, enclosing_name, stub_source
+from autograder.paths import ASSIGNMENT, AUTOGRADER, DEPLOY, ROOT, SOLUTIONS, homework_files
+from autograder.authoring.markers import find_leaks, readable_text, solution_regions, stub_source
 
 TEMPLATES = DEPLOY / "release_files"
 # Template -> its path in the release.
@@ -34,100 +32,13 @@ TEMPLATE_TARGETS = {
 }
 COPIED_FILES = ("requirements.txt", "data/README.md", "data/SHA256SUMS")
 DATA_GLOB = "MNIST/raw/*.gz"  # under data/: the packed IDX files, never the unpacked ones
-ASSIGNMENT_SUFFIXES = {".py", ".ipynb", ".md"}
-SKIP_DIRS = {"__pycache__", ".ipynb_checkpoints", "results", ".pytest_cache"}
 # Paths that must never be in a release: the instructor side of this repository.
 FORBIDDEN_TOP = {"autograder", "solutions", "tests", "docs", ".ci", "build"}
 TEXT_SUFFIXES = {".py", ".ipynb", ".md", ".txt", ".yml", ".yaml", ".toml", ".cfg", ".json", ""}
-MIN_LEAK_CHARS = 8  # shorter solution lines (`)`, `pass`) say nothing
-# Solution lines that the instructor decided students may see (e.g. an API call that the
-# notebook's prose teaches). Empty: every solution line is a secret.
-ALLOWED_IN_RELEASE: frozenset[str] = frozenset()
 
 
 class ReleaseError(RuntimeError):
     """The release cannot be written, or would give something away."""
-
-
-@dataclass(frozen=True)
-class Region:
-    """One solution region: where it is and the lines that must stay secret."""
-
-    source: Path  # relative to the repository root, e.g. solutions/vae.py
-    function: str  # the function holding it (VAE.encode), or a notebook cell ("cell 14 (q1-answer)")
-    secret_lines: tuple[str, ...]
-
-
-# --- What the solutions hide ---------------------------------------------------------------
-
-
-def _chunks(path: Path) -> list[tuple[str, str]]:
-    """(label, text) pieces of a source in which markers pair up: a notebook's cells, or the file."""
-    text = path.read_text()
-    if path.suffix != ".ipynb":
-        return [("", text)]
-    chunks = []
-    for number, cell in enumerate(json.loads(text).get("cells", []), start=1):
-        source = cell.get("source", "")
-        grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
-        chunks.append((f"cell {number}" + (f" ({grade_id})" if grade_id else ""),
-                       "".join(source) if isinstance(source, list) else source))
-    return chunks
-
-
-def _notebook_text(path: Path) -> str:
-    """A notebook's cells joined, so that its code reads as plain lines (JSON escapes quotes)."""
-    return "\n".join(text for _, text in _chunks(path))
-
-
-def _split(text: str) -> tuple[list[str], list[tuple[int, list[str]]]]:
-    """(lines outside the regions, [(index of BEGIN, stripped lines inside)])."""
-    outside: list[str] = []
-    regions: list[tuple[int, list[str]]] = []
-    current: list[str] | None = None
-    for index, line in enumerate(text.splitlines()):
-        marker = line.strip()
-        if marker == BEGIN:
-            current = []
-            regions.append((index, current))
-        elif marker == END:
-            current = None
-        elif current is not None:
-            current.append(marker)
-        else:
-            outside.append(line)
-    return outside, regions
-
-
-def solution_regions(solutions: Path = SOLUTIONS) -> list[Region]:
-    """Every solution region in `solutions`, with the lines of it that must not ship.
-
-    A line of a Python region (the graded code) is secret unless its own file shows the same
-    text outside the regions: the stub keeps `x = x.to(device)` of `evaluate` or a formula in a
-    docstring anyway. Another file showing it is a leak: a notebook cell that spells out
-    `train`'s loop gives `train` away. A line of a notebook region (a written answer, bonus
-    code) is secret unless any solution file shows it outside the regions (a bonus model may
-    repeat a public line of vae.py). Lines in ALLOWED_IN_RELEASE are never secret. A line with
-    a trailing comment contributes its code part too.
-    """
-    sources = sorted(p for p in solutions.rglob("*") if p.suffix in {".py", ".ipynb"}
-                     and not SKIP_DIRS.intersection(p.relative_to(solutions).parts))
-    chunks = {path: _chunks(path) for path in sources}
-    public = {path: "\n".join(line for _, text in found for line in _split(text)[0])
-              for path, found in chunks.items()}
-    everywhere = "\n".join(public.values())
-    regions = []
-    for path, found in chunks.items():
-        shown = public[path] if path.suffix == ".py" else everywhere
-        for label, text in found:
-            for index, body in _split(text)[1]:
-                where = label or enclosing_name(text.splitlines(), index)
-                secret = [piece for line in body for piece in (line, line.split("  #")[0].strip())
-                          if len(piece) >= MIN_LEAK_CHARS and piece not in shown
-                          and piece not in ALLOWED_IN_RELEASE]
-                regions.append(Region(path.relative_to(solutions.parent), where,
-                                      tuple(dict.fromkeys(secret))))
-    return regions
 
 
 # --- Writing -------------------------------------------------------------------------------
@@ -153,10 +64,8 @@ def write_tree(out: Path, root: Path = ROOT) -> list[Path]:
     """Copy the release's files into `out` (which must not exist); returns them, relative."""
     out.mkdir(parents=True)
     assignment = root / "assignment"
-    for path in sorted(assignment.rglob("*")):
-        relative = path.relative_to(assignment)
-        if path.is_file() and path.suffix in ASSIGNMENT_SUFFIXES and not SKIP_DIRS.intersection(relative.parts):
-            _copy(path, out / "assignment" / relative)
+    for relative in homework_files(assignment):
+        _copy(assignment / relative, out / "assignment" / relative)
     for name in COPIED_FILES:
         _copy(root / name, out / name)
     for packed in sorted((root / "data").glob(DATA_GLOB)):
@@ -226,14 +135,9 @@ def audit(release: Path, solutions: Path = SOLUTIONS) -> list[str]:
             problems.append(f"{relative}: a copy of the grader file {owner.relative_to(ROOT)}")
         if not _is_text(path):
             continue
-        text = path.read_text(errors="replace")
-        if path.suffix == ".ipynb":
-            text += "\n" + _notebook_text(path)
-        for region in regions:
-            for line in region.secret_lines:
-                if line in text:
-                    problems.append(f"{relative}: holds solution text of {region.function} "
-                                    f"({region.source}): {line!r}")
+        text = readable_text(path)
+        for region, line in find_leaks(text, regions):
+            problems.append(f"{relative}: holds solution text of {region.function} ({region.source}): {line!r}")
         for needle, what in settings.items():
             pattern = rf"\b{re.escape(needle)}\b" if needle.isidentifier() else re.escape(needle)
             if re.search(pattern, text):

@@ -12,7 +12,7 @@ from functools import cache
 from pathlib import Path
 
 from autograder.paths import ROOT, SOLUTIONS
-from autograder.authoring.stubs import BEGIN, END
+from autograder.authoring.markers import without_markers
 
 CORPUS_FILE = ROOT / "tests" / "submissions" / "corpus.toml"
 _DOCSTRING = re.compile(r'\A"""(.*?)"""\n', re.S)
@@ -25,8 +25,7 @@ def variants() -> dict[str, dict]:
 
 def reference_code() -> str:
     """solutions/vae.py as a student would hand it in: the marker lines removed."""
-    lines = (SOLUTIONS / "vae.py").read_text().splitlines(keepends=True)
-    return "".join(line for line in lines if line.strip() not in (BEGIN, END))
+    return without_markers((SOLUTIONS / "vae.py").read_text())
 
 
 def source(name: str) -> str:
