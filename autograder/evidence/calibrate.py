@@ -34,7 +34,8 @@ def measure(path: Path, seeds: list[int]) -> list[tuple[int, float, float]]:
     try:
         for seed in seeds:
             try:
-                answer = sandbox.call("train_elbo", elbo_training(seed), None, function="train",
+                header, initial = elbo_training(seed, weights_seed=seed)
+                answer = sandbox.call("train_elbo", header, initial, function="train",
                                       timeout=config.TRAIN_TIMEOUT_S)
                 value = reference.negative_elbo(answer.tensors, config.ELBO_EVAL_SEED) if answer.ok else float("inf")
                 seconds = (answer.info.get("epoch_seconds") or [float("nan")])[0]

@@ -48,6 +48,26 @@ def expected_shapes() -> dict[str, tuple[int, ...]]:
     return {name: tuple(t.shape) for name, t in module().VAE().state_dict().items()}
 
 
+def random_weights(shapes: dict[str, tuple[int, ...]], seed: int) -> dict[str, torch.Tensor]:
+    """Weights the grader chooses, for layers of these shapes: uniform in +-1/sqrt(fan_in), as
+    nn.Linear starts, so never degenerate (no zeros, no two rows alike)."""
+    generator = torch.Generator().manual_seed(seed)
+    weights = {}
+    for name in sorted(shapes):
+        shape = shapes[name]
+        layer = name.rsplit(".", 1)[0]
+        fan_in = shapes.get(f"{layer}.weight", shape)[-1]
+        bound = 1.0 / math.sqrt(fan_in)
+        weights[name] = (torch.rand(shape, generator=generator) * 2 - 1) * bound
+    return weights
+
+
+def correlation(before: torch.Tensor, after: torch.Tensor) -> float:
+    """Pearson correlation of two tensors' entries (NaN when either is constant or not finite)."""
+    pair = torch.stack([before.flatten().double(), after.flatten().double()])
+    return float(torch.corrcoef(pair)[0, 1])
+
+
 class WeightsError(ValueError):
     """The submission's weights do not fit the lecture's layers."""
 

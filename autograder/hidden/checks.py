@@ -17,9 +17,18 @@ from autograder.sandbox.client import Answer, SandboxFailure
 MAX_DIFF_SHOWN = 3
 
 
-def elbo_training(seed: int) -> dict[str, Any]:
-    """The request for the elbo check's training run (the calibration makes the same one)."""
-    return {"seed": seed, "epochs": config.ELBO_EPOCHS, "batch_size": config.ELBO_BATCH_SIZE, "lr": config.ELBO_LR}
+def elbo_training(seed: int, weights_seed: int) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+    """The request for the elbo check's training run (the calibration makes the same one): the
+    header, and the initial weights the grader chose (seeded by `weights_seed`)."""
+    from autograder.grading import reference
+
+    header = {"seed": seed, "epochs": config.ELBO_EPOCHS, "batch_size": config.ELBO_BATCH_SIZE, "lr": config.ELBO_LR}
+    return header, as_state(reference.random_weights(reference.expected_shapes(), weights_seed))
+
+
+def as_state(weights: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Weights as the worker loads them into the submission's VAE before it runs."""
+    return {f"state.{name}": value for name, value in weights.items()}
 
 
 def fail(message: str) -> None:
@@ -30,6 +39,10 @@ def explain_error(error: dict[str, str], function: str) -> str:
     kind, message, trace = error.get("type", "Error"), error.get("message", ""), error.get("traceback", "")
     if kind == "NotImplementedError":
         return f"{function} is not implemented yet: replace its `raise NotImplementedError` with your code."
+    if kind == "WeightsRejected":
+        return (f"Before checking {function}, the grader loads weights of its own choosing into your VAE's layers; "
+                f"yours could not take them: {message}. Keep the five layers of __init__ as given "
+                "(fc1, fc21, fc22, fc3, fc4).")
     text = f"{function} raised {kind}: {message}"
     return f"{text}\n{trace}" if trace else text
 

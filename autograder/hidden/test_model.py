@@ -1,4 +1,4 @@
-"""Hidden graders: the model's layers, encode and decode (values with the student's own weights)."""
+"""Hidden graders: the model's layers, encode and decode (values with weights the grader chose)."""
 from __future__ import annotations
 
 import math
@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from autograder.grading import reference
-from autograder.hidden.checks import check_shape, close, differs, fail, tensor
+from autograder.hidden.checks import as_state, check_shape, close, differs, fail, tensor
 
 BATCH = 16
 
@@ -29,16 +29,43 @@ def test_five_layers_hold_the_lecture_parameter_count(ask):
              "Hint: keep __init__ as given: fc1 784->400, fc21 and fc22 400->20, fc3 20->400, fc4 400->784.")
 
 
-def _weights(answer):
+MAX_LAYER_ENTRIES = 4_000_000  # a layer the grader will fill with its own weights (the lecture's hold 313,600)
+
+
+def _chosen_weights(ask, weights_seed: int) -> dict[str, torch.Tensor]:
+    """Weights the grader picks for this grading, in the layer sizes the submission declares.
+
+    encode and decode are checked with these loaded into the submission's model, never with
+    weights the submission reports: its own __init__ cannot make a wrong formula look right.
+    A changed layer size still gets weights (it costs parameter_count and elbo, not these).
+    """
+    answer = ask("parameters", {"seed": 0}, function="VAE.__init__")
+    declared = answer.info.get("parameters")
+    if not isinstance(declared, dict):
+        fail("VAE() did not report its parameters.")
+    shapes = {}
+    for name in reference.expected_shapes():
+        try:
+            shape = tuple(int(n) for n in declared[name][0])
+        except (KeyError, TypeError, ValueError, IndexError):
+            fail(f"Your VAE has no `{name}`: keep the five layers of __init__ as given (fc1, fc21, fc22, fc3, fc4).")
+        if not shape or min(shape) <= 0 or math.prod(shape) > MAX_LAYER_ENTRIES:
+            fail(f"`{name}` has shape {shape}: keep the layer sizes of __init__ as given.")
+        shapes[name] = shape
+    return reference.random_weights(shapes, weights_seed)
+
+
+def _reference_with(weights: dict[str, torch.Tensor]) -> torch.nn.Module:
     try:
-        return reference.model_with(answer.tensors, any_sizes=True)
+        return reference.model_with(as_state(weights), any_sizes=True)
     except reference.WeightsError as error:
         fail(f"{error}.")
 
 
-def _encode(ask):
+def _encode(ask, weights_seed: int):
+    weights = _chosen_weights(ask, weights_seed)
     x = reference.sample_images(BATCH)
-    answer = ask("encode", {"seed": 1}, {"x": x}, function="VAE.encode")
+    answer = ask("encode", {"seed": 1}, {"x": x, **as_state(weights)}, function="VAE.encode")
     if answer.info.get("length") != 2:
         fail(f"encode(x) should return a pair (mu, logvar), got {answer.info.get('returned')} "
              f"of length {answer.info.get('length', 'none')}.")
@@ -46,7 +73,7 @@ def _encode(ask):
     latent = reference.dims()[2]
     check_shape(f"mu for x of shape ({BATCH}, 784)", mu, (BATCH, latent))
     check_shape(f"logvar for x of shape ({BATCH}, 784)", logvar, (BATCH, latent))
-    model = _weights(answer)
+    model = _reference_with(weights)
     with torch.no_grad():
         linear = model.fc1(x)  # the hidden layer before its ReLU
         expected = model.encode(x)
@@ -64,27 +91,28 @@ def _check_head(found: dict, name: str, head: str) -> None:
     if close(actual, found["expected"][other]):
         fail(f"{name} equals what the lecture computes for {other}: {name} = {head}(h1), "
              "each output has its own head (and mu comes first).")
-    fail(f"{name} differs from the lecture's computation with your model's own weights (largest difference "
+    fail(f"{name} differs from the lecture's computation with the grader's weights in your model (largest difference "
          f"{differs(actual, expected):.3g}). Expected h1 = relu(fc1(x)), {name} = {head}(h1).")
 
 
 @pytest.mark.rubric("encode")
-def test_encode_gives_mu_from_fc21_of_the_relu_hidden_layer(ask):
-    _check_head(_encode(ask), "mu", "fc21")
+def test_encode_gives_mu_from_fc21_of_the_relu_hidden_layer(ask, weights_seed):
+    _check_head(_encode(ask, weights_seed), "mu", "fc21")
 
 
 @pytest.mark.rubric("encode")
-def test_encode_gives_logvar_from_its_own_head_fc22(ask):
-    _check_head(_encode(ask), "logvar", "fc22")
+def test_encode_gives_logvar_from_its_own_head_fc22(ask, weights_seed):
+    _check_head(_encode(ask, weights_seed), "logvar", "fc22")
 
 
 @pytest.mark.rubric("decode")
-def test_decode_computes_pixel_probabilities_as_the_lecture_with_your_weights(ask):
+def test_decode_computes_pixel_probabilities_as_the_lecture_with_the_graders_weights(ask, weights_seed):
+    weights = _chosen_weights(ask, weights_seed)
     z = torch.randn(BATCH, reference.dims()[2], generator=torch.Generator().manual_seed(2))
-    answer = ask("decode", {"seed": 2}, {"z": z}, function="VAE.decode")
+    answer = ask("decode", {"seed": 2}, {"z": z, **as_state(weights)}, function="VAE.decode")
     recon = tensor(answer, "recon", "decode(z)")
     check_shape(f"decode(z) for z of shape ({BATCH}, 20)", recon, (BATCH, reference.dims()[0]))
-    model = _weights(answer)
+    model = _reference_with(weights)
     with torch.no_grad():
         expected = model.decode(z)
         if close(recon, expected):
@@ -95,6 +123,6 @@ def test_decode_computes_pixel_probabilities_as_the_lecture_with_your_weights(as
                  "so that every pixel is a probability in (0, 1).")
         if close(recon, torch.sigmoid(model.fc4(model.fc3(z)))):
             fail("decode matches the lecture's only without the hidden ReLU: h3 = relu(fc3(z)).")
-    fail(f"decode(z) differs from the lecture's computation with your model's own weights (largest difference "
+    fail(f"decode(z) differs from the lecture's computation with the grader's weights in your model (largest difference "
          f"{differs(recon, expected):.3g}; yours range from {recon.min():.3g} to {recon.max():.3g}). "
          "Expected h3 = relu(fc3(z)), recon = sigmoid(fc4(h3)).")

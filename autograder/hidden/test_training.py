@@ -72,13 +72,28 @@ def test_train_returns_the_mean_loss_per_example(ask):
          f"example is different. Return the sum of loss.item() over all batches divided by len(loader.dataset).")
 
 
+def _descends_from(initial: dict[str, torch.Tensor], trained: dict[str, torch.Tensor]) -> tuple[str, float]:
+    """The weight matrix least correlated with where training started, and that correlation."""
+    worst = ("", float("inf"))
+    for name, before in initial.items():
+        after = trained.get(f"state.{name}")
+        if name.endswith(".weight"):
+            value = reference.correlation(before, after) if after is not None and after.shape == before.shape \
+                else float("nan")
+            if not value >= worst[1]:  # NaN counts as the worst
+                worst = (name, value)
+    return worst
+
+
 @pytest.mark.rubric("elbo")
-def test_one_epoch_of_your_training_reaches_a_good_test_elbo(ask, feedback_dir, record):
-    answer = ask("train_elbo", elbo_training(config.ELBO_SEED), function="train",
+def test_one_epoch_of_your_training_reaches_a_good_test_elbo(ask, feedback_dir, record, weights_seed):
+    header, initial = elbo_training(config.ELBO_SEED, weights_seed)
+    answer = ask("train_elbo", header, initial, function="train",
                  uses=("VAE.encode", "VAE.reparameterize", "VAE.decode", "loss_function"),
                  timeout=config.TRAIN_TIMEOUT_S)
     record("epoch_seconds", answer.info.get("epoch_seconds"))
     record("train_device", answer.info.get("device"))
+    record("weights_seed", weights_seed)
     try:
         model_state = answer.tensors
         value = reference.negative_elbo(model_state, config.ELBO_EVAL_SEED)
@@ -86,8 +101,15 @@ def test_one_epoch_of_your_training_reaches_a_good_test_elbo(ask, feedback_dir, 
         fail(f"{error}.")
     record("test_negative_elbo", value)
     save_feedback(reference.model_with(model_state), feedback_dir, value)
-    if not math.isfinite(value) or value >= config.ELBO_THRESHOLD:
+    if not value < config.ELBO_THRESHOLD:  # written so that NaN fails
         fail(f"After {config.ELBO_EPOCHS} epoch of your train() (batch {config.ELBO_BATCH_SIZE}, Adam, lr "
              f"{config.ELBO_LR}), the grader measured a test loss (negative ELBO) of {value:.1f} nats per image; "
              f"at most {config.ELBO_THRESHOLD:.0f} earns the points. The pictures in feedback.png show what "
              "your model learnt. Check the loss (summed, both terms), the reparameterization, and the loop.")
+    layer, similarity = _descends_from({k.removeprefix("state."): v for k, v in initial.items()}, model_state)
+    record("descent_correlation", similarity)
+    if not similarity >= config.ELBO_DESCENT_MIN_CORRELATION:
+        fail(f"The grader loaded random weights of its own into your model before training; after your train() "
+             f"the weights no longer come from them ({layer} correlates {similarity:.2f} with where it started, "
+             f"where one real epoch keeps at least {config.ELBO_DESCENT_MIN_CORRELATION}). train() must train the "
+             "model it is given, not load, rebuild or re-initialise one.")
