@@ -211,6 +211,11 @@ class Sandbox:
     def _failure(self, error: BaseException, function: str, seconds: float) -> SandboxFailure:
         """Stop the worker (the next call starts a fresh one) and say what happened."""
         exit_code = self.process.poll() if self.process else None
+        if isinstance(error, EOFError) and self.process and exit_code is None:
+            try:  # the answer pipe closed as the worker ended: wait for its exit status
+                exit_code = self.process.wait(timeout=2)
+            except subprocess.TimeoutExpired:
+                pass
         exceeded = bool(self._watchdog and self._watchdog.exceeded)
         self._shutdown()
         if exceeded:

@@ -55,7 +55,7 @@ def device_args(gpu: Callable[[], bool] = has_gpu,
                 devices: Callable[[], list[str]] = nvidia_devices) -> list[str]:
     """A minimal /dev with a private /dev/shm; on a GPU host, the NVIDIA nodes and /sys too
     (read-only: the CUDA driver reads the PCI topology there)."""
-    args = ["--dev", "/dev", "--tmpfs", "/dev/shm"]
+    args = ["--dev", "/dev", "--perms", "1777", "--tmpfs", "/dev/shm"]
     if gpu():
         for node in devices():
             args += ["--dev-bind", node, node]
