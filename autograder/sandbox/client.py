@@ -186,9 +186,11 @@ class Sandbox:
 
         head_len, body_len = protocol.decode_prefix(exactly(protocol.PREFIX.size))
         header, tensors = protocol.parse_frame(exactly(head_len), exactly(body_len))
-        if header.get("id") != expected_id or not isinstance(header.get("ok"), bool):
+        if header.get("id") != expected_id:
             raise ProtocolError(f"an answer to another request (id {str(header.get('id'))[:20]!r}, "
                                 f"expected {expected_id!r})")
+        if not isinstance(header.get("ok"), bool):
+            raise ProtocolError("an answer without a true or false `ok`")
         return header, tensors
 
     def _pending(self) -> bool:
