@@ -201,3 +201,16 @@ def test_the_gpu_layout_runs_under_bubblewrap(tmp_path):
     assert run.returncode == 0, run.stderr
     assert not set(ast.literal_eval(run.stdout)) - {"console", "core", "fd", "full", "mqueue", "null", "ptmx", "pts",
                                         "random", "shm", "stderr", "stdin", "stdout", "tty", "urandom", "zero"}
+
+
+@pytest.mark.parametrize("failure, expected", [
+    (SandboxFailure("timeout", "train", seconds=300), "train() did not finish within 300 s"),
+    (SandboxFailure("died", "VAE.encode", exit_code=-9), "ended during VAE.encode() (signal 9)"),
+    (SandboxFailure("died", "importing vae.py", exit_code=0), "ended during importing vae.py (exit status 0)"),
+    (SandboxFailure("memory", "VAE.encode", limit_mb=4096), "VAE.encode() used more than 4096 MB"),
+    (SandboxFailure("protocol", "train", detail="ProtocolError: ..."), "only this check is affected"),
+])
+def test_students_read_a_failure_in_sentences_the_hidden_graders_write_from_its_facts(failure, expected):
+    from autograder.hidden.checks import describe_failure
+
+    assert expected in describe_failure(failure)
