@@ -70,7 +70,7 @@ def encode_frame(header: dict[str, Any], tensors: dict | None = None) -> bytes:
     from safetensors.torch import save
 
     head = json.dumps(header).encode()
-    body = save({k: v.detach().cpu().contiguous().clone() for k, v in tensors.items()}) if tensors else b""
+    body = save({k: v.detach().cpu().clone() for k, v in tensors.items()}) if tensors else b""
     if len(head) > MAX_HEADER or len(body) > MAX_BODY:
         raise ProtocolError(f"frame too large ({len(head)} header bytes, {len(body)} body bytes)")
     return PREFIX.pack(MAGIC, len(head), len(body)) + head + body
