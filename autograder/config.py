@@ -46,6 +46,9 @@ CALL_TIMEOUT_S = 30  # one quick call (encode, loss, a tiny train() run, ...)
 TRAIN_TIMEOUT_S = 300  # the elbo check's training epoch
 MEMORY_LIMIT_MB = 4096  # resident memory of all the submission's processes together
 OUTPUT_LIMIT_KB = 64  # what is kept of the submission's stdout and stderr (head and tail)
+# Processes and threads of the sandbox uid (bwrap and uid modes only): torch needs about two per
+# core, a fork bomb needs them all.
+TASK_LIMIT = 512
 # The unprivileged uid that runs submissions when grading as root. It needs no account, and no
 # other program may use it (the grader kills every process of this uid after grading).
 # Batch grading uses SANDBOX_UID - slot for its parallel jobs.

@@ -19,7 +19,7 @@ import pytest
 from autograder import config
 from autograder.evidence import corpus
 from autograder.paths import ROOT, SOLUTIONS
-from autograder.sandbox.client import UID_RANGE, isolation_mode
+from autograder.sandbox.isolation import UID_RANGE, isolation_mode
 
 EXPECTED = corpus.variants()
 FULL = sum(points for points, _ in config.RUBRIC.values())

@@ -2,7 +2,7 @@
 
     python -m autograder.grading.grade --submission assignment/ --results build/grade/results.json
 
-The submission runs in a sandboxed worker (autograder/sandbox/client.py); the hidden graders
+The submission runs in a sandboxed worker (autograder/sandbox/); the hidden graders
 (autograder/hidden/) run here, in the trusted process, under pytest. Exit status 0 whenever
 grading completed, whatever the score; 1 only if the grader itself failed.
 """
@@ -24,7 +24,8 @@ from autograder import config
 from autograder.grading import submissions
 from autograder.grading.notebook_code import NotebookError, module_source
 from autograder.paths import AUTOGRADER, BUILD, HIDDEN_GRADERS, ROOT
-from autograder.sandbox.client import Sandbox, isolation_mode
+from autograder.sandbox.client import Sandbox
+from autograder.sandbox.isolation import isolation_mode
 
 DEFAULT_RESULTS = BUILD / "grade" / "results.json"
 

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from autograder import config
-from autograder.sandbox.client import Answer, SandboxFailure
+from autograder.sandbox.client import IMPORTING, Answer, SandboxFailure
 
 MAX_DIFF_SHOWN = 3
 
@@ -34,13 +34,28 @@ def explain_error(error: dict[str, str], function: str) -> str:
     return f"{text}\n{trace}" if trace else text
 
 
+def describe_failure(failure: SandboxFailure) -> str:
+    """What a student reads when a call did not come back: from the sandbox's facts."""
+    doing = failure.function if failure.function == IMPORTING else f"{failure.function}()"
+    if failure.kind == "memory":
+        return f"{doing} used more than {failure.limit_mb} MB of memory and was stopped"
+    if failure.kind == "timeout":
+        return f"{doing} did not finish within {failure.seconds:.0f} s (an endless loop?)"
+    if failure.kind == "died":
+        code = failure.exit_code
+        how = f"signal {-code}" if code and code < 0 else f"exit status {code}"
+        return f"the process running your code ended during {doing} ({how}): sys.exit, os._exit or a crash"
+    return (f"{doing} produced an answer the grader cannot read (something wrote to the grader's answer "
+            "channel, or the answer was malformed); only this check is affected")
+
+
 def make_ask(sandbox: Any) -> Callable[..., Answer]:
     def ask(op: str, header: dict[str, Any], tensors: dict | None = None, *, function: str,
             uses: tuple[str, ...] = (), timeout: float | None = None) -> Answer:
         try:
             answer = sandbox.call(op, header, tensors, function=function, uses=uses, timeout=timeout)
         except SandboxFailure as failure:
-            fail(f"{failure}.")
+            fail(f"{describe_failure(failure)}.")
         if answer.info.get("import_failed"):
             fail("vae.py could not be imported, so nothing in it could be checked.\n"
                  + explain_error(answer.error, "importing vae.py"))
