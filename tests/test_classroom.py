@@ -190,7 +190,7 @@ def test_one_run_grades_each_new_commit_once_and_a_later_push_again(tmp_path, fa
     out = tmp_path / "out"
     with FakeGitHub(bares) as fake:
         assert grade_class(fake, out, monkeypatch) == 0
-        assert [Path(c[0]).parts[-3] for c in fake_grader()] == sorted(["alice", "bob", "carol"])
+        assert sorted(Path(c[0]).parts[-3] for c in fake_grader()) == ["alice", "bob", "carol"]
         expected = {"alice": "Points 15/100", "bob": "Points 7.5/100", "carol": "Points 0/100"}
         for student, points in expected.items():
             name = f"{PREFIX}{student}"
