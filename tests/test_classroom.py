@@ -65,18 +65,21 @@ class FakeGitHub:
         """The statuses posted to repository `name`, oldest first."""
         return [s for (repo, _), found in self.statuses.items() if repo == name for s in reversed(found)]
 
-    def answer(self, method: str, path: str, body: dict) -> tuple[int, object]:
+    @staticmethod
+    def login(auth: str) -> str:
+        """Who a token belongs to: the instructor's token, or a student's."""
+        return "instructor" if auth.endswith(TOKEN) else "student"
+
+    def answer(self, method: str, path: str, body: dict, auth: str) -> tuple[int, object]:
         parts = path.split("?")[0].strip("/").split("/")
         if method == "GET" and parts == ["orgs", ORG, "repos"]:
             return 200, [self.repo_json(name) for name in self.repos]
-        if method == "GET" and len(parts) == 6 and parts[:2] == ["repos", ORG] and parts[3] == "commits" \
-                and parts[5] == "status":  # the combined status: the newest status of each context
-            found = self.statuses.get((parts[2], parts[4]), [])
-            newest = list({s["context"]: s for s in reversed(found)}.values())
-            return 200, {"sha": parts[4], "state": newest[0]["state"] if newest else "pending",
-                         "statuses": newest, "total_count": len(newest)}
+        if method == "GET" and parts == ["user"]:
+            return 200, {"login": self.login(auth), "id": 1}
+        if method == "GET" and len(parts) == 5 and parts[:2] == ["repos", ORG] and parts[3] == "statuses":
+            return 200, self.statuses.get((parts[2], parts[4]), [])
         if method == "POST" and len(parts) == 5 and parts[:2] == ["repos", ORG] and parts[3] == "statuses":
-            status = {"id": len(self.statuses) + 1, "sha": parts[4], **body}
+            status = {"id": len(self.statuses) + 1, "sha": parts[4], "creator": {"login": self.login(auth)}, **body}
             self.statuses.setdefault((parts[2], parts[4]), []).insert(0, status)
             return 201, status
         if method == "POST" and len(parts) == 6 and parts[:2] == ["repos", ORG] and parts[5] == "comments":
@@ -93,8 +96,9 @@ class FakeGitHub:
             def _reply(self, method: str) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = json.loads(self.rfile.read(length) or b"{}")
-                fake.requests.append((method, self.path, self.headers.get("Authorization", "")))
-                code, data = fake.answer(method, self.path, body)
+                auth = self.headers.get("Authorization", "")
+                fake.requests.append((method, self.path, auth))
+                code, data = fake.answer(method, self.path, body, auth)
                 payload = json.dumps(data).encode()
                 self.send_response(code)
                 self.send_header("Content-Type", "application/json")
@@ -249,6 +253,17 @@ def test_a_grader_failure_posts_an_error_and_is_retried_next_run(tmp_path, fake_
         script.write_text(FAKE_GRADER)
         assert grade_class(fake, tmp_path / "out", monkeypatch) == 0
         assert [s["state"] for s in fake.posted(f"{PREFIX}dan")] == ["error", "failure"]
+
+
+def test_a_status_posted_by_a_student_is_not_a_grade(tmp_path, fake_grader, monkeypatch):
+    bare = tmp_path / "mal.git"
+    sha = push(bare, {"assignment/vae.py": "SCORE 3\n"})
+    with FakeGitHub({f"{PREFIX}mal": bare}) as fake:
+        fake.answer("POST", f"/repos/{ORG}/{PREFIX}mal/statuses/{sha}",
+                    {"state": "success", "context": CONTEXT, "description": "Points 100/100"}, "token student-own")
+        assert grade_class(fake, tmp_path / "out", monkeypatch) == 0
+        assert len(fake_grader()) == 1
+        assert [s["description"] for s in fake.posted(f"{PREFIX}mal")] == ["Points 100/100", "Points 3/100"]
 
 
 def test_without_a_token_it_says_which_variable_to_set(tmp_path, monkeypatch, capsys):

@@ -8,8 +8,9 @@ instructor's side, and post the grade on the commit.
    `<assignment>-<username>`; the rest of the name is the student).
 2. Clones each one (bare, into OUT/repos/) or fetches it, and takes the newest commit of its
    default branch. A commit that already carries a final `autograder` status (success or
-   failure) was graded: it is skipped unless `--force`. An `error` status (the grader itself
-   failed) is retried.
+   failure) posted by this token's user was graded: it is skipped unless `--force`. An
+   `error` status (the grader itself failed) is retried; a status posted by anyone else (a
+   student may post one) is ignored.
 3. Writes the files of just those commits to OUT/batch/<student>/ (regular files only: a
    symlink could point the grader at a file outside the submission) and grades them with
    grade_all.grade_all (parallel, the same sandbox; resumable: a commit graded by a run that
@@ -116,10 +117,11 @@ def fetch(clone_url: str, branch: str, clone: Path, env: dict[str, str]) -> str:
     return found.stdout.strip() if found.returncode == 0 else ""
 
 
-def posted_status(repo: Any, sha: str) -> Any | None:
-    """The newest `autograder` status of a commit, or None (the combined status holds the
-    newest status of each context)."""
-    return next((s for s in repo.get_commit(sha).get_combined_status().statuses if s.context == CONTEXT), None)
+def posted_status(repo: Any, sha: str, login: str) -> Any | None:
+    """The newest `autograder` status that `login` (this token's user) posted on a commit, or
+    None. Anyone who may push may post a status too: one posted by a student is not a grade."""
+    return next((s for s in repo.get_commit(sha).get_statuses()  # the newest first
+                 if s.context == CONTEXT and s.creator is not None and s.creator.login == login), None)
 
 
 def export(clone: Path, sha: str, folder: Path) -> bool:
@@ -198,13 +200,14 @@ def grade_class(client: Any, org: str, prefix: str, out: Path, token: str | None
                 timeout: float = JOB_TIMEOUT_S, command: Command | None = None) -> list[Head]:
     """List, fetch, grade what is new, post; returns one Head per repository."""
     env = git_env(token)
+    login = client.get_user().login
     heads = []
     for repo in class_repositories(client, org, prefix):
         head = Head(student_name(repo.name, prefix), repo)
         heads.append(head)
         try:
             head.sha = fetch(repo.clone_url, repo.default_branch, out / "repos" / f"{repo.name}.git", env)
-            status = None if force or not head.sha else posted_status(repo, head.sha)
+            status = None if force or not head.sha else posted_status(repo, head.sha, login)
         except (ClassroomError, GithubException) as error:
             head.state, head.note = "fetch failed", str(error)
             continue
