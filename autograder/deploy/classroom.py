@@ -68,7 +68,9 @@ class Head:
     student: str
     repo: Any  # github.Repository.Repository
     sha: str = ""
-    state: str = ""  # "new", "graded before", "no commits", "fetch failed"
+    # "graded before", "no commits", "fetch failed"; then for new commits: "graded",
+    # "grader failed" (an error status, retried next run) or "post failed"
+    state: str = ""
     points: str = ""  # what the commit's status says (or will say)
     note: str = ""
 
@@ -98,8 +100,9 @@ def git_env(token: str | None) -> dict[str, str]:
     return env
 
 
-def _git(*args: str, env: dict[str, str], stdout: int | None = subprocess.PIPE) -> bytes:
-    run = subprocess.run(["git", *args], env=env, stdout=stdout, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+def _git(*args: str, env: dict[str, str]) -> bytes:
+    """git's output; its error (the last of stderr) as a ClassroomError."""
+    run = subprocess.run(["git", *args], env=env, capture_output=True, stdin=subprocess.DEVNULL)
     if run.returncode != 0:
         raise ClassroomError(f"git {args[0]} failed: {run.stderr.decode(errors='replace').strip()[-300:]}")
     return run.stdout
