@@ -48,8 +48,8 @@ calibrate: ## Retrain correct and buggy variants for the elbo threshold (~6 min;
 train: ## Train the reference for EPOCHS epochs; PNGs in build/train/.
 	cd solutions && ../$(PY) -m vae --epochs $(EPOCHS) --out ../build/train
 
-# --- Deploying the homework: a student release, CI, Gradescope, a whole class (docs/course.md).
-.PHONY: release autograder-zip grade-all
+# --- Deploying the homework: a student release, Gradescope, a whole class, grading on push (docs/course.md).
+.PHONY: release autograder-zip grade-all grade-class
 
 release: ## Instructor: write the student repository to build/release/ (audited).
 	$(PY) -m autograder.deploy.release --out build/release
@@ -60,3 +60,7 @@ autograder-zip: ## Instructor: write build/autograder.zip to upload to Gradescop
 grade-all: ## Instructor: grade SUBMISSIONS=<folder> in parallel; gradebook in build/grade-all/.
 	@test -n "$(SUBMISSIONS)" || { echo "Usage: make grade-all SUBMISSIONS=<folder of student folders> [JOBS=n] [FORCE=1]"; exit 2; }
 	$(PY) -m autograder.deploy.grade_all "$(SUBMISSIONS)" --out build/grade-all $(if $(JOBS),--jobs $(JOBS)) $(if $(FORCE),--force)
+
+grade-class: ## Instructor: grade ORG's PREFIX* repositories' new commits; post each grade (CLASSROOM_TOKEN).
+	@test -n "$(ORG)" && test -n "$(PREFIX)" || { echo "Usage: CLASSROOM_TOKEN=<token> make grade-class ORG=<organisation> PREFIX=<repository name prefix> [OUT=build/grade-class] [JOBS=n] [FORCE=1]"; exit 2; }
+	$(PY) -m autograder.deploy.classroom --org "$(ORG)" --prefix "$(PREFIX)" --out "$(or $(OUT),build/grade-class)" $(if $(JOBS),--jobs $(JOBS)) $(if $(FORCE),--force)
