@@ -3,7 +3,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import stat
+import subprocess
+import sys
 import threading
 import zipfile
 from pathlib import Path
@@ -220,3 +223,98 @@ def test_a_zip_that_unpacks_beyond_the_cap_is_refused(tmp_path, monkeypatch):
 def test_a_broken_zip_is_named(tmp_path):
     code = resolve(write(tmp_path / "hw.zip", b"PK\x03\x04 not really"))
     assert code.source is None and "hw.zip could not be unpacked" in code.note
+
+
+# --- make grade passes what was handed in as one path ------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["x; touch F", "-x", "it's \"mine\" (v2)"])
+def test_make_grade_passes_a_hand_in_with_odd_characters_as_one_path(tmp_path, name):
+    handed_in = write(tmp_path / name / "model.py").parent
+    results = tmp_path / "out dir" / "results.json"
+    run = subprocess.run(["make", "-s", "-C", str(ROOT), "grade", f"SUBMISSION={handed_in}", f"RESULTS={results}"],
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert not (tmp_path / "F").exists() and not (ROOT / "F").exists(), "the name ran as a command"
+    assert "it held model.py" in json.loads(results.read_text())["tests"][0]["output"]
+
+
+# --- The same uploads, the same score, whichever way they are graded -----------------------------------
+
+# Stands in for `python -m autograder.grading.grade` (as PY for make, the grader for Gradescope and
+# grade-all): resolves what it is given, grades each distinct code once with the real grader,
+# and hands out a copy of those results when the same code comes again.
+CACHING_GRADER = '''\
+#!{python}
+import hashlib, shutil, subprocess, sys
+from pathlib import Path
+sys.path.insert(0, {root!r})
+from autograder.grading import handin
+args = dict(arg.split("=", 1) for arg in sys.argv[3:])
+assert sys.argv[1:3] == ["-m", "autograder.grading.grade"], sys.argv
+code = handin.resolve(Path(args["--submission"]))
+cached = Path({cache!r}) / hashlib.sha256(code.source or code.note.encode()).hexdigest() / "results.json"
+if not cached.exists():
+    with open(Path({cache!r}) / "gradings.log", "a") as log:
+        log.write(args["--submission"] + "\\n")
+    subprocess.run([sys.executable, "-m", "autograder.grading.grade", "--submission=" + args["--submission"],
+                    "--results=" + str(cached)], cwd={root!r}, check=True)
+Path(args["--results"]).parent.mkdir(parents=True, exist_ok=True)
+shutil.copyfile(cached, args["--results"])
+'''
+
+
+def uploads(folder: Path) -> dict[str, Path]:
+    """Four uploads whose code is the reference; three of them beside or around something else."""
+    solution = "".join(line for line in (ROOT / "solutions" / "vae.py").read_text().splitlines(keepends=True)
+                       if "### " not in line)
+    reference = "\n".join(solution.splitlines()) + "\n"  # as a notebook's cell becomes a module
+    stubs = (ROOT / "assignment" / "vae.py").read_text()
+    released = (ROOT / "assignment" / "vae.ipynb").read_text()
+    made = {
+        "vae_py": {"vae.py": reference},
+        "vae_py_and_notebook": {"vae.py": stubs, "vae.ipynb": notebook(reference)},
+        "notebook_alone": {"Homework 3 - final.ipynb": notebook(reference)},
+    }
+    for name, files in made.items():
+        for file, text in files.items():
+            write(folder / name / file, text)
+    make_zip(write(folder / "zip_of_repository" / "x").with_name("vae-alice.zip"), {
+        "vae-alice/README.md": "# my homework\n", "vae-alice/assignment/vae.py": reference,
+        "vae-alice/assignment/vae.ipynb": released, "vae-alice/assignment/common.py": "# helpers\n"})
+    (folder / "zip_of_repository" / "x").unlink()
+    return {name: folder / name for name in [*made, "zip_of_repository"]}
+
+
+@pytest.mark.slow
+def test_make_grade_gradescope_and_grade_all_give_the_same_uploads_the_same_score(tmp_path):
+    from autograder.deploy import grade_all, gradescope
+
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    grader = write(tmp_path / "grader", CACHING_GRADER.format(python=sys.executable, root=str(ROOT),
+                                                              cache=str(cache)))
+    grader.chmod(0o755)
+    handed_in = uploads(tmp_path / "uploads")
+    scores: dict[tuple[str, str], float] = {}
+    for name, upload in handed_in.items():
+        results = tmp_path / "make" / name / "results.json"
+        run = subprocess.run(["make", "-s", "-C", str(ROOT), "grade", f"PY={grader}", f"SUBMISSION={upload}",
+                              f"RESULTS={results}"], capture_output=True, text=True, timeout=900)
+        assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+        scores["make grade", name] = json.loads(results.read_text())["score"]
+        root = tmp_path / "gradescope" / name
+        shutil.copytree(upload, root / "submission")
+        assert gradescope.run(root, grader=(str(grader), "-m", "autograder.grading.grade")) == 0
+        scores["gradescope", name] = json.loads((root / "results" / "results.json").read_text())["score"]
+        shutil.copytree(upload, tmp_path / "class" / name)
+    command = lambda folder, results, uid: [str(grader), "-m", "autograder.grading.grade",  # noqa: E731
+                                            f"--submission={folder}", f"--results={results}"]
+    outcomes = grade_all.grade_all(grade_all.discover(tmp_path / "class"), tmp_path / "out", jobs=1, command=command)
+    for outcome in outcomes:
+        assert outcome.status == "graded", outcome.error
+        scores["grade-all", outcome.student] = outcome.results["score"]
+    assert len(scores) == 12
+    full = sum(points for points, _ in config.RUBRIC.values())
+    assert scores == dict.fromkeys(scores, pytest.approx(full)), scores
+    assert len((cache / "gradings.log").read_text().splitlines()) == 1, "every upload resolves to the same code"
