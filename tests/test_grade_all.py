@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -130,21 +131,26 @@ def test_workflow_state_flags_a_changed_or_added_workflow(tmp_path):
     assert workflow_state(repo) == "modified"
 
 
-@pytest.mark.parametrize("planted", ["fifo", "/dev/zero", "huge", "linked folder"])
+@pytest.mark.parametrize("planted", ["fifo", "link to the released file", "linked folder"])
 def test_workflow_state_reads_workflows_carefully(tmp_path, planted):
+    """A link is never followed (even to the released file) and a FIFO never hangs the batch."""
     workflows = tmp_path / "repo" / ".github" / "workflows"
     workflows.mkdir(parents=True)
-    target = workflows / "autograde.yml"
+    released = Path(shutil.copy(WORKFLOW_TEMPLATE, tmp_path / "autograde.yml"))
     if planted == "fifo":
-        os.mkfifo(target)
-    elif planted == "/dev/zero":
-        os.symlink("/dev/zero", target)
-    elif planted == "huge":
-        target.write_bytes(b"#" * (config.WORKFLOW_MAX_BYTES + 1))
+        os.mkfifo(workflows / "autograde.yml")
+    elif planted == "link to the released file":
+        os.symlink(released, workflows / "autograde.yml")
     else:
+        (tmp_path / "linked").mkdir()
+        released.rename(tmp_path / "linked" / "autograde.yml")  # a folder holding the released file alone
         workflows.rmdir()
-        os.symlink(WORKFLOW_TEMPLATE.parent, workflows)
-    assert workflow_state(tmp_path / "repo") == "modified"  # and it returns: no hang, no endless read
+        os.symlink(tmp_path / "linked", workflows)
+    state: list[str] = []
+    reader = threading.Thread(target=lambda: state.append(workflow_state(tmp_path / "repo")), daemon=True)
+    reader.start()
+    reader.join(timeout=5)
+    assert state == ["modified"]
 
 
 # --- Grading -------------------------------------------------------------------------------------------
