@@ -191,7 +191,7 @@ def test_run_autograder_hands_the_upload_itself_to_the_grader(autograder_root):
 
 
 @pytest.mark.parametrize("files, words", [
-    (["model.py", "homework.ipynb.txt"], "No vae.py was found in what you handed in; it held homework.ipynb.txt, model.py"),
+    (["model.py", "notes.txt"], "No vae.py was found in what you handed in; it held model.py, notes.txt"),
     (["a/vae.py", "b/vae.py"], "Hand in exactly one"),
 ])
 def test_run_autograder_explains_an_upload_with_nothing_to_grade(autograder_root, files, words):

@@ -26,8 +26,10 @@ def strict(text: str) -> dict:
 def test_an_entry_earns_all_its_points_or_none_with_a_message():
     passed = results.entry("kl", "kl is summed", 7.5, True, "ignored", {"value": 1.0})
     failed = results.entry("kl", "kl is summed", 7.5, False, "you averaged")
-    assert (passed["name"], passed["score"], passed["status"], passed["output"]) == ("kl: kl is summed", 7.5, "passed", "")
-    assert (failed["score"], failed["max_score"], failed["status"], failed["output"]) == (0.0, 7.5, "failed", "you averaged")
+    assert (passed["name"], passed["score"], passed["status"], passed["output"]) == \
+        ("kl: kl is summed", 7.5, "passed", "")
+    assert (failed["score"], failed["max_score"], failed["status"], failed["output"]) == \
+        (0.0, 7.5, "failed", "you averaged")
     assert passed["tags"] == ["kl"] and passed["extra_data"] == {"value": 1.0} and "extra_data" not in failed
 
 

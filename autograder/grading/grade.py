@@ -119,7 +119,7 @@ def table(results: Results) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Grade one submission of the VAE homework.")
-    parser.add_argument("--submission", type=Path, default=ROOT / "assignment", help="what was handed in: folder, .py, notebook or zip")
+    parser.add_argument("--submission", type=Path, default=ROOT / "assignment", help="folder, .py, notebook or zip")
     parser.add_argument("--results", type=Path, default=DEFAULT_RESULTS, help="where to write results.json")
     parser.add_argument("--sandbox-uid", type=int, default=None, help="uid that runs the submission (as root)")
     parser.add_argument("--threads", type=int, default=None, help="CPU threads for the submission (default: all)")
