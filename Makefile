@@ -6,6 +6,9 @@ STAMP := $(VENV)/.installed
 EPOCHS ?= 10
 SUBMISSION ?= assignment
 RESULTS ?= build/grade/results.json
+# Paths reach the grader through the environment, quoted by the shell: spaces, quotes, `;`
+# or a leading `-` in a name stay one path and never run as a command.
+export SUBMISSION RESULTS SUBMISSIONS
 
 .DEFAULT_GOAL := help
 .PHONY: help setup check test assignment train grade bench calibrate
@@ -36,8 +39,8 @@ test: ## This repository's own tests.
 assignment: ## Instructor: regenerate assignment/ from solutions/.
 	$(PY) -m autograder.authoring.assign
 
-grade: ## Grade SUBMISSION (folder or vae.py; default assignment/) into RESULTS.
-	$(PY) -m autograder.grading.grade --submission $(SUBMISSION) --results $(RESULTS)
+grade: ## Grade SUBMISSION (a folder, .py, notebook or zip; default assignment/) into RESULTS.
+	$(PY) -m autograder.grading.grade --submission="$$SUBMISSION" --results="$$RESULTS"
 
 bench: ## Time grading (solution, stubs) and an epoch against a plain PyTorch loop.
 	$(PY) -m autograder.evidence.bench
@@ -59,7 +62,7 @@ autograder-zip: ## Instructor: write build/autograder.zip to upload to Gradescop
 
 grade-all: ## Instructor: grade SUBMISSIONS=<folder> in parallel; gradebook in build/grade-all/.
 	@test -n "$(SUBMISSIONS)" || { echo "Usage: make grade-all SUBMISSIONS=<folder of student folders> [JOBS=n] [FORCE=1]"; exit 2; }
-	$(PY) -m autograder.deploy.grade_all "$(SUBMISSIONS)" --out build/grade-all $(if $(JOBS),--jobs $(JOBS)) $(if $(FORCE),--force)
+	$(PY) -m autograder.deploy.grade_all --out build/grade-all $(if $(JOBS),--jobs $(JOBS)) $(if $(FORCE),--force) -- "$$SUBMISSIONS"
 
 grade-class: ## Instructor: grade ORG's PREFIX* repositories' new commits; post each grade (CLASSROOM_TOKEN).
 	@test -n "$(ORG)" && test -n "$(PREFIX)" || { echo "Usage: CLASSROOM_TOKEN=<token> make grade-class ORG=<organisation> PREFIX=<repository name prefix> [OUT=build/grade-class] [JOBS=n] [FORCE=1]"; exit 2; }

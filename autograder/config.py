@@ -57,3 +57,16 @@ SANDBOX_UID = 64000
 # --- Notebook submissions -------------------------------------------------------------------
 # nbgrader grade_id of vae.ipynb's editable code cell that holds (or imports) the student's code.
 NOTEBOOK_CODE_CELL = "vae-code"
+
+# --- What the grader reads of a hand-in, and what it writes ------------------------------------
+# Anything larger is refused with a message that says so, never cut. vae.py as released is
+# about 6 KB; 1 MB leaves room for any honest solution, not for data pasted into the file.
+SUBMISSION_MAX_BYTES = 1 << 20
+NOTEBOOK_MAX_BYTES = 20 << 20  # a notebook with its output images (the released one: ~40 KB)
+HANDIN_MAX_FILES = 10_000  # entries looked at in a hand-in folder or zip
+HANDIN_MAX_BYTES = 200 << 20  # a zip's files, uncompressed, together
+WORKFLOW_MAX_BYTES = 64 << 10  # one file of a cloned repository's .github/workflows/
+# results.json: every string (student-derived ones included) is cut to RESULTS_TEXT_CHARS,
+# and the whole file stays under RESULTS_MAX_BYTES (Gradescope and CI readers stay fast).
+RESULTS_TEXT_CHARS = 10_000
+RESULTS_MAX_BYTES = 1_000_000
