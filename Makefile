@@ -6,6 +6,9 @@ STAMP := $(VENV)/.installed
 EPOCHS ?= 10
 SUBMISSION ?= assignment
 RESULTS ?= build/grade/results.json
+# Paths reach the grader through the environment, quoted by the shell: spaces, quotes, `;`
+# or a leading `-` in a name stay one path and never run as a command.
+export SUBMISSION RESULTS SUBMISSIONS
 
 .DEFAULT_GOAL := help
 .PHONY: help setup check test assignment train grade bench calibrate
@@ -20,7 +23,7 @@ setup: $(STAMP) ## Create .venv with the pinned packages; unpack and verify MNIS
 	  echo "installing bubblewrap for the grader's sandbox"; \
 	  (apt-get install -y -qq bubblewrap || (apt-get update -qq && apt-get install -y -qq bubblewrap)) >/dev/null \
 	  || echo "bubblewrap could not be installed: the grader will isolate submissions by uid only"; fi
-	@$(PY) -c "from autograder.sandbox.client import isolation_mode; print('grader sandbox:', isolation_mode())"
+	@$(PY) -c "from autograder.sandbox.isolation import isolation_mode; print('grader sandbox:', isolation_mode())"
 
 $(STAMP): requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -36,8 +39,8 @@ test: ## This repository's own tests.
 assignment: ## Instructor: regenerate assignment/ from solutions/.
 	$(PY) -m autograder.authoring.assign
 
-grade: ## Grade SUBMISSION (folder or vae.py; default assignment/) into RESULTS.
-	$(PY) -m autograder.grading.grade --submission $(SUBMISSION) --results $(RESULTS)
+grade: ## Grade SUBMISSION (a folder, .py, notebook or zip; default assignment/) into RESULTS.
+	$(PY) -m autograder.grading.grade --submission="$$SUBMISSION" --results="$$RESULTS"
 
 bench: ## Time grading (solution, stubs) and an epoch against a plain PyTorch loop.
 	$(PY) -m autograder.evidence.bench
@@ -48,8 +51,8 @@ calibrate: ## Retrain correct and buggy variants for the elbo threshold (~6 min;
 train: ## Train the reference for EPOCHS epochs; PNGs in build/train/.
 	cd solutions && ../$(PY) -m vae --epochs $(EPOCHS) --out ../build/train
 
-# --- Deploying the homework: a student release, CI, Gradescope, a whole class (docs/course.md).
-.PHONY: release autograder-zip grade-all
+# --- Deploying the homework: a student release, Gradescope, a whole class, grading on push (docs/course.md).
+.PHONY: release autograder-zip grade-all grade-class
 
 release: ## Instructor: write the student repository to build/release/ (audited).
 	$(PY) -m autograder.deploy.release --out build/release
@@ -59,4 +62,8 @@ autograder-zip: ## Instructor: write build/autograder.zip to upload to Gradescop
 
 grade-all: ## Instructor: grade SUBMISSIONS=<folder> in parallel; gradebook in build/grade-all/.
 	@test -n "$(SUBMISSIONS)" || { echo "Usage: make grade-all SUBMISSIONS=<folder of student folders> [JOBS=n] [FORCE=1]"; exit 2; }
-	$(PY) -m autograder.deploy.grade_all "$(SUBMISSIONS)" --out build/grade-all $(if $(JOBS),--jobs $(JOBS)) $(if $(FORCE),--force)
+	$(PY) -m autograder.deploy.grade_all --out build/grade-all $(if $(JOBS),--jobs $(JOBS)) $(if $(FORCE),--force) -- "$$SUBMISSIONS"
+
+grade-class: ## Instructor: grade ORG's PREFIX* repositories' new commits; post each grade (CLASSROOM_TOKEN).
+	@test -n "$(ORG)" && test -n "$(PREFIX)" || { echo "Usage: CLASSROOM_TOKEN=<token> make grade-class ORG=<organisation> PREFIX=<repository name prefix> [OUT=build/grade-class] [JOBS=n] [FORCE=1]"; exit 2; }
+	$(PY) -m autograder.deploy.classroom --org "$(ORG)" --prefix "$(PREFIX)" --out "$(or $(OUT),build/grade-class)" $(if $(JOBS),--jobs $(JOBS)) $(if $(FORCE),--force)

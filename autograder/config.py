@@ -51,6 +51,9 @@ CALL_TIMEOUT_S = 30  # one quick call (encode, loss, a tiny train() run, ...)
 TRAIN_TIMEOUT_S = 300  # the elbo check's training epoch
 MEMORY_LIMIT_MB = 4096  # resident memory of all the submission's processes together
 OUTPUT_LIMIT_KB = 64  # what is kept of the submission's stdout and stderr (head and tail)
+# Processes and threads of the sandbox uid (bwrap and uid modes only): torch needs about two per
+# core, a fork bomb needs them all.
+TASK_LIMIT = 512
 # The unprivileged uid that runs submissions when grading as root. It needs no account, and no
 # other program may use it (the grader kills every process of this uid after grading).
 # Batch grading uses SANDBOX_UID - slot for its parallel jobs.
@@ -59,3 +62,16 @@ SANDBOX_UID = 64000
 # --- Notebook submissions -------------------------------------------------------------------
 # nbgrader grade_id of vae.ipynb's editable code cell that holds (or imports) the student's code.
 NOTEBOOK_CODE_CELL = "vae-code"
+
+# --- What the grader reads of a hand-in, and what it writes ------------------------------------
+# Anything larger is refused with a message that says so, never cut. vae.py as released is
+# about 6 KB; 1 MB leaves room for any honest solution, not for data pasted into the file.
+SUBMISSION_MAX_BYTES = 1 << 20
+NOTEBOOK_MAX_BYTES = 20 << 20  # a notebook with its output images (the released one: ~40 KB)
+HANDIN_MAX_FILES = 10_000  # entries looked at in a hand-in folder or zip
+HANDIN_MAX_BYTES = 200 << 20  # a zip's files, uncompressed, together
+WORKFLOW_MAX_BYTES = 64 << 10  # one file of a cloned repository's .github/workflows/
+# results.json: every string (student-derived ones included) is cut to RESULTS_TEXT_CHARS,
+# and the whole file stays under RESULTS_MAX_BYTES (Gradescope and CI readers stay fast).
+RESULTS_TEXT_CHARS = 10_000
+RESULTS_MAX_BYTES = 1_000_000

@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -22,19 +23,19 @@ ROOT = Path(__file__).resolve().parent.parent
 needs_grader = pytest.mark.skipif(not (ROOT / "autograder" / "grading" / "grade.py").exists(),
                                   reason="autograder/grading/grade.py (the real grader) is not written yet")
 
-# Stands in for `python -m autograder.grading.grade`: what it does is written in the graded file.
+# Stands in for `python -m autograder.grading.grade`: what it does is written in the student's vae.py.
 #   SCORE n -> results with n points on the kl tag;  CRASH -> exit 3;  SLEEP s -> sleep first.
-# Every call appends "file uid start end" to calls.log beside this script.
+# Every call appends "folder uid start end" to calls.log beside this script.
 FAKE_GRADER = '''\
 import json, sys, time
 from pathlib import Path
-file, results, uid = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
+folder, results, uid = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
 start = time.time()
-words = file.read_text().split()
+words = (folder / "vae.py").read_text().split()
 if "SLEEP" in words:
     time.sleep(float(words[words.index("SLEEP") + 1]))
 with open(Path(__file__).with_name("calls.log"), "a") as log:
-    log.write(f"{file} {uid} {start} {time.time()}\\n")
+    log.write(f"{folder} {uid} {start} {time.time()}\\n")
 if "CRASH" in words:
     print("grader error: planted crash")
     sys.exit(3)
@@ -52,8 +53,8 @@ def fake(tmp_path):
     script.parent.mkdir()
     script.write_text(FAKE_GRADER)
 
-    def command(file: Path, results: Path, uid: int | None, threads: int | None = None) -> list[str]:
-        return [sys.executable, str(script), str(file), str(results), str(uid)]
+    def command(folder: Path, results: Path, uid: int | None, threads: int | None = None) -> list[str]:
+        return [sys.executable, str(script), str(folder), str(results), str(uid)]
 
     def calls() -> list[list[str]]:
         log = script.with_name("calls.log")
@@ -88,7 +89,7 @@ def test_discover_finds_one_submission_per_student_folder(tmp_path):
     found = {s.student: s for s in discover(tmp_path)}
     assert sorted(found) == ["alice", "bob", "carol"]
     assert found["bob"].file == bob
-    assert found["carol"].file is None and "model.py" in found["carol"].problem
+    assert found["carol"].file is None and "it held model.py" in found["carol"].problem
 
 
 def test_discover_reads_nbgrader_submitted_layout(tmp_path):
@@ -107,6 +108,14 @@ def test_discover_explains_a_folder_without_student_folders(tmp_path):
         discover(tmp_path)
 
 
+def test_discover_takes_the_notebook_beside_vae_py_as_make_grade_does(tmp_path):
+    hand_in(tmp_path, "dan", "stub", "assignment/vae.py")
+    notebook = hand_in(tmp_path, "dan", json.dumps({"cells": [{"cell_type": "code", "source": "class VAE: pass",
+                       "metadata": {"nbgrader": {"grade_id": config.NOTEBOOK_CODE_CELL}}}]}), "assignment/vae.ipynb")
+    [dan] = discover(tmp_path)
+    assert dan.files == (notebook,) and dan.folder == tmp_path / "dan", "the grader is given the student's folder"
+
+
 def test_workflow_state_flags_a_changed_or_added_workflow(tmp_path):
     repo = tmp_path / "repo"
     assert workflow_state(repo) == ""
@@ -120,6 +129,28 @@ def test_workflow_state_flags_a_changed_or_added_workflow(tmp_path):
     with open(workflows / "autograde.yml", "a") as f:
         f.write("# edited\n")
     assert workflow_state(repo) == "modified"
+
+
+@pytest.mark.parametrize("planted", ["fifo", "link to the released file", "linked folder"])
+def test_workflow_state_reads_workflows_carefully(tmp_path, planted):
+    """A link is never followed (even to the released file) and a FIFO never hangs the batch."""
+    workflows = tmp_path / "repo" / ".github" / "workflows"
+    workflows.mkdir(parents=True)
+    released = Path(shutil.copy(WORKFLOW_TEMPLATE, tmp_path / "autograde.yml"))
+    if planted == "fifo":
+        os.mkfifo(workflows / "autograde.yml")
+    elif planted == "link to the released file":
+        os.symlink(released, workflows / "autograde.yml")
+    else:
+        (tmp_path / "linked").mkdir()
+        released.rename(tmp_path / "linked" / "autograde.yml")  # a folder holding the released file alone
+        workflows.rmdir()
+        os.symlink(tmp_path / "linked", workflows)
+    state: list[str] = []
+    reader = threading.Thread(target=lambda: state.append(workflow_state(tmp_path / "repo")), daemon=True)
+    reader.start()
+    reader.join(timeout=5)
+    assert state == ["modified"]
 
 
 # --- Grading -------------------------------------------------------------------------------------------
@@ -155,7 +186,7 @@ def test_a_crashing_or_hanging_grader_costs_only_its_own_row(tmp_path, fake):
 def test_a_student_without_a_file_gets_zero_and_the_reason(tmp_path, fake):
     hand_in(tmp_path / "in", "carol", "notes", "model.py")
     [outcome] = grade_all(discover(tmp_path / "in"), tmp_path / "out", command=fake)
-    assert outcome.status == "failed" and "no vae.py found" in outcome.error and fake.calls() == []
+    assert outcome.status == "failed" and "No vae.py was found" in outcome.error and fake.calls() == []
 
 
 def test_a_second_run_grades_only_what_changed_unless_forced(tmp_path, fake):
@@ -170,7 +201,7 @@ def test_a_second_run_grades_only_what_changed_unless_forced(tmp_path, fake):
     later = time.time() + 5
     os.utime(alice, (later, later))  # alice handed in again
     grade_all(discover(tmp_path / "in"), out, command=fake)
-    assert [Path(c[0]).parent.name for c in fake.calls()[2:]] == ["alice"]
+    assert [Path(c[0]).name for c in fake.calls()[2:]] == ["alice"]
     grade_all(discover(tmp_path / "in"), out, force=True, command=fake)
     assert len(fake.calls()) == 5
 
@@ -208,6 +239,16 @@ def test_tag_points_sum_the_scores_of_each_rubric_tag():
                          {"score": 1, "tags": ["not-a-tag"]}]}
     points = tag_points(results)
     assert points["kl"] == 7.5 and sum(points.values()) == 7.5 and list(points) == list(config.RUBRIC)
+
+
+def test_gradebook_cells_cannot_start_a_spreadsheet_formula(tmp_path):
+    outcomes = [grade_all_module.Outcome(name, "failed", error=error) for name, error in
+                [("=HYPERLINK(\"http://x\")", "+1"), ("-2", "@SUM(A1)"), ("\tcmd", "-x"), ("alice", "no vae.py")]]
+    write_gradebook(outcomes, tmp_path / "gradebook.csv")
+    book = read_gradebook(tmp_path / "gradebook.csv")
+    assert set(book) == {"'=HYPERLINK(\"http://x\")", "'-2", "'\tcmd", "alice"}
+    assert [row["error"] for row in book.values()] == ["'+1", "'@SUM(A1)", "'-x", "no vae.py"]
+    assert book["alice"]["total"] == "0"
 
 
 def test_cli_reports_counts_and_throughput_and_rejects_a_bad_folder(tmp_path, fake, monkeypatch, capsys):

@@ -18,8 +18,9 @@ import pytest
 
 from autograder import config
 from autograder.evidence import corpus
+from autograder.grading.results import by_tag, maximum
 from autograder.paths import ROOT, SOLUTIONS
-from autograder.sandbox.client import UID_RANGE, isolation_mode
+from autograder.sandbox.isolation import UID_RANGE, isolation_mode
 
 EXPECTED = corpus.variants()
 FULL = sum(points for points, _ in config.RUBRIC.values())
@@ -50,16 +51,6 @@ def built(tmp_path_factory):
     return lambda name: corpus.build(name, folder)
 
 
-def by_tag(results: dict) -> dict[str, tuple[float, float]]:
-    """tag -> (points earned, points possible)."""
-    totals: dict[str, list[float]] = {}
-    for test in results["tests"]:
-        earned = totals.setdefault(test["tags"][0], [0.0, 0.0])
-        earned[0] += test["score"]
-        earned[1] += test["max_score"]
-    return {tag: (earned, possible) for tag, (earned, possible) in totals.items()}
-
-
 def messages(results: dict) -> str:
     return "\n".join(f"{t['name']}: {t['output']}" for t in results["tests"] if t["status"] != "passed")
 
@@ -71,8 +62,9 @@ def test_results_follow_gradescope_format_and_add_up_to_the_rubric(results_dir):
     for test in results["tests"]:
         assert {"name", "score", "max_score", "status", "output", "tags", "visibility"} <= test.keys()
         assert test["status"] in ("passed", "failed") and len(test["tags"]) == 1
-    assert sum(t["max_score"] for t in results["tests"]) == pytest.approx(FULL)
-    assert set(by_tag(results)) == set(config.RUBRIC)
+    assert maximum(results) == pytest.approx(FULL)
+    assert {tag: possible for tag, (_, possible) in by_tag(results).items()} == pytest.approx(
+        {tag: points for tag, (points, _) in config.RUBRIC.items()})
 
 
 def test_the_solution_scores_full_marks_with_a_feedback_picture(results_dir):

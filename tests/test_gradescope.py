@@ -1,4 +1,4 @@
-"""Gradescope: the autograder zip, its setup.sh and run_autograder, and finding the uploaded file."""
+"""Gradescope: the autograder zip, its setup.sh and run_autograder (what is graded: test_handin.py)."""
 from __future__ import annotations
 
 import json
@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from autograder import config
 from autograder.deploy.gradescope import build_zip
-from autograder.grading.submissions import AmbiguousSubmission, describe_contents, find_submission
 
 ROOT = Path(__file__).resolve().parent.parent
 GRADER = ROOT / "autograder" / "grading" / "grade.py"
@@ -130,46 +130,6 @@ def test_run_autograder_and_setup_sh_are_valid_bash():
         assert run.returncode == 0, run.stderr
 
 
-# --- Finding the uploaded file -------------------------------------------------------------------
-
-
-def test_find_submission_prefers_vae_py_at_the_top(tmp_path):
-    top = write(tmp_path / "vae.py")
-    write(tmp_path / "old" / "vae.py")
-    assert find_submission(tmp_path) == top
-
-
-def test_find_submission_finds_vae_py_nested_in_a_zipped_folder(tmp_path):
-    nested = write(tmp_path / "hw3" / "assignment" / "vae.py")
-    write(tmp_path / "__MACOSX" / "vae.py")
-    write(tmp_path / "hw3" / "assignment" / "common.py")
-    assert find_submission(tmp_path) == nested
-
-
-def test_find_submission_rejects_two_candidates_at_the_same_depth(tmp_path):
-    write(tmp_path / "a" / "vae.py")
-    write(tmp_path / "b" / "vae.py")
-    with pytest.raises(AmbiguousSubmission, match="a/vae.py, b/vae.py"):
-        find_submission(tmp_path)
-
-
-def test_find_submission_never_follows_a_link(tmp_path):
-    os.symlink(ROOT / "solutions" / "vae.py", tmp_path / "vae.py")
-    assert find_submission(tmp_path) is None
-
-
-def test_find_submission_falls_back_to_a_notebook(tmp_path):
-    notebook = write(tmp_path / "vae.ipynb", "{}")
-    assert find_submission(tmp_path) == notebook
-
-
-def test_describe_contents_lists_what_was_uploaded_instead(tmp_path):
-    write(tmp_path / "model.py")
-    write(tmp_path / "notes" / "readme.txt")
-    assert describe_contents(tmp_path) == "model.py, notes/readme.txt"
-    assert describe_contents(tmp_path / "notes" / "..", limit=1) == "model.py and 1 more"
-
-
 # --- run_autograder against a folder laid out like /autograder ---------------------------------------
 
 
@@ -219,33 +179,29 @@ def fake_grader(root: Path) -> None:
     write(root / "source" / "autograder" / "grading" / "grade.py", FAKE_GRADE)
 
 
-def test_run_autograder_grades_a_copy_of_the_nested_vae_py(autograder_root):
+def test_run_autograder_hands_the_upload_itself_to_the_grader(autograder_root):
     fake_grader(autograder_root)
-    upload = write(autograder_root / "submission" / "hw" / "assignment" / "vae.py", "# my work\n")
+    write(autograder_root / "submission" / "hw" / "assignment" / "vae.py", "# my work\n")
+    write(autograder_root / "submission" / "hw" / "assignment" / "vae.ipynb", "{}")
     run, results = run_autograder(autograder_root)
     assert run.returncode == 0, run.stdout + run.stderr
-    assert results["score"] == 3.0 and results["extra_data"]["seen"] == "# my work\n"
-    graded = Path(results["extra_data"]["submission"])
-    assert graded.name == "vae.py" and upload not in (graded, graded.resolve())
-    assert not graded.exists(), "the copy should be cleaned up after grading"
+    assert results["score"] == 3.0 and results["extra_data"]["seen"] == ["hw"]
+    assert Path(results["extra_data"]["submission"]) == autograder_root / "submission", \
+        "the grader resolves the upload itself, as make grade and grade-all do (autograder/grading/handin.py)"
 
 
-def test_run_autograder_explains_an_upload_without_vae_py(autograder_root):
-    fake_grader(autograder_root)
-    write(autograder_root / "submission" / "model.py")
+@pytest.mark.parametrize("files, words", [
+    (["model.py", "notes.txt"], "No vae.py was found in what you handed in; it held model.py, notes.txt"),
+    (["a/vae.py", "b/vae.py"], "Hand in exactly one"),
+])
+def test_run_autograder_explains_an_upload_with_nothing_to_grade(autograder_root, files, words):
+    for name in files:
+        write(autograder_root / "submission" / name)
     run, results = run_autograder(autograder_root)
     assert run.returncode == 0, run.stdout + run.stderr
-    assert results["output"].startswith("No vae.py was found in your upload")
-    assert "model.py" in results["output"] and results["extra_data"]["seen"] == []
-
-
-def test_run_autograder_explains_an_ambiguous_upload_without_grading(autograder_root):
-    fake_grader(autograder_root)
-    write(autograder_root / "submission" / "a" / "vae.py")
-    write(autograder_root / "submission" / "b" / "vae.py")
-    run, results = run_autograder(autograder_root)
-    assert run.returncode == 0 and results["score"] == 0.0
-    assert "hand in exactly one" in results["output"] and "extra_data" not in results
+    assert results["score"] == 0.0 and [t["tags"] for t in results["tests"]] == [[tag] for tag in config.RUBRIC]
+    assert all(words in t["output"] for t in results["tests"])
+    assert "submission" not in results["tests"][0]["output"], "the note names the files, not the grader's folders"
 
 
 def test_run_autograder_leaves_a_results_file_when_the_grader_fails(autograder_root):
@@ -254,6 +210,7 @@ def test_run_autograder_leaves_a_results_file_when_the_grader_fails(autograder_r
     run, results = run_autograder(autograder_root, FAKE_GRADE="crash")
     assert run.returncode != 0 and "planted failure" in run.stderr
     assert results["score"] == 0.0 and "autograder itself failed" in results["output"]
+    assert [t["tags"] for t in results["tests"]] == [[tag] for tag in config.RUBRIC], "every rubric line, at 0"
 
 
 @needs_grader

@@ -11,8 +11,7 @@ import nbformat
 import pytest
 
 from autograder import config
-from autograder.grading.grade import choose_code
-from autograder.grading.notebook_code import NotebookError, graded_cell, module_source
+from autograder.grading.handin import NotebookError, graded_cell, module_source, resolve
 from autograder.paths import ASSIGNMENT, ROOT, SOLUTIONS
 
 CELL = config.NOTEBOOK_CODE_CELL
@@ -46,14 +45,14 @@ def notebook_with_code() -> nbformat.NotebookNode:
 
 
 def test_the_released_notebook_defers_to_vae_py():
-    assert module_source(ASSIGNMENT / "vae.ipynb") is None
-    assert "from vae import" in graded_cell(ASSIGNMENT / "vae.ipynb")
+    assert module_source((ASSIGNMENT / "vae.ipynb").read_text()) is None
+    assert "from vae import" in graded_cell((ASSIGNMENT / "vae.ipynb").read_text())
 
 
 def test_code_written_in_the_graded_cell_becomes_the_module(tmp_path):
     folder = student_folder(tmp_path, notebook_with_code())
-    path, note = choose_code(folder, tmp_path)
-    source = path.read_text()
+    code = resolve(folder)
+    source, note = code.source.decode(), code.note
     assert "class VAE" in source and "# %matplotlib inline" in source
     assert CELL in note
     compile(source, "vae.py", "exec")
@@ -74,11 +73,12 @@ def test_a_damaged_graded_cell_is_named_and_vae_py_is_graded_instead(tmp_path, d
     else:
         book.cells[book.cells.index(cell)] = nbformat.v4.new_markdown_cell(cell.source, metadata=cell.metadata)
     with pytest.raises(NotebookError, match=rf"'{CELL}'.*{words}|{words}"):
-        graded_cell(student_folder(tmp_path / "a", book) / "vae.ipynb")
-    path, note = choose_code(student_folder(tmp_path / "b", book), tmp_path)
-    assert path.name == "vae.py" and words in note and "vae.py was graded instead" in note
-    path, note = choose_code(student_folder(tmp_path / "c", book, vae_py=None), tmp_path)
-    assert path is None and words in note
+        graded_cell((student_folder(tmp_path / "a", book) / "vae.ipynb").read_text())
+    code = resolve(student_folder(tmp_path / "b", book))
+    assert code.source == (ASSIGNMENT / "vae.py").read_bytes()
+    assert words in code.note and "vae.py was graded instead" in code.note
+    code = resolve(student_folder(tmp_path / "c", book, vae_py=None))
+    assert code.source is None and words in code.note
 
 
 @pytest.mark.slow

@@ -3,26 +3,27 @@
     python -m autograder.deploy.grade_all SUBMISSIONS [--out build/grade-all] [--jobs N] [--force]
 
 SUBMISSIONS holds one folder per student, in either layout:
-- SUBMISSIONS/<student>/...: uploads or cloned repositories; the file graded is found by
-  autograder/grading/submissions.py (`vae.py` at the top or nested, e.g. `assignment/vae.py`);
+- SUBMISSIONS/<student>/...: uploads or cloned repositories; what is graded is decided by
+  autograder/grading/handin.py, as for `make grade` and Gradescope (`vae.py` at the top or
+  nested, e.g. `assignment/vae.py`, a notebook beside it or alone, a zip);
 - SUBMISSIONS/submitted/<student>/<assignment>/...: nbgrader's exchange layout
   (`--assignment NAME` picks one when there are several).
-Each submission is graded by its own `python -m autograder.grading.grade` process, `--jobs` at a time
+Each student's folder is graded by its own `python -m autograder.grading.grade` process, `--jobs` at a time
 (one per core by default). As root, each job runs its submission as its own sandbox uid
 (SANDBOX_UID - slot), so jobs running together cannot read each other's files. A grader
 process that fails or hangs costs only that student's row (0 points and an error); the batch
 goes on. Results go to OUT/<student>/ (results.json, feedback.png, grade.log) and the
-gradebook to OUT/gradebook.csv. A second run skips every student whose results.json is newer
-than their file, unless `--force`.
+gradebook to OUT/gradebook.csv (its text cells cannot start a spreadsheet formula). A second
+run skips every student whose results.json is newer than the files graded, unless `--force`.
 """
 from __future__ import annotations
 
 import argparse
 import csv
-import json
 import os
 import queue
 import signal
+import stat
 import subprocess
 from functools import partial
 import sys
@@ -34,8 +35,8 @@ from pathlib import Path
 from typing import Any
 
 from autograder import config
+from autograder.grading import handin, results as results_format
 from autograder.paths import BUILD, DEPLOY, ROOT
-from autograder.grading.submissions import AmbiguousSubmission, describe_contents, find_submission
 
 DEFAULT_OUT = BUILD / "grade-all"
 WORKFLOW = Path(".github") / "workflows" / "autograde.yml"
@@ -45,7 +46,8 @@ WORKFLOW_TEMPLATE = DEPLOY / "release_files" / "autograde.yml"
 JOB_TIMEOUT_S = (2 * (config.IMPORT_TIMEOUT_S + config.TRAIN_TIMEOUT_S)
                  + len(config.RUBRIC) * config.CALL_TIMEOUT_S)
 
-Command = Callable[[Path, Path, int | None], list[str]]  # (file, results.json, uid) -> argv
+Command = Callable[[Path, Path, int | None], list[str]]  # (hand-in folder, results.json, uid) -> argv
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # a spreadsheet reads a cell starting so as a formula
 
 
 class DiscoveryError(ValueError):
@@ -57,10 +59,15 @@ class Submission:
     """What one student handed in."""
 
     student: str
-    folder: Path
-    file: Path | None  # the file to grade; None when there is none
+    folder: Path  # what the student handed in, as the grader is given it
+    files: tuple[Path, ...]  # the files graded (handin.resolve); () when there is nothing to grade
     problem: str = ""  # why there is nothing to grade
     workflow: str = ""  # the CI workflow in a cloned repository: "", "unchanged" or "modified"
+
+    @property
+    def file(self) -> Path | None:
+        """The first file graded (vae.py, or the notebook whose code is graded), if any."""
+        return self.files[0] if self.files else None
 
 
 @dataclass
@@ -83,22 +90,35 @@ def _subfolders(folder: Path) -> list[Path]:
 
 
 def workflow_state(folder: Path) -> str:
-    """For a cloned student repository: is its CI workflow still the released one?"""
-    workflows = folder / WORKFLOW.parent
-    if not workflows.is_dir():
+    """For a cloned student repository: is its CI workflow still the released one?
+
+    Read carefully: no link is followed, only a regular file of at most WORKFLOW_MAX_BYTES is
+    read; anything else there (a link, a FIFO, a device, a huge file) counts as "modified".
+    """
+    github, workflows = folder / WORKFLOW.parent.parent, folder / WORKFLOW.parent
+    try:
+        if not stat.S_ISDIR(os.lstat(github).st_mode):
+            return "modified"
+        if not stat.S_ISDIR(os.lstat(workflows).st_mode):
+            return "modified"
+    except FileNotFoundError:
         return ""
-    files = sorted(p.name for p in workflows.iterdir())
-    same = files == [WORKFLOW.name] and (folder / WORKFLOW).read_bytes() == WORKFLOW_TEMPLATE.read_bytes()
-    return "unchanged" if same else "modified"
+    with os.scandir(workflows) as entries:
+        names = [entry.name for _, entry in zip(range(10), entries)]
+    if names != [WORKFLOW.name]:
+        return "modified"
+    try:
+        text = handin.read_regular(folder / WORKFLOW, config.WORKFLOW_MAX_BYTES, str(WORKFLOW))
+    except handin.HandInError:
+        return "modified"
+    return "unchanged" if text == WORKFLOW_TEMPLATE.read_bytes() else "modified"
 
 
 def _submission(student: str, folder: Path) -> Submission:
-    try:
-        found = find_submission(folder)
-    except AmbiguousSubmission as error:
-        return Submission(student, folder, None, str(error), workflow_state(folder))
-    problem = "" if found else f"no vae.py found; the folder holds {describe_contents(folder)}"
-    return Submission(student, folder, found, problem, workflow_state(folder))
+    code = handin.resolve(folder)
+    problem = "" if code.source is not None else code.note
+    return Submission(student, folder, code.files if code.source is not None else (), problem,
+                      workflow_state(folder))
 
 
 def discover(folder: Path, assignment: str | None = None) -> list[Submission]:
@@ -124,30 +144,30 @@ def discover(folder: Path, assignment: str | None = None) -> list[Submission]:
         if (student / assignment).is_dir() and assignment:
             found.append(_submission(student.name, student / assignment))
         else:
-            found.append(Submission(student.name, student, None, f"no submission of {assignment or 'any assignment'}"))
+            found.append(Submission(student.name, student, (), f"no submission of {assignment or 'any assignment'}"))
     return found
 
 
 # --- Grading -------------------------------------------------------------------------------------------
 
 
-def grade_command(file: Path, results: Path, uid: int | None, threads: int | None = None) -> list[str]:
-    """The grader's own CLI, in a process of its own, on the folder that holds the file found
-    (so that a notebook whose graded cell holds the code is graded, see notebook_code.py)."""
-    command = [sys.executable, "-m", "autograder.grading.grade", "--submission", str(file.parent), "--results", str(results)]
+def grade_command(folder: Path, results: Path, uid: int | None, threads: int | None = None) -> list[str]:
+    """The grader's own CLI, in a process of its own, on what the student handed in (it resolves
+    the code to grade as `make grade` and Gradescope do)."""
+    command = [sys.executable, "-m", "autograder.grading.grade", f"--submission={folder}", f"--results={results}"]
     return (command + (["--sandbox-uid", str(uid)] if uid is not None else [])
             + (["--threads", str(threads)] if threads else []))
 
 
 def is_graded(submission: Submission, results: Path) -> bool:
-    """Whether `results` already holds this submission's grade (written after its file)."""
-    if submission.file is None or not results.exists():
+    """Whether `results` already holds this submission's grade (written after the files graded)."""
+    if not submission.files or not results.exists():
         return False
-    if results.stat().st_mtime <= submission.file.stat().st_mtime:
+    if results.stat().st_mtime <= max(os.lstat(file).st_mtime for file in submission.files):
         return False
     try:
-        json.loads(results.read_text())
-    except json.JSONDecodeError:
+        results_format.load(results)
+    except (results_format.ResultsError, OSError):
         return False
     return True
 
@@ -166,12 +186,12 @@ def grade_one(submission: Submission, out: Path, uid: int | None, timeout: float
     results, log = folder / "results.json", folder / "grade.log"
     results.unlink(missing_ok=True)  # a failure must not leave an older grade in place
     outcome = Outcome(submission.student, "failed", workflow=submission.workflow)
-    if submission.file is None:
+    if not submission.files:
         outcome.error = submission.problem
         log.write_text(submission.problem + "\n")
         return outcome
     with open(log, "wb") as sink:
-        process = subprocess.Popen(command(submission.file, results, uid), stdout=sink, stderr=subprocess.STDOUT,
+        process = subprocess.Popen(command(submission.folder, results, uid), stdout=sink, stderr=subprocess.STDOUT,
                                    stdin=subprocess.DEVNULL, cwd=ROOT, start_new_session=True)
         try:
             code = process.wait(timeout=timeout)
@@ -188,9 +208,9 @@ def grade_one(submission: Submission, out: Path, uid: int | None, timeout: float
         outcome.error = "the grader finished without writing results.json (see grade.log)"
     else:
         try:
-            outcome.results, outcome.status = json.loads(results.read_text()), "graded"
-        except json.JSONDecodeError as error:
-            outcome.error = f"results.json is not JSON ({error})"
+            outcome.results, outcome.status = results_format.load(results), "graded"
+        except results_format.ResultsError as error:
+            outcome.error = f"results.json {error}"
     return outcome
 
 
@@ -212,7 +232,7 @@ def grade_all(submissions: list[Submission], out: Path, jobs: int | None = None,
     for submission in submissions:
         results = out / submission.student / "results.json"
         if not force and is_graded(submission, results):
-            outcomes.append(Outcome(submission.student, "skipped", json.loads(results.read_text()),
+            outcomes.append(Outcome(submission.student, "skipped", results_format.load(results),
                                     workflow=submission.workflow))
         else:
             todo.append(submission)
@@ -244,12 +264,12 @@ def grade_all(submissions: list[Submission], out: Path, jobs: int | None = None,
 
 def tag_points(results: dict[str, Any] | None) -> dict[str, float]:
     """Points earned per rubric tag (0 for every tag without results)."""
-    points = dict.fromkeys(config.RUBRIC, 0.0)
-    for test in (results or {}).get("tests", []):
-        for tag in test.get("tags", []):
-            if tag in points:
-                points[tag] += float(test.get("score", 0))
-    return {tag: round(value, 2) for tag, value in points.items()}
+    return results_format.tag_points(results)
+
+
+def safe_cell(value: object) -> object:
+    """A gradebook cell a spreadsheet shows as text: one starting like a formula gets a leading '."""
+    return f"'{value}" if isinstance(value, str) and value.startswith(FORMULA_START) else value
 
 
 def write_gradebook(outcomes: list[Outcome], path: Path) -> None:
@@ -259,8 +279,9 @@ def write_gradebook(outcomes: list[Outcome], path: Path) -> None:
         writer.writerow(["student", "total", *config.RUBRIC, "workflow", "error"])
         for outcome in outcomes:
             points = tag_points(outcome.results)
-            total = round(float(outcome.results.get("score", sum(points.values()))), 2) if outcome.results else 0
-            writer.writerow([outcome.student, total, *points.values(), outcome.workflow, outcome.error])
+            total = round(results_format.score(outcome.results), 2) if outcome.results else 0
+            writer.writerow([safe_cell(cell) for cell in
+                             (outcome.student, total, *points.values(), outcome.workflow, outcome.error)])
 
 
 def main(argv: list[str] | None = None) -> int:

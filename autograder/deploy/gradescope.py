@@ -7,31 +7,32 @@ The zip holds, at its root, Gradescope's two entry points (autograder/deploy/gra
 `setup.sh` builds the image once, `run_autograder` runs per submission) and the grader's
 source: autograder/, solutions/ (the reference), data/ (packed), requirements.txt, Makefile.
 
-`run` finds the student's file in <root>/submission (autograder/grading/submissions.py: `vae.py` at
-the top or nested, else a notebook), copies it to a fresh folder the sandbox user may read,
-and runs `python -m autograder.grading.grade` on it, which writes <root>/results/results.json. When
-the upload holds nothing to grade, or the grader itself fails, `run` still leaves a
-results.json that tells the student what happened.
+`run` hands <root>/submission, the upload as the student made it, to `python -m
+autograder.grading.grade`, which resolves it exactly as `make grade` and `grade-all` do
+(autograder/grading/handin.py: vae.py at the top or nested, a notebook beside it or alone, a
+zip) and writes <root>/results/results.json. When the upload holds nothing to grade, the
+grader's results say so; when the grader itself fails, `run` still leaves a results.json (every
+rubric line at 0 points) that tells the student what happened.
 """
 from __future__ import annotations
 
 import argparse
-import json
-import shutil
 import subprocess
 import sys
-import tempfile
 import zipfile
 from pathlib import Path
 
+from autograder.grading import results
 from autograder.paths import BUILD, DEPLOY, ROOT, SKIP_DIRS
-from autograder.grading.submissions import AmbiguousSubmission, describe_contents, find_submission
 
 ENTRY_POINTS = DEPLOY / "gradescope_files"
 DEFAULT_ROOT = Path("/autograder")
 # What the zip holds besides the entry points: the grader's side of this repository.
 SOURCE_FOLDERS = ("autograder", "solutions", "data")
 SOURCE_FILES = ("requirements.txt", "Makefile", "pyproject.toml")
+GRADER = (sys.executable, "-m", "autograder.grading.grade")
+GRADER_FAILED = ("The autograder itself failed on this submission (not a problem in your code that it could "
+                 "name). Your instructor can see the log; try again later or tell them.")
 
 
 def _included(relative: Path) -> bool:
@@ -72,49 +73,16 @@ def build_zip(out: Path, root: Path = ROOT) -> list[str]:
     return names
 
 
-def _write_results(path: Path, output: str) -> None:
-    """A results.json with no points and a message: for when there is nothing to grade."""
-    path.write_text(json.dumps({"score": 0.0, "output": output, "visibility": "visible",
-                                "stdout_visibility": "hidden", "tests": []}, indent=2))
-
-
-def _add_output(path: Path, message: str) -> None:
-    """Put `message` before the grader's own output in results.json."""
-    results = json.loads(path.read_text())
-    results["output"] = message + ("\n\n" + results["output"] if results.get("output") else "")
-    path.write_text(json.dumps(results, indent=2))
-
-
-def run(root: Path = DEFAULT_ROOT) -> int:
+def run(root: Path = DEFAULT_ROOT, grader: tuple[str, ...] = GRADER) -> int:
     """Grade <root>/submission into <root>/results/results.json; the grader's exit status."""
-    upload, results = root / "submission", root / "results" / "results.json"
-    results.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        found = find_submission(upload)
-    except AmbiguousSubmission as error:
-        _write_results(results, f"Nothing was graded: {error}.")
-        return 0
-    # A fresh folder that the sandbox user can read and nobody else wrote to.
-    work = Path(tempfile.mkdtemp(prefix="submission-"))
-    work.chmod(0o755)
-    if found is not None:
-        shutil.copyfile(found, work / found.name)
-        (work / found.name).chmod(0o644)
-    target = work / found.name if found is not None and found.name.endswith(".py") else work
-    print(f"run_autograder: grading {found.relative_to(upload) if found else 'nothing'} from {upload}")
-    try:
-        grading = subprocess.run([sys.executable, "-m", "autograder.grading.grade", "--submission", str(target),
-                                  "--results", str(results)], cwd=ROOT)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    if grading.returncode != 0 or not results.exists():
-        _write_results(results, "The autograder itself failed on this submission (not a problem in your "
-                                "code that it could name). Your instructor can see the log; try again later "
-                                "or tell them.")
+    upload, path = root / "submission", root / "results" / "results.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.unlink(missing_ok=True)
+    print(f"run_autograder: grading {upload}")
+    grading = subprocess.run([*grader, f"--submission={upload}", f"--results={path}"], cwd=ROOT)
+    if grading.returncode != 0 or not path.exists():
+        results.write(results.zero_result(GRADER_FAILED, output=GRADER_FAILED), path)
         return grading.returncode or 1
-    if found is None:
-        _add_output(results, f"No vae.py was found in your upload. Upload assignment/vae.py (the file "
-                             f"itself, or a zip holding it). Your upload held: {describe_contents(upload)}.")
     return 0
 
 

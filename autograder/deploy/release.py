@@ -118,6 +118,15 @@ def _raises_not_implemented(tree: ast.Module, qualname: str) -> bool | None:
     return False
 
 
+def _secret_names(text: str) -> list[str]:
+    """The secrets and grader-repository settings that `text` names, each once: the old CI
+    set-up's GRADER_REPO / GRADER_TOKEN / GRADER_REF, or any `secrets.` expression. A student's
+    push runs whatever workflow the release holds, so nothing that reaches the graders may
+    be named in it."""
+    found = re.finditer(r"\bGRADER_(?:REPO|TOKEN|REF)\b|\bsecrets\s*\.", text)
+    return list(dict.fromkeys(match.group() for match in found))
+
+
 def audit(release: Path, solutions: Path = SOLUTIONS) -> list[str]:
     """Everything in `release` that would give the homework away; empty when it is clean."""
     problems = []
@@ -142,6 +151,9 @@ def audit(release: Path, solutions: Path = SOLUTIONS) -> list[str]:
             pattern = rf"\b{re.escape(needle)}\b" if needle.isidentifier() else re.escape(needle)
             if re.search(pattern, text):
                 problems.append(f"{relative}: names {what}")
+        for name in _secret_names(text):
+            problems.append(f"{relative}: names {name!r}: no secret and no grader repository may "
+                            f"be named where student workflows run (grade on the instructor's side)")
         if threshold.search(text):
             problems.append(f"{relative}: holds the ELBO threshold's value {config.ELBO_THRESHOLD:g}")
     for region in regions:

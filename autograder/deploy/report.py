@@ -7,15 +7,17 @@
 - `--notice` prints `::notice title=Autograding complete::Points X/Y`: GitHub Actions turns
   that line into a check-run annotation, and GitHub Classroom reads the grade from an
   annotation with exactly that title and message form (what its own grading reporter writes).
-Standard library only: CI runs it before (or without) the grader's virtual environment.
+Standard library only (autograder/grading/results.py reads the format, and is standard library
+only too): CI runs it before (or without) the grader's virtual environment.
 """
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any
+
+from autograder.grading import results as results_format
 
 NOTICE_TITLE = "Autograding complete"
 HIDDEN = {"hidden", "after_due_date", "after_published"}  # Gradescope visibilities not shown now
@@ -29,25 +31,17 @@ class ReportError(ValueError):
 def load(path: Path) -> dict[str, Any]:
     """The results dict, checked for the fields this module reads."""
     try:
-        results = json.loads(path.read_text())
+        return results_format.load(path)
     except FileNotFoundError:
         raise ReportError(f"{path} does not exist: the grading step did not finish "
                           f"(see its log above)") from None
-    except json.JSONDecodeError as error:
-        raise ReportError(f"{path} is not JSON ({error}): the grader did not finish writing it") from None
-    if not isinstance(results, dict) or not isinstance(results.get("tests"), list):
-        raise ReportError(f"{path} has no list of tests: expected Gradescope's results format")
-    return results
+    except results_format.ResultsError as error:
+        raise ReportError(f"{path} {error}: the grader did not finish writing it properly") from None
 
 
 def points(results: dict[str, Any]) -> tuple[float, float]:
     """(score, maximum): the top-level score if given, else the sum of the tests' scores."""
-    tests = results["tests"]
-    maximum = sum(float(t.get("max_score", 0)) for t in tests)
-    score = results.get("score")
-    if score is None:
-        score = sum(float(t.get("score", 0)) for t in tests)
-    return float(score), maximum
+    return results_format.score(results), results_format.maximum(results)
 
 
 def number(value: float) -> str:

@@ -19,6 +19,7 @@ from autograder.grading import reference
 from autograder.hidden.checks import elbo_training
 from autograder.paths import ROOT, SOLUTIONS
 from autograder.sandbox.client import Sandbox
+from autograder.sandbox.protocol import TRAIN_ELBO
 
 # Implementations from the test corpus (tests/submissions/corpus.toml), beside the reference.
 CORRECT = ["correct_distributions", "correct_clamped_bce", "correct_sqrt_randn", "correct_numpy_noise"]
@@ -35,7 +36,7 @@ def measure(path: Path, seeds: list[int]) -> list[tuple[int, float, float]]:
         for seed in seeds:
             try:
                 header, initial = elbo_training(seed, weights_seed=seed)
-                answer = sandbox.call("train_elbo", header, initial, function="train",
+                answer = sandbox.call(TRAIN_ELBO, header, initial, function="train",
                                       timeout=config.TRAIN_TIMEOUT_S)
                 value = reference.negative_elbo(answer.tensors, config.ELBO_EVAL_SEED) if answer.ok else float("inf")
                 seconds = (answer.info.get("epoch_seconds") or [float("nan")])[0]

@@ -2,7 +2,7 @@
 
     python -m autograder.grading.grade --submission assignment/ --results build/grade/results.json
 
-The submission runs in a sandboxed worker (autograder/sandbox/client.py); the hidden graders
+The submission runs in a sandboxed worker (autograder/sandbox/); the hidden graders
 (autograder/hidden/) run here, in the trusted process, under pytest. Exit status 0 whenever
 grading completed, whatever the score; 1 only if the grader itself failed.
 """
@@ -11,64 +11,24 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
-import json
 import os
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
-from autograder import config
-from autograder.grading import submissions
-from autograder.grading.notebook_code import NotebookError, module_source
+from autograder.grading import handin
+from autograder.grading.results import Entry, Results, build, maximum, write, zero_tests
 from autograder.paths import AUTOGRADER, BUILD, HIDDEN_GRADERS, ROOT
-from autograder.sandbox.client import Sandbox, isolation_mode
+from autograder.sandbox.client import Sandbox
+from autograder.sandbox.isolation import isolation_mode
 
 DEFAULT_RESULTS = BUILD / "grade" / "results.json"
 
 
 class GraderError(RuntimeError):
     """The grader cannot run safely or correctly (not the submission's fault)."""
-
-
-def find_submission(path: Path) -> Path | None:
-    """vae.py itself, or the one in a folder (autograder/grading/submissions.py's rules).
-
-    Symbolic links are never followed, neither the submission nor a folder on the way to it:
-    a link could point at the reference solution, which the grader itself can read.
-    """
-    if path.is_symlink() or not path.exists():
-        return None
-    found = path if path.is_file() else submissions.find_submission(path)
-    return found if found is not None and found.suffix == ".py" else None
-
-
-def choose_code(submission: Path, scratch: Path) -> tuple[Path | None, str]:
-    """The vae.py to grade, and a note for the student about where it came from.
-
-    A notebook (vae.ipynb, or the notebook given directly) whose graded cell holds the code
-    wins over vae.py; a notebook whose cell still imports vae.py defers to it.
-    """
-    notebook = submission if submission.suffix == ".ipynb" else submission / "vae.ipynb"
-    try:
-        vae_py = find_submission(submission.parent / "vae.py" if submission.suffix == ".ipynb" else submission)
-    except submissions.AmbiguousSubmission as error:
-        return None, f"In what you handed in, {error}."
-    if not notebook.is_file() or notebook.is_symlink():
-        return vae_py, ""
-    try:
-        source = module_source(notebook)
-    except NotebookError as error:
-        if vae_py is None:
-            return None, str(error)
-        return vae_py, f"{error} vae.py was graded instead."
-    if source is None:
-        return vae_py, ""
-    built = scratch / "vae.py"
-    built.write_text(source)
-    return built, f"Graded the code in {notebook.name}'s cell '{config.NOTEBOOK_CODE_CELL}' (it replaces vae.py)."
 
 
 def protect_repository(uid: int) -> None:
@@ -96,7 +56,7 @@ def sandbox_output_note(sandbox: Sandbox) -> str:
             f"What was kept:\n{sandbox.output.text()[:4000]}")
 
 
-def run_hidden_tests(sandbox: Sandbox, feedback_dir: Path) -> tuple[list[dict[str, Any]], str]:
+def run_hidden_tests(sandbox: Sandbox, feedback_dir: Path) -> tuple[list[Entry], str]:
     import pytest
 
     from autograder.grading.plugin import GradingPlugin
@@ -111,15 +71,10 @@ def run_hidden_tests(sandbox: Sandbox, feedback_dir: Path) -> tuple[list[dict[st
     return plugin.tests(), log.getvalue()
 
 
-def zero_results(message: str) -> list[dict[str, Any]]:
-    from autograder.grading.plugin import zero_entry
-
-    return [zero_entry(tag, message) for tag in config.RUBRIC]
-
-
 def grade(submission: Path, results_path: Path = DEFAULT_RESULTS, sandbox_uid: int | None = None,
-          threads: int | None = None) -> dict[str, Any]:
-    """Grade `submission` (a vae.py or a folder holding one); write and return the results.
+          threads: int | None = None) -> Results:
+    """Grade what the student handed in (`submission`: a folder, a .py, a notebook or a zip,
+    resolved by autograder/grading/handin.py); write and return the results.
 
     `threads`: CPU threads for the submission's training (default: every core; parallel
     graders should share the cores out, oversubscribed threads slow training tenfold).
@@ -129,12 +84,13 @@ def grade(submission: Path, results_path: Path = DEFAULT_RESULTS, sandbox_uid: i
     results_path.parent.mkdir(parents=True, exist_ok=True)
     (results_path.parent / "feedback.png").unlink(missing_ok=True)
     scratch = tempfile.TemporaryDirectory(prefix="vae-grade-")
-    vae_py, note = choose_code(submission, Path(scratch.name))
-    extra: dict[str, Any] = {"isolation": isolation_mode()}
-    if vae_py is None:
-        tests, output = zero_results(note or f"No vae.py was found in {submission.name} (symbolic links are not "
-                                     "followed): submit the file vae.py itself."), ""
+    code = handin.resolve(submission)
+    extra = {"isolation": isolation_mode()}
+    if code.source is None:
+        tests, output = zero_tests(code.note), ""
     else:
+        vae_py = Path(scratch.name) / "vae.py"
+        vae_py.write_bytes(code.source)
         sandbox = Sandbox(vae_py, sandbox_uid, threads)
         try:
             if extra["isolation"] == "uid":
@@ -143,38 +99,28 @@ def grade(submission: Path, results_path: Path = DEFAULT_RESULTS, sandbox_uid: i
             tests, _ = run_hidden_tests(sandbox, results_path.parent)
         finally:
             sandbox.close()  # every process of the submission is gone before results are written
-        output = "\n".join(filter(None, [note, sandbox_output_note(sandbox)]))
+        output = "\n".join(filter(None, [code.note, sandbox_output_note(sandbox)]))
         extra.update(worker_starts=sandbox.starts)
     scratch.cleanup()
-    results = {
-        "score": round(sum(t["score"] for t in tests), 2),
-        "execution_time": round(time.perf_counter() - start, 2),
-        "output": output,
-        "visibility": "visible",
-        "stdout_visibility": "hidden",
-        "tests": tests,
-        "extra_data": extra,
-    }
-    partial = results_path.with_suffix(".partial")
-    partial.write_text(json.dumps(results, indent=2))
-    partial.replace(results_path)
+    results = build(tests, output, time.perf_counter() - start, extra)
+    write(results, results_path)
     return results
 
 
-def table(results: dict[str, Any]) -> str:
+def table(results: Results) -> str:
     """The score table: test, points, a one-line reason."""
     lines = []
     for test in results["tests"]:
         reason = "ok" if test["status"] == "passed" else (test["output"].splitlines() or [""])[0][:110]
         lines.append(f"{test['score']:6.2f}/{test['max_score']:<6.2f} {test['name'][:58]:<58} {reason}")
-    total = sum(t["max_score"] for t in results["tests"])
+    total = maximum(results)
     lines.append(f"{results['score']:6.2f}/{total:<6.2f} total ({results['execution_time']:.1f} s)")
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Grade one submission of the VAE homework.")
-    parser.add_argument("--submission", type=Path, default=ROOT / "assignment", help="vae.py, or a folder holding it")
+    parser.add_argument("--submission", type=Path, default=ROOT / "assignment", help="folder, .py, notebook or zip")
     parser.add_argument("--results", type=Path, default=DEFAULT_RESULTS, help="where to write results.json")
     parser.add_argument("--sandbox-uid", type=int, default=None, help="uid that runs the submission (as root)")
     parser.add_argument("--threads", type=int, default=None, help="CPU threads for the submission (default: all)")

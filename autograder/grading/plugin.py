@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from autograder import config
+from autograder.grading.results import Entry, entry, zero_entry
 
 REPORTS = pytest.StashKey[dict]()
 MAX_SCORE = pytest.StashKey[float]()
@@ -20,13 +21,6 @@ TAG = pytest.StashKey[str]()
 EXTRA = pytest.StashKey[dict]()
 INTERNAL = ("The grader could not interpret what your code returned here ({error}). "
             "If your code looks right, tell your instructor.")
-
-
-def zero_entry(tag: str, message: str) -> dict[str, Any]:
-    """A rubric line that earned nothing because its check could not run, saying why."""
-    points, description = config.RUBRIC[tag]
-    return {"name": f"{tag}: {description}", "score": 0.0, "max_score": float(points), "status": "failed",
-            "output": message, "tags": [tag], "visibility": "visible"}
 
 
 def readable(test_name: str) -> str:
@@ -40,7 +34,7 @@ def failure_message(excinfo: pytest.ExceptionInfo | None) -> str:
         return ""
     if excinfo.errisinstance(pytest.fail.Exception):
         return str(excinfo.value.msg)
-    return INTERNAL.format(error=f"{excinfo.typename}: {str(excinfo.value)[:300]}")
+    return INTERNAL.format(error=f"{excinfo.typename[:100]}: {str(excinfo.value)[:300]}")
 
 
 class GradingPlugin:
@@ -93,23 +87,14 @@ class GradingPlugin:
         return report
 
     # -- results --------------------------------------------------------------------------------
-    def entry(self, item: pytest.Item) -> dict[str, Any]:
+    def entry(self, item: pytest.Item) -> Entry:
         reports = item.stash.get(REPORTS, {})
         failed = [message for outcome, message in reports.values() if outcome == "failed"]
         passed = reports.get("call", ("not run",))[0] == "passed" and not failed  # a skip earns nothing
-        max_score = round(item.stash[MAX_SCORE], 4)
-        return {
-            "name": f"{item.stash[TAG]}: {readable(item.name)}",
-            "score": max_score if passed else 0.0,
-            "max_score": max_score,
-            "status": "passed" if passed else "failed",
-            "output": "" if passed else (failed[0] if failed else "This check did not run."),
-            "tags": [item.stash[TAG]],
-            "visibility": "visible",
-            "extra_data": item.stash.get(EXTRA, {}),
-        }
+        return entry(item.stash[TAG], readable(item.name), round(item.stash[MAX_SCORE], 4), passed,
+                     failed[0] if failed else "This check did not run.", item.stash.get(EXTRA, {}))
 
-    def tests(self) -> list[dict[str, Any]]:
+    def tests(self) -> list[Entry]:
         entries = [self.entry(item) for item in self.items]
         graded = {tag for item in self.items for tag in [item.stash[TAG]]}
         message = "The grader's check for this could not run: " + "; ".join(self.collect_errors)

@@ -14,6 +14,7 @@ from types import ModuleType
 import torch
 
 from autograder.paths import SOLUTIONS
+from autograder.sandbox.protocol import STATE_PREFIX
 
 
 @cache
@@ -80,7 +81,7 @@ def model_with(state: dict[str, torch.Tensor], any_sizes: bool = False) -> torch
     """
     model = module().VAE()
     for name, shape in expected_shapes().items():
-        value = state.get(f"state.{name}")
+        value = state.get(STATE_PREFIX + name)
         if value is None:
             raise WeightsError(f"your VAE has no `{name}`: keep the layers of __init__ as given")
         if tuple(value.shape) != shape and not any_sizes:

@@ -12,7 +12,8 @@ import pytest
 import torch
 
 from autograder import config
-from autograder.sandbox.client import Answer, SandboxFailure
+from autograder.sandbox.client import IMPORTING, Answer, SandboxFailure
+from autograder.sandbox.protocol import with_state_prefix
 
 MAX_DIFF_SHOWN = 3
 
@@ -23,12 +24,7 @@ def elbo_training(seed: int, weights_seed: int) -> tuple[dict[str, Any], dict[st
     from autograder.grading import reference
 
     header = {"seed": seed, "epochs": config.ELBO_EPOCHS, "batch_size": config.ELBO_BATCH_SIZE, "lr": config.ELBO_LR}
-    return header, as_state(reference.random_weights(reference.expected_shapes(), weights_seed))
-
-
-def as_state(weights: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """Weights as the worker loads them into the submission's VAE before it runs."""
-    return {f"state.{name}": value for name, value in weights.items()}
+    return header, with_state_prefix(reference.random_weights(reference.expected_shapes(), weights_seed))
 
 
 def fail(message: str) -> None:
@@ -47,13 +43,28 @@ def explain_error(error: dict[str, str], function: str) -> str:
     return f"{text}\n{trace}" if trace else text
 
 
+def describe_failure(failure: SandboxFailure) -> str:
+    """What a student reads when a call did not come back: from the sandbox's facts."""
+    doing = failure.function if failure.function == IMPORTING else f"{failure.function}()"
+    if failure.kind == "memory":
+        return f"{doing} used more than {failure.limit_mb} MB of memory and was stopped"
+    if failure.kind == "timeout":
+        return f"{doing} did not finish within {failure.seconds:.0f} s (an endless loop?)"
+    if failure.kind == "died":
+        code = failure.exit_code
+        how = f"signal {-code}" if code and code < 0 else f"exit status {code}"
+        return f"the process running your code ended during {doing} ({how}): sys.exit, os._exit or a crash"
+    return (f"{doing} produced an answer the grader cannot read (something wrote to the grader's answer "
+            "channel, or the answer was malformed); only this check is affected")
+
+
 def make_ask(sandbox: Any) -> Callable[..., Answer]:
     def ask(op: str, header: dict[str, Any], tensors: dict | None = None, *, function: str,
             uses: tuple[str, ...] = (), timeout: float | None = None) -> Answer:
         try:
             answer = sandbox.call(op, header, tensors, function=function, uses=uses, timeout=timeout)
         except SandboxFailure as failure:
-            fail(f"{failure}.")
+            fail(f"{describe_failure(failure)}.")
         if answer.info.get("import_failed"):
             fail("vae.py could not be imported, so nothing in it could be checked.\n"
                  + explain_error(answer.error, "importing vae.py"))

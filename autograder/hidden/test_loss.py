@@ -12,6 +12,7 @@ import torch
 
 from autograder.grading import reference
 from autograder.hidden.checks import fail, tensor
+from autograder.sandbox.protocol import LOSS, LOSS_ARGUMENTS, loss_input
 
 ROWS, HALF = 8, 4
 
@@ -44,15 +45,15 @@ def _inputs() -> dict[str, torch.Tensor]:
         "bce_square_all": (recon, square, mu[:HALF], logvar[:HALF]),
         "bce_square_half": (recon[:HALF], square[:HALF], mu[:HALF], logvar[:HALF]),
     }
-    return {f"{case}.{name}": value for case, values in cases.items()
-            for name, value in zip(("recon", "x", "mu", "logvar"), values)}
+    return {loss_input(case, name): value for case, values in cases.items()
+            for name, value in zip(LOSS_ARGUMENTS, values)}
 
 
 def _losses(ask) -> tuple[dict[str, float], dict[str, float]]:
     """loss_function's value in each case, and the reference's, as floats."""
     inputs = _inputs()
     cases = sorted({key.split(".")[0] for key in inputs})
-    answer = ask("loss", {"cases": cases}, inputs, function="loss_function")
+    answer = ask(LOSS, {"cases": cases}, inputs, function="loss_function")
     theirs = {}
     for case in cases:
         value = tensor(answer, case, "loss_function(...)")
@@ -62,7 +63,7 @@ def _losses(ask) -> tuple[dict[str, float], dict[str, float]]:
         theirs[case] = float(value)
     ref = reference.module()
     with torch.no_grad():
-        ours = {case: float(ref.loss_function(*(inputs[f"{case}.{k}"] for k in ("recon", "x", "mu", "logvar"))))
+        ours = {case: float(ref.loss_function(*(inputs[loss_input(case, k)] for k in LOSS_ARGUMENTS)))
                 for case in cases}
     return theirs, ours
 

@@ -7,6 +7,7 @@ import torch
 from autograder import config
 from autograder.grading import reference
 from autograder.hidden.checks import check_finite, check_float32, check_shape, close, differs, fail, tensor
+from autograder.sandbox.protocol import GRADIENT_FLOW, REPARAMETERIZE
 
 # One (mu, logvar) pair per latent column: several spreads, not only logvar = 0.
 LOGVARS = torch.linspace(-3.0, 2.0, 20)
@@ -19,7 +20,7 @@ def _inputs(rows: int) -> tuple[torch.Tensor, torch.Tensor]:
 
 def _samples(ask) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     mu, logvar = _inputs(config.REPARAM_SAMPLES)
-    answer = ask("reparameterize", {"seed": 3}, {"mu": mu, "logvar": logvar}, function="VAE.reparameterize")
+    answer = ask(REPARAMETERIZE, {"seed": 3}, {"mu": mu, "logvar": logvar}, function="VAE.reparameterize")
     first = tensor(answer, "first", "reparameterize(mu, logvar)")
     second = tensor(answer, "second", "a second reparameterize(mu, logvar)")
     check_shape("z = reparameterize(mu, logvar)", first, tuple(mu.shape))
@@ -68,7 +69,7 @@ def _gradients(ask) -> tuple[dict, torch.Tensor, torch.Tensor, torch.Tensor]:
     generator = torch.Generator().manual_seed(4)
     mu, logvar = torch.randn(8, 20, generator=generator), torch.randn(8, 20, generator=generator)
     v = torch.randn(8, 20, generator=generator)
-    answer = ask("gradient_flow", {"seed": 4}, {"mu": mu, "logvar": logvar, "v": v}, function="VAE.reparameterize")
+    answer = ask(GRADIENT_FLOW, {"seed": 4}, {"mu": mu, "logvar": logvar, "v": v}, function="VAE.reparameterize")
     z = tensor(answer, "z", "reparameterize(mu, logvar)")
     check_shape("z", z, tuple(mu.shape))
     check_finite("z = reparameterize(mu, logvar)", z)

@@ -8,11 +8,13 @@ import torch
 
 from autograder import config
 from autograder.sandbox import probe
+from autograder.sandbox.protocol import TRAIN_ELBO, TRAIN_PROBE, state_in
 from autograder.grading import reference
 from autograder.hidden.checks import elbo_training, fail
+from autograder.hidden.replay import replay
 from autograder.grading.feedback import save_feedback
 
-# Common mistakes, replayed on the probe to name them: letters as in probe.replay.
+# Common mistakes, replayed on the probe to name them: letters as in replay().
 MISTAKES = {
     "fbs": "gradients pile up from batch to batch: call optimizer.zero_grad() in every step",
     "zfsb": "the parameters never changed: optimizer.step() must come after loss.backward()",
@@ -22,8 +24,8 @@ MISTAKES = {
 
 
 def _probe_run(ask) -> tuple[dict, dict[str, torch.Tensor]]:
-    answer = ask("train_probe", {"seed": 6}, function="train")
-    weights = {k.removeprefix("state."): v for k, v in answer.tensors.items()}
+    answer = ask(TRAIN_PROBE, {"seed": 6}, function="train")
+    weights = state_in(answer.tensors)
     return answer.info, weights
 
 
@@ -44,11 +46,11 @@ def test_train_zeroes_backpropagates_and_steps_every_batch(ask):
     if info.get("loss_calls", 0) == 0:
         fail("train() never called loss_function: compute each batch's loss with "
              "loss_function(recon, x, mu, logvar).")
-    expected, _ = probe.replay("zfbs")
+    expected, _ = replay("zfbs")
     if _matches(weights, expected):
         return
     for order, mistake in MISTAKES.items():
-        if _matches(weights, probe.replay(order)[0]):
+        if _matches(weights, replay(order)[0]):
             fail(f"After one epoch on a small test model, the weights show that {mistake}.")
     fail("After one epoch on a small test model, the weights differ from those of a correct loop "
          "(for each batch: optimizer.zero_grad(), forward, loss, loss.backward(), optimizer.step()).")
@@ -60,7 +62,7 @@ def test_train_returns_the_mean_loss_per_example(ask):
     value = info.get("value")
     if not isinstance(value, (int, float)):
         fail(f"train() should return a float, got {info.get('returned')}. Hint: accumulate loss.item().")
-    _, expected = probe.replay("zfbs")
+    _, expected = replay("zfbs")
     if abs(value - expected) <= 1e-4 * abs(expected):
         return
     loader = probe.probe_loader()
@@ -75,20 +77,22 @@ def test_train_returns_the_mean_loss_per_example(ask):
 def _descends_from(initial: dict[str, torch.Tensor], trained: dict[str, torch.Tensor]) -> tuple[str, float]:
     """The weight matrix least correlated with where training started, and that correlation."""
     worst = ("", float("inf"))
+    trained = state_in(trained)
     for name, before in initial.items():
-        after = trained.get(f"state.{name}")
         if name.endswith(".weight"):
-            value = reference.correlation(before, after) if after is not None and after.shape == before.shape \
-                else float("nan")
-            if not value >= worst[1]:  # NaN counts as the worst
-                worst = (name, value)
+            after = trained.get(name)
+            fits = after is not None and after.shape == before.shape
+            value = reference.correlation(before, after) if fits else float("nan")
+            if not math.isfinite(value):
+                return name, value  # missing, reshaped, constant or NaN: as far from the start as it gets
+            worst = min(worst, (name, value), key=lambda pair: pair[1])
     return worst
 
 
 @pytest.mark.rubric("elbo")
 def test_one_epoch_of_your_training_reaches_a_good_test_elbo(ask, feedback_dir, record, weights_seed):
     header, initial = elbo_training(config.ELBO_SEED, weights_seed)
-    answer = ask("train_elbo", header, initial, function="train",
+    answer = ask(TRAIN_ELBO, header, initial, function="train",
                  uses=("VAE.encode", "VAE.reparameterize", "VAE.decode", "loss_function"),
                  timeout=config.TRAIN_TIMEOUT_S)
     record("epoch_seconds", answer.info.get("epoch_seconds"))
@@ -106,7 +110,7 @@ def test_one_epoch_of_your_training_reaches_a_good_test_elbo(ask, feedback_dir, 
              f"{config.ELBO_LR}), the grader measured a test loss (negative ELBO) of {value:.1f} nats per image; "
              f"at most {config.ELBO_THRESHOLD:.0f} earns the points. The pictures in feedback.png show what "
              "your model learnt. Check the loss (summed, both terms), the reparameterization, and the loop.")
-    layer, similarity = _descends_from({k.removeprefix("state."): v for k, v in initial.items()}, model_state)
+    layer, similarity = _descends_from(state_in(initial), model_state)
     record("descent_correlation", similarity)
     if not similarity >= config.ELBO_DESCENT_MIN_CORRELATION:
         fail(f"The grader loaded random weights of its own into your model before training; after your train() "

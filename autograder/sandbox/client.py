@@ -1,27 +1,24 @@
-"""Run a submission in a separate, limited process and talk to it (the trusted side).
+"""The trusted side of the sandbox: start the worker, send it requests, read its answers.
 
-Isolation, strongest first; `Sandbox.mode` says which one is in force:
-- "bwrap": the grader runs as root and bubblewrap works. The worker sees only /usr, the
-  Python installation, a private /tmp and its own folder (no repository, no hidden graders,
-  no reference, no other submissions), has no network, its own PID namespace, and runs as an
-  unprivileged uid with no capabilities.
-- "uid": root without bubblewrap. The worker runs as an unprivileged uid; the grader has
-  made the repository's folders unreadable to it (grade.protect_repository) and checks that.
-- "process": the grader runs as an ordinary user. The worker is a separate process with its
-  own session and the limits below, but it runs as that user, so it can read whatever that
-  user can (the reference included) and write where that user can. Grade untrusted code as
-  root (CI, Gradescope), or in a container, for the stronger modes.
-In every mode: wall-clock limit per call, a CPU-time limit, resident memory of all its
-processes together, capped stdout/stderr, no core files, and every process it started is
-killed (the grader is a child subreaper, so even daemonised grandchildren are found).
+`Sandbox(submission)` copies the submission and WORKER_FILES into a fresh folder, starts
+worker.py there (isolation.py says how it is kept apart, limits.py what it may use) and
+answers `call(op, header, tensors, function=...)` with an Answer, or raises SandboxFailure
+with the facts of what went wrong (its `kind`: timeout, died, memory, protocol). The
+sentences a student reads about a failure are written by the hidden graders
+(autograder/hidden/checks.py), not here. After a failure the worker is restarted for the next
+call; a function that hung, died or ran out of memory is not called again.
+
+The rule for WORKER_FILES: nothing copied into the sandbox can produce an answer the grader
+accepts. The submission can read and run every copied file, so they hold only what its code
+is run on (the worker, the protocol, the probe's model, loss and data, MNIST loading), never
+a reference implementation or the replay of a correct training loop (autograder/hidden/replay.py).
+tests/test_sandbox.py checks this list.
 """
 from __future__ import annotations
 
-import ctypes
 import os
 import select
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -33,20 +30,25 @@ from typing import Any
 
 from autograder import config
 from autograder.paths import DATA, SANDBOX, SOLUTIONS
-from autograder.sandbox.worker import PREFIX, ProtocolError, decode_frame, encode_frame, parse_frame
+from autograder.sandbox import isolation, protocol
+from autograder.sandbox.limits import CappedOutput, Limits, MemoryWatchdog, become_subreaper, kill_all, rlimits
+from autograder.sandbox.protocol import ProtocolError
 
-INSIDE = Path("/sandbox")  # the worker's folder as the worker sees it in "bwrap" mode
-WORKER_FILES = (SANDBOX / "worker.py", SANDBOX / "probe.py", SOLUTIONS / "common.py")
+WORKER_FILES = (SANDBOX / "worker.py", SANDBOX / "protocol.py", SANDBOX / "probe.py", SOLUTIONS / "common.py")
 TRAIN_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte")
-PR_SET_CHILD_SUBREAPER = 36
+IMPORTING = "importing vae.py"  # the `function` of the import, in failures
 
 
 class SandboxFailure(Exception):
-    """A call did not come back: timeout, crash, memory, or a broken answer."""
+    """A call did not come back. `kind`: "timeout", "died", "memory" or "protocol"; the facts:
+    `function` (what was running), `seconds` (the time limit), `limit_mb` (the memory limit),
+    `exit_code` (negative: the signal), `detail` (what was wrong with a frame)."""
 
-    def __init__(self, kind: str, message: str) -> None:
-        super().__init__(message)
-        self.kind = kind
+    def __init__(self, kind: str, function: str, *, seconds: float | None = None, limit_mb: int | None = None,
+                 exit_code: int | None = None, detail: str = "") -> None:
+        super().__init__(f"{kind} during {function}" + (f": {detail}" if detail else ""))
+        self.kind, self.function, self.seconds, self.limit_mb = kind, function, seconds, limit_mb
+        self.exit_code, self.detail = exit_code, detail
 
 
 @dataclass
@@ -60,165 +62,29 @@ class Answer:
         return self.info.get("error") or {}
 
 
-class CappedOutput:
-    """Keeps the first and last `limit / 2` bytes of a stream and counts the rest."""
-
-    def __init__(self, limit: int) -> None:
-        self.half, self.head, self.tail, self.total = limit // 2, bytearray(), bytearray(), 0
-        self.lock = threading.Lock()
-
-    def add(self, chunk: bytes) -> None:
-        with self.lock:
-            self.total += len(chunk)
-            room = self.half - len(self.head)
-            self.head += chunk[:room]
-            self.tail += chunk[room:] if room > 0 else chunk
-            del self.tail[: max(0, len(self.tail) - self.half)]
-
-    def text(self) -> str:
-        with self.lock:
-            skipped = self.total - len(self.head) - len(self.tail)
-            middle = f"\n... [{skipped} bytes not shown] ...\n" if skipped > 0 else ""
-            return (bytes(self.head).decode(errors="replace") + middle + bytes(self.tail).decode(errors="replace"))
-
-
-def _is_root() -> bool:
-    return hasattr(os, "geteuid") and os.geteuid() == 0
-
-
-def _become_subreaper() -> None:
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
-    except (OSError, AttributeError):
-        pass  # not Linux: descendants that daemonise may outlive grading
-
-
-def _processes() -> list[tuple[int, int, int, int]]:
-    """(pid, ppid, owner uid, resident KiB) of every live process we can see (cheap: one stat
-    each). Zombies are left out: they hold no memory and are reaped by their parent."""
-    found = []
-    page_kib = os.sysconf("SC_PAGE_SIZE") // 1024
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            uid = os.stat(f"/proc/{entry}").st_uid
-            with open(f"/proc/{entry}/stat", "rb") as f:
-                fields = f.read().rsplit(b")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        if fields[0] not in (b"Z", b"X"):
-            found.append((int(entry), int(fields[1]), uid, int(fields[21]) * page_kib))
-    return found
-
-
-def _bind_with_parents(path: Path, source: Path) -> list[str]:
-    """Bind `source` read-only at `path`, creating the folders above it (traversable)."""
-    args = []
-    for parent in reversed(path.parents[:-1]):
-        args += ["--perms", "0755", "--dir", str(parent)]
-    return args + ["--ro-bind", str(source), str(path)]
-
-
-def bwrap_prefix(workdir: Path, uid: int) -> list[str]:
-    """bubblewrap's arguments: a minimal read-only system, the worker folder, no network."""
-    args = ["bwrap", "--die-with-parent", "--new-session", "--unshare-pid", "--unshare-net",
-            "--unshare-ipc", "--unshare-uts", "--ro-bind", "/usr", "/usr"]
-    for top in ("/bin", "/sbin", "/lib", "/lib32", "/lib64"):
-        if os.path.islink(top):
-            args += ["--symlink", os.readlink(top), top]
-        elif os.path.isdir(top):
-            args += ["--ro-bind", top, top]
-    # A fresh /tmp first, then the Python installation (which may itself live under /tmp), at
-    # its real path and at the path it was started from (a linked .venv).
-    args += ["--tmpfs", "/tmp"]
-    for prefix in sorted({Path(sys.base_prefix), Path(sys.prefix)}):
-        for seen_as in sorted({prefix.absolute(), prefix.resolve()}):
-            if not str(seen_as).startswith("/usr/"):
-                args += _bind_with_parents(seen_as, source=prefix.resolve())
-    if Path("/dev/nvidiactl").exists():  # the GPU's device files and driver information
-        args += ["--dev-bind", "/dev", "/dev", "--ro-bind", "/sys", "/sys"]
-    else:
-        args += ["--dev", "/dev"]
-    args += ["--proc", "/proc", "--bind", str(workdir), str(INSIDE), "--chdir", str(INSIDE)]
-    return args + ["/usr/bin/setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
-                   "--no-new-privs", "--inh-caps=-all", "--bounding-set=-all"]
-
-
-_BWRAP_WORKS: bool | None = None
-
-
-def bwrap_works() -> bool:
-    global _BWRAP_WORKS
-    if _BWRAP_WORKS is None:
-        _BWRAP_WORKS = False
-        if _is_root() and shutil.which("bwrap") and Path("/usr/bin/setpriv").exists():
-            with tempfile.TemporaryDirectory() as tmp:
-                probe = bwrap_prefix(Path(tmp), config.SANDBOX_UID) + [sys.executable, "-c", "pass"]
-                try:
-                    _BWRAP_WORKS = subprocess.run(probe, capture_output=True, timeout=60).returncode == 0
-                except (OSError, subprocess.TimeoutExpired):
-                    pass
-    return _BWRAP_WORKS
-
-
-def isolation_mode() -> str:
-    if not _is_root():
-        return "process"
-    return "bwrap" if bwrap_works() else "uid"
-
-
-def _limit_resources() -> None:
-    """Runs in the child before exec: limits that hold for the worker and its children."""
-    import resource
-
-    cpu = config.IMPORT_TIMEOUT_S + config.TRAIN_TIMEOUT_S + 20 * config.CALL_TIMEOUT_S
-    for name, value in (("RLIMIT_CORE", 0), ("RLIMIT_CPU", cpu), ("RLIMIT_FSIZE", 256 << 20),
-                        ("RLIMIT_NOFILE", 1024)):
-        resource.setrlimit(getattr(resource, name), (value, value))
-
-
-UID_RANGE = 1000  # uids tried, from the preferred one downwards
-
-
-def allocate_uid(preferred: int) -> tuple[int, int]:
-    """A sandbox uid no other grader on this machine is using now, and the lock that holds it.
-
-    The grader kills every process of its uid, so two graders must never share one: each
-    holds an exclusive lock on /tmp/vae-grader-uid-<uid>.lock (owner-only) while it runs.
-    """
-    import fcntl
-
-    for uid in range(preferred, preferred - UID_RANGE, -1):
-        fd = os.open(f"/tmp/vae-grader-uid-{uid}.lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return uid, fd
-        except BlockingIOError:
-            os.close(fd)
-    raise RuntimeError(f"no free sandbox uid in {preferred - UID_RANGE + 1}..{preferred}")
-
-
 class Sandbox:
-    """One submission's worker: started on demand, restarted after a crash or a timeout."""
+    """One submission's worker: started on demand, restarted after a failure."""
 
-    def __init__(self, submission: Path, uid: int | None = None, threads: int | None = None) -> None:
-        _become_subreaper()
-        self.mode = isolation_mode()
+    def __init__(self, submission: Path, uid: int | None = None, threads: int | None = None,
+                 limits: Limits | None = None) -> None:
+        become_subreaper()
+        self.limits = limits or Limits()
+        self.mode = isolation.isolation_mode()
         self.uid, self._uid_lock = None, None
         if self.mode != "process":
-            self.uid, self._uid_lock = allocate_uid(config.SANDBOX_UID if uid is None else uid)
+            self.uid, self._uid_lock = isolation.allocate_uid(config.SANDBOX_UID if uid is None else uid)
         self.submission = submission
         self.threads = threads or len(os.sched_getaffinity(0))  # parallel graders: 1 each
         self.workdir = Path(tempfile.mkdtemp(prefix="vae-sandbox-"))
-        self.output = CappedOutput(config.OUTPUT_LIMIT_KB * 1024)
+        self.output = CappedOutput(self.limits.output_kb * 1024)
         self.process: subprocess.Popen | None = None
         self.import_error: dict[str, str] | None = None
         self.import_failure: SandboxFailure | None = None
         self.hung: dict[str, SandboxFailure] = {}  # student function -> how it failed
-        self.memory_exceeded = False
         self.starts = 0
+        self._next_id = 1
         self._awaiting_import = False
+        self._watchdog: MemoryWatchdog | None = None
         self._prepare()
 
     # -- set-up ---------------------------------------------------------------------------
@@ -238,9 +104,9 @@ class Sandbox:
             self.workdir.chmod(0o700)
 
     def _command(self) -> tuple[list[str], Path]:
-        here = INSIDE if self.mode == "bwrap" else self.workdir
+        here = isolation.INSIDE if self.mode == "bwrap" else self.workdir
         worker = [sys.executable, "-I", str(here / "worker.py")]
-        prefix = bwrap_prefix(self.workdir, self.uid) if self.mode == "bwrap" else []
+        prefix = isolation.bwrap_prefix(self.workdir, self.uid) if self.mode == "bwrap" else []
         return prefix + worker, here
 
     def start(self) -> None:
@@ -257,7 +123,7 @@ class Sandbox:
         self.process = subprocess.Popen(
             command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             pass_fds=(req_r, ans_w), cwd=self.workdir, env=env, start_new_session=True,
-            preexec_fn=_limit_resources, **as_user,
+            preexec_fn=rlimits(self.limits, own_uid=self.uid is not None), **as_user,
         )
         os.close(req_r)
         os.close(ans_w)
@@ -265,66 +131,28 @@ class Sandbox:
                         for s in (self.process.stdout, self.process.stderr)]
         for thread in self._drains:
             thread.start()
-        self._watching = True
-        self._watchdog = threading.Thread(target=self._watch_memory, daemon=True)
-        self._watchdog.start()
+        self._watchdog = MemoryWatchdog(self.uid, self.limits.memory_mb, self.kill)
+
+    def launch(self) -> None:
+        """Start the worker now without waiting for it (it imports torch meanwhile)."""
+        if self.process is None:
+            self.start()
+            self._awaiting_import = True
 
     def _drain(self, stream: Any) -> None:
         for chunk in iter(lambda: stream.read1(65536), b""):
             self.output.add(chunk)
 
-    # -- processes ------------------------------------------------------------------------
-    def _sandbox_processes(self) -> list[tuple[int, int]]:
-        """(pid, resident KiB) of every process the submission may have started."""
-        table = _processes()
-        children: dict[int, list[int]] = {}
-        for pid, ppid, _, _ in table:
-            children.setdefault(ppid, []).append(pid)
-        ours, stack = set(), [os.getpid()]
-        while stack:
-            for child in children.get(stack.pop(), []):
-                ours.add(child)
-                stack.append(child)
-        return [(pid, rss) for pid, _, uid, rss in table
-                if pid in ours or (self.uid is not None and uid == self.uid)]
-
-    def _watch_memory(self) -> None:
-        limit_kib = config.MEMORY_LIMIT_MB * 1024
-        while self._watching:
-            if sum(rss for _, rss in self._sandbox_processes()) > limit_kib:
-                self.memory_exceeded = True
-                self.kill()
-                return
-            time.sleep(0.1)
-
+    # -- ending ---------------------------------------------------------------------------
     def kill(self) -> None:
-        """SIGKILL every process of the submission, until none is left (a process that held
-        gigabytes takes a while to exit, and a restarted worker must not be blamed for it)."""
-        for _ in range(500):
-            victims = [pid for pid, _ in self._sandbox_processes()]
-            if self.process and self.process.poll() is None:
-                victims.append(self.process.pid)
-            if not victims:
-                break
-            for pid in victims:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except (ProcessLookupError, PermissionError):
-                    pass
-            for pid in victims:  # reap our own children (the others reparent to us, then go)
-                try:
-                    os.waitpid(pid, os.WNOHANG)
-                except ChildProcessError:
-                    pass
-            time.sleep(0.02)
+        """SIGKILL every process of the submission, the worker included."""
+        kill_all(self.uid, lambda: [self.process.pid] if self.process and self.process.poll() is None else [])
 
     def _shutdown(self) -> None:
-        self._watching = False
+        if self._watchdog:
+            self._watchdog.stop()
         self.kill()
         if self.process:
-            # The watchdog may still be killing; it must be done before a new worker starts,
-            # or its kill loop (every process of the uid) would take the new worker too.
-            self._watchdog.join()
             self.process.wait()
             for thread in self._drains:
                 thread.join(timeout=5)
@@ -341,8 +169,9 @@ class Sandbox:
         if self._uid_lock is not None:
             os.close(self._uid_lock)  # the uid is free again: none of its processes is left
 
-    # -- talking ------------------------------------------------------------------------------
-    def _read(self, deadline: float) -> tuple[dict[str, Any], dict]:
+    # -- talking --------------------------------------------------------------------------
+    def _read(self, deadline: float, expected_id: Any) -> tuple[dict[str, Any], dict]:
+        """The answer to request `expected_id`; any other frame is a ProtocolError."""
         def exactly(size: int) -> bytes:
             data = bytearray()
             while len(data) < size:
@@ -355,72 +184,18 @@ class Sandbox:
                 data += chunk
             return bytes(data)
 
-        head_len, body_len = decode_frame(exactly(PREFIX.size))
-        return parse_frame(exactly(head_len), exactly(body_len))
+        head_len, body_len = protocol.decode_prefix(exactly(protocol.PREFIX.size))
+        header, tensors = protocol.parse_frame(exactly(head_len), exactly(body_len))
+        if header.get("id") != expected_id:
+            raise ProtocolError(f"an answer to another request (id {str(header.get('id'))[:20]!r}, "
+                                f"expected {expected_id!r})")
+        if not isinstance(header.get("ok"), bool):
+            raise ProtocolError("an answer without a true or false `ok`")
+        return header, tensors
 
-    def _failure(self, error: BaseException, doing: str, timeout: float) -> SandboxFailure:
-        exit_code = self.process.poll() if self.process else None
-        self._shutdown()
-        if self.memory_exceeded:
-            self.memory_exceeded = False
-            return SandboxFailure("memory", f"{doing} used more than {config.MEMORY_LIMIT_MB} MB of memory and was stopped")
-        if isinstance(error, TimeoutError):
-            return SandboxFailure("timeout", f"{doing} did not finish within {timeout:.0f} s (an endless loop?)")
-        if isinstance(error, EOFError):
-            how = f"signal {-exit_code}" if exit_code and exit_code < 0 else f"exit status {exit_code}"
-            return SandboxFailure("died", f"the process running your code ended during {doing} ({how}): "
-                                          "sys.exit, os._exit or a crash")
-        return SandboxFailure("protocol", f"{doing} produced an answer the grader cannot read ({type(error).__name__})")
-
-    def launch(self) -> None:
-        """Start the worker now without waiting for it (it imports torch meanwhile)."""
-        if self.process is None:
-            self.start()
-            self._awaiting_import = True
-
-    def _ensure_started(self) -> None:
-        if self.import_failure:
-            raise self.import_failure
-        if not self._awaiting_import:
-            if self.process and self.process.poll() is None:
-                return
-            self.start()
-        self._awaiting_import = False
-        deadline = time.monotonic() + config.IMPORT_TIMEOUT_S
-        try:
-            self._read(deadline)  # ready: Python and torch are up
-            answer, _ = self._read(deadline)  # the import of vae.py
-        except (TimeoutError, EOFError, ProtocolError, ValueError, OSError) as error:
-            self.import_failure = self._failure(error, "importing vae.py", config.IMPORT_TIMEOUT_S)
-            raise self.import_failure from None
-        if not answer.get("ok"):
-            self.import_error = answer.get("error") or {"type": "Error", "message": "", "traceback": ""}
-
-    def call(self, op: str, header: dict[str, Any], tensors: dict | None, *, function: str,
-             uses: tuple[str, ...] = (), timeout: float | None = None) -> Answer:
-        """One request that exercises the student's `function` (and relies on `uses`).
-
-        A function that hung, crashed or ran out of memory once is not called again: the
-        checks that need it fail at once with the first failure's message.
-        """
-        for name in (function, *uses):
-            if name in self.hung:
-                raise self.hung[name]
-        timeout = timeout or config.CALL_TIMEOUT_S
-        self._ensure_started()
-        if self.import_error:
-            return Answer(False, {"error": self.import_error, "import_failed": True})
-        try:
-            deadline = time.monotonic() + timeout
-            self._send(encode_frame({"op": op, **header}, tensors), deadline)
-            info, out = self._read(deadline)
-        except (TimeoutError, EOFError, ProtocolError, ValueError, OSError) as error:
-            failure = self._failure(error, f"{function}()", timeout)
-            self.hung[function] = failure
-            raise failure from None
-        if not isinstance(info.get("ok"), bool):
-            raise SandboxFailure("protocol", f"{function}() produced an answer the grader cannot read")
-        return Answer(info["ok"], info, out)
+    def _pending(self) -> bool:
+        """Bytes wait on the answer pipe that no request asked for."""
+        return bool(select.select([self._ans_r], [], [], 0)[0])
 
     def _send(self, frame: bytes, deadline: float) -> None:
         """Write a request without ever blocking past the deadline (the worker may not read)."""
@@ -434,3 +209,71 @@ class Sandbox:
                 view = view[os.write(self._req_w, view):]
             except BlockingIOError:
                 continue
+
+    def _failure(self, error: BaseException, function: str, seconds: float) -> SandboxFailure:
+        """Stop the worker (the next call starts a fresh one) and say what happened."""
+        exit_code = self.process.poll() if self.process else None
+        if isinstance(error, EOFError) and self.process and exit_code is None:
+            try:  # the answer pipe closed as the worker ended: wait for its exit status
+                exit_code = self.process.wait(timeout=2)
+            except subprocess.TimeoutExpired:
+                pass
+        exceeded = bool(self._watchdog and self._watchdog.exceeded)
+        self._shutdown()
+        if exceeded:
+            return SandboxFailure("memory", function, limit_mb=self.limits.memory_mb)
+        if isinstance(error, TimeoutError):
+            return SandboxFailure("timeout", function, seconds=seconds)
+        if isinstance(error, EOFError):
+            return SandboxFailure("died", function, exit_code=exit_code)
+        return SandboxFailure("protocol", function, detail=f"{type(error).__name__}: {str(error)[:200]}")
+
+    def _ensure_started(self) -> None:
+        if self.import_failure:
+            raise self.import_failure
+        if not self._awaiting_import:
+            if self.process and self.process.poll() is None:
+                if not self._pending():
+                    return
+                self._shutdown()  # a frame nobody asked for arrived after the last answer
+            self.start()
+        self._awaiting_import = False
+        deadline = time.monotonic() + self.limits.import_timeout_s
+        try:
+            self._read(deadline, protocol.READY_ID)  # Python and torch are up
+            answer, _ = self._read(deadline, protocol.IMPORT_ID)
+        except (TimeoutError, EOFError, ProtocolError, OSError) as error:
+            self.import_failure = self._failure(error, IMPORTING, self.limits.import_timeout_s)
+            raise self.import_failure from None
+        if not answer.get("ok"):
+            self.import_error = answer.get("error") or {"type": "Error", "message": "", "traceback": ""}
+
+    def call(self, op: str, header: dict[str, Any], tensors: dict | None, *, function: str,
+             uses: tuple[str, ...] = (), timeout: float | None = None) -> Answer:
+        """One request that exercises the student's `function` (and relies on `uses`).
+
+        A function that hung, died or ran out of memory once is not called again: the checks
+        that need it fail at once with the first failure. A protocol failure (a frame that is
+        not this request's one answer) costs this call only: the next one gets a fresh worker.
+        """
+        for name in (function, *uses):
+            if name in self.hung:
+                raise self.hung[name]
+        timeout = timeout or self.limits.call_timeout_s
+        self._ensure_started()
+        if self.import_error:
+            return Answer(False, {"error": self.import_error, "import_failed": True})
+        request_id, self._next_id = self._next_id, self._next_id + 1
+        try:
+            deadline = time.monotonic() + timeout
+            self._send(protocol.encode_frame({**header, "op": op, "id": request_id}, tensors), deadline)
+            info, out = self._read(deadline, request_id)
+            if self._pending():
+                raise ProtocolError("a second frame after the answer")
+        except (TimeoutError, EOFError, ProtocolError, OSError) as error:
+            failure = self._failure(error, function, timeout)
+            if failure.kind != "protocol":
+                self.hung[function] = failure
+            raise failure from None
+        return Answer(info["ok"], info, out)
+

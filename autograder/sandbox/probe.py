@@ -2,10 +2,11 @@
 
 The training_loop check runs the submission's `train()` on this probe instead of the VAE, so
 that the result depends on `train()` alone (not on the student's encode or loss) and the grader
-can replay the exact same steps in its own process. The probe has no randomness: two correct
-training loops give the same weights to rounding.
+can replay the exact same steps in its own process (autograder/hidden/replay.py). The probe
+has no randomness: two correct training loops give the same weights to rounding.
 
-This file is copied into the sandbox beside the worker; it holds no answers.
+This file is copied into the sandbox beside the worker, so it holds only what train() is run
+on: no training loop, nothing that produces the weights the grader expects.
 """
 from __future__ import annotations
 
@@ -45,28 +46,3 @@ def probe_loader() -> DataLoader:
     images = torch.rand(EXAMPLES, 1, 28, 28, generator=generator)
     return DataLoader(TensorDataset(images, torch.zeros(EXAMPLES, dtype=torch.long)), batch_size=BATCH)
 
-
-def replay(order: str = "zfbs") -> tuple[dict[str, torch.Tensor], float]:
-    """Train the probe as a loop with this per-batch order would; return (weights, mean loss).
-
-    Letters: z = zero the gradients, f = forward and loss, b = backward, s = optimizer step.
-    "zfbs" is the correct loop; the grader replays common mistakes to name them.
-    """
-    model = ProbeModel()
-    optimizer = torch.optim.SGD(model.parameters(), lr=LR)
-    loader = probe_loader()
-    total = 0.0
-    for x, _ in loader:
-        loss = None
-        for step in order:
-            if step == "z":
-                optimizer.zero_grad()
-            elif step == "f":
-                recon, mu, logvar = model(x)
-                loss = probe_loss(recon, x, mu, logvar)
-                total += loss.item()
-            elif step == "b":
-                loss.backward()
-            elif step == "s":
-                optimizer.step()
-    return {name: p.detach().clone() for name, p in model.named_parameters()}, total / len(loader.dataset)

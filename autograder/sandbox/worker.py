@@ -1,84 +1,25 @@
-"""The sandboxed worker: imports a submission and answers the grader's requests.
+"""The sandboxed worker (the untrusted side): imports a submission and answers the grader.
 
 It runs in its own process (as an unprivileged user, in namespaces where available), reads
-requests on one pipe and writes answers on another. Every request is self-contained (it seeds
-the RNGs and builds what it needs), so the grader can restart a dead worker and go on.
+requests on one pipe and writes answers on another, in the frames of protocol.py (copied in
+beside this file), each answer carrying its request's id. Every request is self-contained (it
+seeds the RNGs and builds what it needs), so the grader can restart a dead worker and go on.
 Nothing here is trusted by the grader: answers are only data, which it checks in its own
-process. The frame format is shared with the grader (`read_frame` / `write_frame`).
-
-Frame: b"VAEW", header length (4 bytes), body length (8 bytes), JSON header, body.
-The body is a safetensors blob (tensors by name) or empty.
+process. OPS, at the end, maps each operation of the protocol to the function answering it.
 """
 from __future__ import annotations
 
 import importlib.util
-import json
 import os
 import random
-import struct
 import sys
 import time
 import traceback
 from pathlib import Path
 from typing import Any
 
-MAGIC = b"VAEW"
-PREFIX = struct.Struct("<4sIQ")
-MAX_HEADER = 1 << 20
-MAX_BODY = 1 << 29
-
-
-class ProtocolError(RuntimeError):
-    """A frame that is not what the protocol allows."""
-
-
-def encode_frame(header: dict[str, Any], tensors: dict | None = None) -> bytes:
-    from safetensors.torch import save
-
-    head = json.dumps(header).encode()
-    body = save({k: v.detach().cpu().clone() for k, v in tensors.items()}) if tensors else b""
-    return PREFIX.pack(MAGIC, len(head), len(body)) + head + body
-
-
-def decode_frame(prefix: bytes) -> tuple[int, int]:
-    magic, head_len, body_len = PREFIX.unpack(prefix)
-    if magic != MAGIC or head_len > MAX_HEADER or body_len > MAX_BODY:
-        raise ProtocolError("malformed frame")
-    return head_len, body_len
-
-
-def parse_frame(head: bytes, body: bytes) -> tuple[dict[str, Any], dict]:
-    from safetensors.torch import load
-
-    header = json.loads(head)
-    if not isinstance(header, dict):
-        raise ProtocolError("frame header is not an object")
-    return header, (load(body) if body else {})
-
-
-def read_exactly(fd: int, size: int) -> bytes:
-    chunks, left = [], size
-    while left:
-        chunk = os.read(fd, min(left, 1 << 20))
-        if not chunk:
-            raise EOFError
-        chunks.append(chunk)
-        left -= len(chunk)
-    return b"".join(chunks)
-
-
-def read_frame(fd: int) -> tuple[dict[str, Any], dict]:
-    head_len, body_len = decode_frame(read_exactly(fd, PREFIX.size))
-    return parse_frame(read_exactly(fd, head_len), read_exactly(fd, body_len))
-
-
-def write_frame(fd: int, header: dict[str, Any], tensors: dict | None = None) -> None:
-    data = memoryview(encode_frame(header, tensors))
-    while data:
-        data = data[os.write(fd, data):]
-
-
-# --- Inside the sandbox -------------------------------------------------------------------
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # `python -I` leaves this folder out
+import protocol  # noqa: E402  (protocol.py is copied in beside this file)
 
 SUBMISSION: Path = Path("vae.py")
 
@@ -111,7 +52,7 @@ def load_submission() -> Any:
 
 
 def state_of(model: Any) -> dict:
-    return {f"state.{k}": v for k, v in model.state_dict().items()}
+    return protocol.with_state_prefix(model.state_dict())
 
 
 def new_model(vae: Any, seed: int, tensors: dict | None = None) -> Any:
@@ -120,7 +61,7 @@ def new_model(vae: Any, seed: int, tensors: dict | None = None) -> Any:
 
     seed_everything(seed)
     model = vae.VAE()
-    weights = {k.removeprefix("state."): v for k, v in (tensors or {}).items() if k.startswith("state.")}
+    weights = protocol.state_in(tensors or {})
     if weights:
         own = model.state_dict()
         for name, value in weights.items():
@@ -205,7 +146,7 @@ def op_loss(vae: Any, header: dict, tensors: dict) -> tuple[dict, dict]:
     info: dict = {}
     out: dict = {}
     for case in header["cases"]:
-        loss = vae.loss_function(*(tensors[f"{case}.{k}"] for k in ("recon", "x", "mu", "logvar")))
+        loss = vae.loss_function(*(tensors[protocol.loss_input(case, k)] for k in protocol.LOSS_ARGUMENTS))
         info[case] = list(loss.shape) if hasattr(loss, "shape") else type(loss).__name__
         keep_tensor(case, loss, info, out)
     return info, out
@@ -229,8 +170,8 @@ def op_train_probe(vae: Any, header: dict, tensors: dict) -> tuple[dict, dict]:
         value = vae.train(model, probe.probe_loader(), optimizer, torch.device("cpu"))
     finally:
         vae.loss_function = original
-    weights = {f"state.{k}": v for k, v in model.state_dict().items()}
-    return {"value": _as_float(value), "returned": type(value).__name__, "loss_calls": calls["loss"]}, weights
+    info = {"value": _as_float(value), "returned": type(value).__name__, "loss_calls": calls["loss"]}
+    return info, state_of(model)
 
 
 def _as_float(value: Any) -> float | None:
@@ -263,7 +204,16 @@ def op_train_elbo(vae: Any, header: dict, tensors: dict) -> tuple[dict, dict]:
     return {"values": values, "epoch_seconds": seconds, "device": str(device)}, state_of(model)
 
 
-OPS = {name[3:]: fn for name, fn in globals().items() if name.startswith("op_")}
+OPS = {
+    protocol.PARAMETERS: op_parameters,
+    protocol.ENCODE: op_encode,
+    protocol.DECODE: op_decode,
+    protocol.REPARAMETERIZE: op_reparameterize,
+    protocol.GRADIENT_FLOW: op_gradient_flow,
+    protocol.LOSS: op_loss,
+    protocol.TRAIN_PROBE: op_train_probe,
+    protocol.TRAIN_ELBO: op_train_elbo,
+}
 
 
 def serve(requests: int, answers: int) -> None:
@@ -271,26 +221,28 @@ def serve(requests: int, answers: int) -> None:
     import torch
 
     torch.set_num_threads(int(os.environ.get("VAE_WORKER_THREADS", "0")) or len(os.sched_getaffinity(0)))
-    write_frame(answers, {"ok": True, "ready": True, "torch": torch.__version__})
+    protocol.write_frame(answers, {"id": protocol.READY_ID, "ok": True, "torch": torch.__version__})
     vae, import_error = None, None
     start = time.perf_counter()
     try:
         vae = load_submission()
     except BaseException as error:  # the submission may raise anything, SystemExit included
         import_error = describe_error(error)
-    write_frame(answers, {"ok": import_error is None, "error": import_error, "seconds": time.perf_counter() - start})
+    protocol.write_frame(answers, {"id": protocol.IMPORT_ID, "ok": import_error is None, "error": import_error,
+                                   "seconds": time.perf_counter() - start})
     while True:
         try:
-            header, tensors = read_frame(requests)
+            header, tensors = protocol.read_frame(requests)
         except EOFError:
             return
+        request_id = header.get("id")
         try:
             if vae is None:
                 raise RuntimeError("the submission did not import")
             info, out = OPS[header["op"]](vae, header, tensors)
-            write_frame(answers, {"ok": True, **info}, out)
+            protocol.write_frame(answers, {**info, "ok": True, "id": request_id}, out)
         except BaseException as error:  # report it; the grader decides what it costs
-            write_frame(answers, {"ok": False, "error": describe_error(error)})
+            protocol.write_frame(answers, {"ok": False, "id": request_id, "error": describe_error(error)})
 
 
 def main() -> None:

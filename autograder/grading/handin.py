@@ -1,0 +1,311 @@
+"""What gets graded: the one resolver from what a student handed in to the code to grade.
+
+`make grade`, Gradescope and `make grade-all` all call resolve() with what the student handed
+in: a folder (an upload, a cloned repository, nbgrader's submitted/<student>/<assignment>/), a
+.py file, a notebook (any name) or a .zip of any of these. It returns the source to grade (or
+None) and a note for the student. The rules, in order:
+
+1. A .py handed in directly is graded, whatever its name.
+2. In a folder, vae.py is the shallowest regular file of that name (two at the same depth are
+   ambiguous: nothing is graded, and the note names them). Its notebook is the one beside it:
+   vae.ipynb, or the only notebook there. Without a vae.py, the shallowest notebook is taken
+   (vae.ipynb first; two others at the same depth are ambiguous). Without either, a lone .zip
+   at the top is opened. Folders that archivers and editors add (`__MACOSX`, `.git`, caches,
+   any hidden folder) are never searched.
+3. A notebook whose graded cell (nbgrader grade_id config.NOTEBOOK_CODE_CELL) defines the code
+   (class VAE, loss_function, train) is graded instead of vae.py; a cell that still imports
+   vae.py defers to it; a missing, doubled, retyped or unreadable cell is named in the note,
+   and vae.py is graded if there is one.
+4. A .zip is unpacked safely into a scratch folder (no absolute paths or `..`, links skipped,
+   config's count and size caps) and resolved as a folder.
+
+Reading is careful: links are never followed (a link could point at the reference solution),
+only regular files are read, and each kind of file has a size cap in autograder/config.py; a
+file over its cap is refused with a message that says so, never cut. Standard library only.
+"""
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import stat
+import tempfile
+import zipfile
+import zlib
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from autograder import config
+
+SUBMISSION_NAME = "vae.py"
+NOTEBOOK_NAME = "vae.ipynb"
+IGNORED_DIRS = frozenset({"__MACOSX", "__pycache__", "venv", "node_modules"})  # and every hidden folder
+DEFINES = re.compile(r"^(class VAE\b|def (loss_function|train)\b)", re.MULTILINE)
+HINT = ("Hand in assignment/vae.py (the file itself, or a folder or zip holding it), or your notebook "
+        f"with your code in its cell '{config.NOTEBOOK_CODE_CELL}'.")
+
+
+@dataclass(frozen=True)
+class Code:
+    """What resolve() found: the module to grade, a note for the student, the files it read."""
+
+    source: bytes | None  # the module to grade as vae.py; None when there is nothing to grade
+    note: str  # where the code came from, or why nothing is graded ("" for a plain vae.py)
+    files: tuple[Path, ...] = ()  # what was read (grade-all compares their times with a grade's)
+
+
+class HandInError(ValueError):
+    """Nothing can be graded; the message says why, for the student."""
+
+
+class NotebookError(ValueError):
+    """The notebook's graded cell cannot be graded; the message says which cell and why."""
+
+
+# --- Careful reading -----------------------------------------------------------------------------
+
+
+def read_regular(path: Path, limit: int, what: str) -> bytes:
+    """The bytes of `path` if it is a regular file of at most `limit` bytes (HandInError if not).
+
+    A link is never followed (O_NOFOLLOW) and nothing but a regular file is read: a FIFO or a
+    device would hang or never end (O_NONBLOCK keeps even the open from waiting).
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError as error:
+        kind = "a symbolic link, which the grader does not follow" if os.path.islink(path) else error.strerror
+        raise HandInError(f"{what} could not be read ({kind}).") from None
+    with os.fdopen(fd, "rb") as file:
+        info = os.fstat(file.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise HandInError(f"{what} is not a regular file, so the grader does not read it.")
+        data = file.read(limit + 1)
+    if len(data) > limit:
+        raise HandInError(f"{what} is {max(info.st_size, len(data)):,} bytes; the grader reads files up to "
+                          f"{limit:,} bytes and did not cut it. Hand in your code alone, without data pasted "
+                          "into it.")
+    return data
+
+
+def _walk(folder: Path) -> list[Path]:
+    """The regular files under `folder`, links neither followed nor listed, at most HANDIN_MAX_FILES entries."""
+    found, seen, pending = [], 0, [folder]
+    while pending:
+        try:
+            entries = sorted(os.scandir(pending.pop()), key=lambda e: e.name)
+        except OSError:
+            continue  # an unreadable folder holds nothing we can grade
+        for item in entries:
+            seen += 1
+            if seen > config.HANDIN_MAX_FILES:
+                raise HandInError(f"What you handed in holds more than {config.HANDIN_MAX_FILES:,} files and "
+                                  f"folders; the grader stopped looking. {HINT}")
+            if item.is_dir(follow_symlinks=False):
+                if item.name not in IGNORED_DIRS and not item.name.startswith("."):
+                    pending.append(Path(item.path))
+            elif item.is_file(follow_symlinks=False):
+                found.append(Path(item.path))
+    return found
+
+
+def _depth(path: Path, folder: Path) -> int:
+    return len(path.relative_to(folder).parts)
+
+
+def _shallowest(paths: list[Path], folder: Path, preferred: str, what: str) -> Path | None:
+    """The shallowest of `paths`: the one named `preferred` there, else the only one (HandInError if several)."""
+    if not paths:
+        return None
+    depth = min(_depth(p, folder) for p in paths)
+    best = [p for p in paths if _depth(p, folder) == depth]
+    named = [p for p in best if p.name == preferred]
+    if len(named) == 1 or len(best) == 1:
+        return (named or best)[0]
+    names = ", ".join(sorted(str(p.relative_to(folder)) for p in (named or best))[:10])
+    raise HandInError(f"Nothing was graded: what you handed in holds {len(named or best)} {what} files at the same "
+                      f"depth ({names}). Hand in exactly one.")
+
+
+def describe(files: list[Path], folder: Path, limit: int = 10) -> str:
+    """A short list of the files found, for a message that says what was handed in instead."""
+    names = sorted(str(p.relative_to(folder)) for p in files)
+    if not names:
+        return "nothing (an empty upload)"
+    shown = ", ".join(name[:100] for name in names[:limit])
+    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+
+# --- Notebooks ---------------------------------------------------------------------------------------
+
+
+def _grade_id(cell: object) -> object:
+    """The cell's nbgrader grade_id, or None however its metadata is malformed."""
+    metadata = cell.get("metadata") if isinstance(cell, dict) else None
+    nbgrader = metadata.get("nbgrader") if isinstance(metadata, dict) else None
+    return nbgrader.get("grade_id") if isinstance(nbgrader, dict) else None
+
+
+def graded_cell(text: bytes | str, name: str = NOTEBOOK_NAME) -> str:
+    """The source of the notebook's graded code cell (NotebookError naming what is wrong)."""
+    try:
+        book = json.loads(text)
+    except (ValueError, RecursionError) as error:  # not UTF-8, not JSON, nested beyond reason
+        raise NotebookError(f"{name} is not a readable notebook ({type(error).__name__}).") from None
+    cells = book.get("cells") if isinstance(book, dict) else None
+    if not isinstance(cells, list):
+        raise NotebookError(f"{name} is not a notebook in Jupyter's format 4 (it has no list of cells): save it "
+                            "again with Jupyter.")
+    cell_id = config.NOTEBOOK_CODE_CELL
+    found = [cell for cell in cells if _grade_id(cell) == cell_id]
+    if not found:
+        raise NotebookError(f"The graded cell '{cell_id}' (section 3, the cell that imports your model) is missing "
+                            f"from {name}: restore it from the released notebook.")
+    if len(found) > 1:
+        raise NotebookError(f"The graded cell '{cell_id}' appears {len(found)} times in {name}: keep one.")
+    cell_type, source = found[0].get("cell_type"), found[0].get("source", "")
+    if cell_type != "code":
+        raise NotebookError(f"The graded cell '{cell_id}' in {name} was retyped into a {str(cell_type)[:20]} "
+                            "cell: change it back to a code cell.")
+    if isinstance(source, list) and all(isinstance(line, str) for line in source):
+        source = "".join(source)  # the notebook format may split a cell's source into lines
+    if not isinstance(source, str):
+        raise NotebookError(f"The graded cell '{cell_id}' in {name} has no readable source: save the notebook "
+                            "again with Jupyter.")
+    return source
+
+
+def module_source(text: bytes | str, name: str = NOTEBOOK_NAME) -> str | None:
+    """The module to grade from the notebook, or None when its graded cell defers to vae.py."""
+    source = graded_cell(text, name)
+    if not DEFINES.search(source):
+        return None
+    # IPython's magics and shell escapes are not Python: keep them visible, inert.
+    lines = [f"# {line}" if line.lstrip().startswith(("%", "!")) else line for line in source.splitlines()]
+    return "\n".join(lines) + "\n"
+
+
+# --- Resolving -------------------------------------------------------------------------------------------
+
+
+def _python(path: Path, name: str, note: str = "", also: tuple[Path, ...] = ()) -> Code:
+    return Code(read_regular(path, config.SUBMISSION_MAX_BYTES, name), note, (path, *also))
+
+
+def _notebook(notebook: Path, name: str, vae_py: Path | None, vae_py_name: str) -> Code:
+    """The notebook's code, or vae.py's when the notebook defers to it or cannot be graded."""
+    try:
+        source = module_source(read_regular(notebook, config.NOTEBOOK_MAX_BYTES, name), name)
+    except (NotebookError, HandInError) as error:
+        if vae_py is None:
+            raise HandInError(str(error)) from None
+        return _python(vae_py, vae_py_name, f"{error} {vae_py_name} was graded instead.", (notebook,))
+    if source is None:
+        if vae_py is None:
+            raise HandInError(f"The graded cell '{config.NOTEBOOK_CODE_CELL}' of {name} imports vae.py, but no vae.py "
+                              "was handed in beside it: hand in vae.py too, or write your code in that cell.")
+        return _python(vae_py, vae_py_name, also=(notebook,))
+    return Code(source.encode(), f"Graded the code in {name}'s cell '{config.NOTEBOOK_CODE_CELL}' "
+                                 "(it replaces vae.py).", (notebook,))
+
+
+def _folder(folder: Path, zips: bool = True) -> Code:
+    files = _walk(folder)
+    vae_py = _shallowest([f for f in files if f.name == SUBMISSION_NAME], folder, SUBMISSION_NAME, SUBMISSION_NAME)
+    notebooks = [f for f in files if f.suffix.lower() == ".ipynb"]
+    if vae_py is not None:
+        beside = [f for f in notebooks if f.parent == vae_py.parent]
+        named = [f for f in beside if f.name == NOTEBOOK_NAME]
+        notebook = (named or beside)[0] if len(named or beside) == 1 else None
+    else:
+        notebook = _shallowest(notebooks, folder, NOTEBOOK_NAME, "notebook")
+    vae_py_name = str(vae_py.relative_to(folder)) if vae_py else SUBMISSION_NAME
+    if notebook is not None:
+        return _notebook(notebook, str(notebook.relative_to(folder)), vae_py, vae_py_name)
+    if vae_py is not None:
+        return _python(vae_py, vae_py_name)
+    archives = [f for f in files if f.parent == folder and f.suffix.lower() == ".zip"]
+    if zips and len(archives) == 1:
+        return _zip(archives[0], archives[0].name)
+    raise HandInError(f"No vae.py was found in what you handed in; it held {describe(files, folder)}. {HINT}")
+
+
+def _safe_parts(name: str) -> tuple[str, ...] | None:
+    """A zip member's path as folder names, or None if it could land outside the folder."""
+    path = PurePosixPath(name.replace("\\", "/"))
+    if path.is_absolute() or ".." in path.parts or (path.parts and ":" in path.parts[0]):
+        return None
+    return tuple(part for part in path.parts if part not in ("", "."))
+
+
+def _unpack(archive: zipfile.ZipFile, into: Path, name: str) -> None:
+    """Unpack `archive`'s regular files and folders into `into`, within config's caps."""
+    members = archive.infolist()
+    if len(members) > config.HANDIN_MAX_FILES:
+        raise HandInError(f"{name} holds {len(members):,} entries; the grader opens zips of up to "
+                          f"{config.HANDIN_MAX_FILES:,}. {HINT}")
+    budget = config.HANDIN_MAX_BYTES
+    for member in members:
+        parts = _safe_parts(member.filename)
+        if parts is None:
+            raise HandInError(f"{name} holds a path that leads outside it ({member.filename[:100]!r}), so it was "
+                              f"not opened. {HINT}")
+        kind = stat.S_IFMT(member.external_attr >> 16)  # 0 when the zip holds no Unix file type
+        if not parts or kind not in (0, stat.S_IFREG, stat.S_IFDIR):
+            continue  # links and other special entries are never unpacked
+        target = into.joinpath(*parts)
+        if member.is_dir():
+            target.mkdir(parents=True, exist_ok=True)
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with archive.open(member) as source, open(target, "xb") as sink:
+            while chunk := source.read(min(1 << 20, budget + 1)):
+                budget -= len(chunk)
+                if budget < 0:
+                    raise HandInError(f"{name} unpacks to more than {config.HANDIN_MAX_BYTES:,} bytes; the grader "
+                                      f"did not open it. {HINT}")
+                sink.write(chunk)
+
+
+def _zip(path: Path, name: str) -> Code:
+    data = read_regular(path, config.HANDIN_MAX_BYTES, name)
+    with tempfile.TemporaryDirectory(prefix="vae-handin-") as scratch:
+        try:
+            with zipfile.ZipFile(io.BytesIO(data)) as archive:
+                _unpack(archive, Path(scratch), name)
+        except (zipfile.BadZipFile, zlib.error, EOFError, OSError, RuntimeError, NotImplementedError) as error:
+            raise HandInError(f"{name} could not be unpacked ({type(error).__name__}): make the zip again. "
+                              f"{HINT}") from None
+        code = _folder(Path(scratch), zips=False)  # no zip inside a zip
+    return Code(code.source, code.note, (path,))
+
+
+def _resolve(handin: Path) -> Code:
+    name = handin.name or str(handin)
+    try:
+        info = os.lstat(handin)
+    except OSError:
+        raise HandInError(f"Nothing was handed in: {name} does not exist.") from None
+    if stat.S_ISLNK(info.st_mode):
+        raise HandInError(f"{name} is a symbolic link, which the grader does not follow: hand in the file itself.")
+    if stat.S_ISDIR(info.st_mode):
+        return _folder(handin)
+    suffix = handin.suffix.lower()
+    if suffix == ".zip":
+        return _zip(handin, name)
+    if suffix == ".ipynb":
+        beside = handin.parent / SUBMISSION_NAME
+        return _notebook(handin, name, beside if beside.is_file() and not beside.is_symlink() else None,
+                         SUBMISSION_NAME)
+    if suffix == ".py":
+        return _python(handin, name)
+    raise HandInError(f"{name} is not something the grader reads (a .py file, a notebook, a zip or a folder). {HINT}")
+
+
+def resolve(handin: Path) -> Code:
+    """The code to grade in what the student handed in, and a note for them (see the module docstring)."""
+    try:
+        return _resolve(handin)
+    except HandInError as error:
+        return Code(None, str(error))

@@ -1,0 +1,211 @@
+"""The results format (Gradescope's results.json): its one owner, for the grader and every reader.
+
+A result is a plain dict, as JSON holds it: `tests` (one entry per check: name, score,
+max_score, status, output, tags, visibility, extra_data) and, around them, `score`,
+`execution_time`, `output`, `visibility`, `stdout_visibility`, `extra_data`. This module builds
+entries and results, sums them (the score, the maximum, the points per rubric tag), and writes
+and reads them. What it writes is strict JSON (no NaN or Infinity, which strict parsers reject)
+and bounded: every string is cut to config.RESULTS_TEXT_CHARS, the file stays under
+config.RESULTS_MAX_BYTES, whatever a submission managed to put into a message.
+
+Standard library and autograder.config only: the CI report reads results before (or without)
+the grader's virtual environment.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+from typing import Any, TypedDict
+
+from autograder import config
+
+VISIBLE = "visible"
+MAX_DEPTH = 20  # of nested lists and dicts in extra_data
+
+
+class Entry(TypedDict, total=False):
+    """One check's line in results.json."""
+
+    name: str
+    score: float
+    max_score: float
+    status: str  # "passed" or "failed"
+    output: str  # the message to the student ("" when passed)
+    tags: list[str]  # exactly one rubric tag (config.RUBRIC)
+    visibility: str
+    extra_data: dict[str, Any]  # for instructors and benchmarks
+
+
+class Results(TypedDict, total=False):
+    """A whole results.json."""
+
+    score: float
+    execution_time: float
+    output: str
+    visibility: str
+    stdout_visibility: str
+    tests: list[Entry]
+    extra_data: dict[str, Any]
+
+
+class ResultsError(ValueError):
+    """A results file that is not JSON, or not this format."""
+
+
+# --- Building ------------------------------------------------------------------------------------
+
+
+def entry(tag: str, name: str, max_score: float, passed: bool, output: str = "",
+          extra: dict[str, Any] | None = None) -> Entry:
+    """One check: all of `max_score` if it passed, else nothing and `output` says why."""
+    line = Entry(name=f"{tag}: {name}", score=max_score if passed else 0.0, max_score=max_score,
+                 status="passed" if passed else "failed", output="" if passed else output, tags=[tag],
+                 visibility=VISIBLE)
+    if extra is not None:
+        line["extra_data"] = extra
+    return line
+
+
+def zero_entry(tag: str, message: str) -> Entry:
+    """A rubric line that earned nothing because its check could not run, saying why."""
+    points, description = config.RUBRIC[tag]
+    return entry(tag, description, float(points), False, message)
+
+
+def zero_tests(message: str) -> list[Entry]:
+    """Every rubric line at 0 points, each saying `message`: the points still add up to the rubric."""
+    return [zero_entry(tag, message) for tag in config.RUBRIC]
+
+
+def build(tests: list[Entry], output: str = "", execution_time: float = 0.0,
+          extra: dict[str, Any] | None = None) -> Results:
+    """A whole result around `tests`; its score is their sum."""
+    results = Results(score=round(sum(float(t["score"]) for t in tests), 2),
+                      execution_time=round(execution_time, 2), output=output, visibility=VISIBLE,
+                      stdout_visibility="hidden", tests=tests)
+    if extra is not None:
+        results["extra_data"] = extra
+    return results
+
+
+def zero_result(message: str, output: str = "", extra: dict[str, Any] | None = None) -> Results:
+    """The rubric-wide zero result: every tag at 0 points, each saying `message`."""
+    return build(zero_tests(message), output=output, extra=extra)
+
+
+# --- Summing -------------------------------------------------------------------------------------
+
+
+def _number(value: Any) -> float:
+    """A score as a float; anything else (missing, text, NaN) counts 0."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return 0.0
+    return number if math.isfinite(number) else 0.0
+
+
+def maximum(results: Results) -> float:
+    """The points possible: the sum of the tests' max_score."""
+    return sum(_number(t.get("max_score")) for t in results.get("tests", []))
+
+
+def score(results: Results) -> float:
+    """The points earned: the top-level score if given, else the sum of the tests' scores."""
+    if results.get("score") is not None:
+        return _number(results["score"])
+    return sum(_number(t.get("score")) for t in results.get("tests", []))
+
+
+def by_tag(results: Results | None) -> dict[str, tuple[float, float]]:
+    """tag -> (points earned, points possible): every rubric tag (0, 0 without tests), then any other."""
+    totals = {tag: [0.0, 0.0] for tag in config.RUBRIC}
+    for test in (results or {}).get("tests", []):
+        for tag in test.get("tags", []):
+            earned = totals.setdefault(str(tag), [0.0, 0.0])
+            earned[0] += _number(test.get("score"))
+            earned[1] += _number(test.get("max_score"))
+    return {tag: (earned, possible) for tag, (earned, possible) in totals.items()}
+
+
+def tag_points(results: Results | None) -> dict[str, float]:
+    """Points earned per rubric tag, rounded (0 for every tag without results)."""
+    totals = by_tag(results)
+    return {tag: round(totals[tag][0], 2) for tag in config.RUBRIC}
+
+
+# --- Writing and reading ---------------------------------------------------------------------------
+
+
+def _cut(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    return text[:limit] + f"… ({len(text) - limit:,} more characters cut)"
+
+
+def _clean(value: Any, limit: int, depth: int = 0) -> Any:
+    """`value` as strict JSON can hold it: strings cut to `limit`, non-finite numbers as text."""
+    if isinstance(value, str):
+        return _cut(value, limit)
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return value if abs(value) < 1 << 63 else "(an integer too large to keep)"
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)  # "nan", "inf", "-inf"
+    if depth >= MAX_DEPTH:
+        return "(nested too deep to keep)"
+    if isinstance(value, dict):
+        return {_cut(str(key), limit): _clean(item, limit, depth + 1) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(item, limit, depth + 1) for item in value]
+    return _cut(f"({type(value).__name__})", limit)
+
+
+def _without_extra_data(results: Results) -> Results:
+    slim = {key: value for key, value in results.items() if key != "extra_data"}
+    slim["tests"] = [{key: value for key, value in t.items() if key != "extra_data"} for t in results.get("tests", [])]
+    slim["extra_data"] = {"dropped": "extra_data was left out to keep results.json under "
+                                     f"{config.RESULTS_MAX_BYTES:,} bytes"}
+    return Results(**slim)
+
+
+def to_json(results: Results) -> str:
+    """Strict, bounded JSON: strings cut, then cut harder, then extra_data dropped, until it fits."""
+    for candidate, limit in ((results, config.RESULTS_TEXT_CHARS), (results, config.RESULTS_TEXT_CHARS // 10),
+                             (_without_extra_data(results), 300)):
+        text = json.dumps(_clean(candidate, limit), indent=2, allow_nan=False)
+        if len(text.encode()) <= config.RESULTS_MAX_BYTES:
+            return text
+    raise ValueError(f"results with {len(results.get('tests', []))} tests do not fit in "
+                     f"{config.RESULTS_MAX_BYTES:,} bytes")
+
+
+def write(results: Results, path: Path) -> None:
+    """Write results.json at `path` atomically (a reader never sees half a file)."""
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(to_json(results))
+    os.replace(partial, path)
+
+
+def _reject_constant(name: str) -> None:
+    raise ResultsError(f"is not strict JSON (it holds {name})")
+
+
+def from_json(text: str) -> Results:
+    """The results in `text`, checked for what readers rely on: an object with a list of tests."""
+    try:
+        results = json.loads(text, parse_constant=_reject_constant)
+    except json.JSONDecodeError as error:
+        raise ResultsError(f"is not JSON ({error})") from None
+    if not isinstance(results, dict) or not isinstance(results.get("tests"), list) \
+            or not all(isinstance(t, dict) for t in results["tests"]):
+        raise ResultsError("has no list of tests: expected Gradescope's results format")
+    return results
+
+
+def load(path: Path) -> Results:
+    """from_json of the file at `path` (FileNotFoundError if there is none)."""
+    return from_json(path.read_text(errors="replace"))

@@ -1,0 +1,127 @@
+"""How the worker is kept apart from the grader: the isolation modes and the sandbox uid.
+
+Isolation, strongest first (`isolation_mode()` says which one is in force):
+- "bwrap": the grader runs as root and bubblewrap works. The worker sees only /usr, the
+  Python installation, a private /tmp, a minimal /dev (plus the NVIDIA device nodes on a GPU
+  host) and its own folder (no repository, no hidden graders, no reference, no other
+  submissions), has no network, its own PID namespace, and runs as an unprivileged uid with
+  no capabilities.
+- "uid": root without bubblewrap. The worker runs as an unprivileged uid; the grader has
+  made the repository's folders unreadable to it (grade.protect_repository) and checks that.
+- "process": the grader runs as an ordinary user. The worker is a separate process with its
+  own session and the limits of limits.py, but it runs as that user, so it can read whatever
+  that user can (the reference included) and write where that user can. Grade untrusted code
+  as root (CI, Gradescope), or in a container, for the stronger modes.
+"""
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Callable
+
+from autograder import config
+
+INSIDE = Path("/sandbox")  # the worker's folder as the worker sees it in "bwrap" mode
+UID_RANGE = 1000  # uids tried, from the preferred one downwards
+
+
+def is_root() -> bool:
+    return hasattr(os, "geteuid") and os.geteuid() == 0
+
+
+def has_gpu() -> bool:
+    """An NVIDIA driver is loaded (its control device exists)."""
+    return Path("/dev/nvidiactl").exists()
+
+
+def nvidia_devices() -> list[str]:
+    return sorted(glob.glob("/dev/nvidia*"))
+
+
+def _bind_with_parents(path: Path, source: Path) -> list[str]:
+    """Bind `source` read-only at `path`, creating the folders above it (traversable)."""
+    args = []
+    for parent in reversed(path.parents[:-1]):
+        args += ["--perms", "0755", "--dir", str(parent)]
+    return args + ["--ro-bind", str(source), str(path)]
+
+
+def device_args(gpu: Callable[[], bool] = has_gpu,
+                devices: Callable[[], list[str]] = nvidia_devices) -> list[str]:
+    """A minimal /dev with a private /dev/shm; on a GPU host, the NVIDIA nodes and /sys too
+    (read-only: the CUDA driver reads the PCI topology there)."""
+    args = ["--dev", "/dev", "--perms", "1777", "--tmpfs", "/dev/shm"]
+    if gpu():
+        for node in devices():
+            args += ["--dev-bind", node, node]
+        args += ["--ro-bind", "/sys", "/sys"]
+    return args
+
+
+def bwrap_prefix(workdir: Path, uid: int, gpu: Callable[[], bool] = has_gpu,
+                 devices: Callable[[], list[str]] = nvidia_devices) -> list[str]:
+    """bubblewrap's arguments: a minimal read-only system, the worker folder, no network."""
+    args = ["bwrap", "--die-with-parent", "--new-session", "--unshare-pid", "--unshare-net",
+            "--unshare-ipc", "--unshare-uts", "--ro-bind", "/usr", "/usr"]
+    for top in ("/bin", "/sbin", "/lib", "/lib32", "/lib64"):
+        if os.path.islink(top):
+            args += ["--symlink", os.readlink(top), top]
+        elif os.path.isdir(top):
+            args += ["--ro-bind", top, top]
+    # A fresh /tmp first, then the Python installation (which may itself live under /tmp), at
+    # its real path and at the path it was started from (a linked .venv).
+    args += ["--tmpfs", "/tmp"]
+    for prefix in sorted({Path(sys.base_prefix), Path(sys.prefix)}):
+        for seen_as in sorted({prefix.absolute(), prefix.resolve()}):
+            if not str(seen_as).startswith("/usr/"):
+                args += _bind_with_parents(seen_as, source=prefix.resolve())
+    args += device_args(gpu, devices)
+    args += ["--proc", "/proc", "--bind", str(workdir), str(INSIDE), "--chdir", str(INSIDE)]
+    return args + ["/usr/bin/setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
+                   "--no-new-privs", "--inh-caps=-all", "--bounding-set=-all"]
+
+
+_BWRAP_WORKS: bool | None = None
+
+
+def bwrap_works() -> bool:
+    global _BWRAP_WORKS
+    if _BWRAP_WORKS is None:
+        _BWRAP_WORKS = False
+        if is_root() and shutil.which("bwrap") and Path("/usr/bin/setpriv").exists():
+            with tempfile.TemporaryDirectory() as tmp:
+                probe = bwrap_prefix(Path(tmp), config.SANDBOX_UID) + [sys.executable, "-c", "pass"]
+                try:
+                    _BWRAP_WORKS = subprocess.run(probe, capture_output=True, timeout=60).returncode == 0
+                except (OSError, subprocess.TimeoutExpired):
+                    pass
+    return _BWRAP_WORKS
+
+
+def isolation_mode() -> str:
+    if not is_root():
+        return "process"
+    return "bwrap" if bwrap_works() else "uid"
+
+
+def allocate_uid(preferred: int) -> tuple[int, int]:
+    """A sandbox uid no other grader on this machine is using now, and the lock that holds it.
+
+    The grader kills every process of its uid, so two graders must never share one: each
+    holds an exclusive lock on /tmp/vae-grader-uid-<uid>.lock (owner-only) while it runs.
+    """
+    import fcntl
+
+    for uid in range(preferred, preferred - UID_RANGE, -1):
+        fd = os.open(f"/tmp/vae-grader-uid-{uid}.lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return uid, fd
+        except BlockingIOError:
+            os.close(fd)
+    raise RuntimeError(f"no free sandbox uid in {preferred - UID_RANGE + 1}..{preferred}")

@@ -1,0 +1,164 @@
+"""What the worker may use, and how every process it started is found and ended.
+
+In every isolation mode: a wall-clock limit per call (client.py), a CPU-time limit, resident
+memory of all its processes together (a watchdog), capped stdout/stderr, no core files, a
+cap on tasks where the sandbox uid is its own, and every process it started is killed (the
+grader is a child subreaper, so even daemonised grandchildren are found).
+"""
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import threading
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+from autograder import config
+
+PR_SET_CHILD_SUBREAPER = 36
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The sandbox's limits; the defaults are the course's (autograder/config.py). Tests pass
+    smaller ones rather than waiting for the real ones."""
+
+    import_timeout_s: float = config.IMPORT_TIMEOUT_S
+    call_timeout_s: float = config.CALL_TIMEOUT_S
+    memory_mb: int = config.MEMORY_LIMIT_MB
+    output_kb: int = config.OUTPUT_LIMIT_KB
+    tasks: int = config.TASK_LIMIT
+
+    @property
+    def cpu_s(self) -> int:
+        """CPU seconds for the worker's whole life (one import, one training, the quick calls)."""
+        return int(self.import_timeout_s + config.TRAIN_TIMEOUT_S + 20 * self.call_timeout_s)
+
+
+def rlimits(limits: Limits, own_uid: bool) -> Callable[[], None]:
+    """The function the worker's process runs before exec: limits that hold for it and its
+    children. RLIMIT_NPROC counts every task of a uid, so it is set only where the sandbox
+    uid is the worker's alone (bwrap and uid modes hold a lock on it)."""
+
+    def apply() -> None:
+        import resource
+
+        values = [("RLIMIT_CORE", 0), ("RLIMIT_CPU", limits.cpu_s), ("RLIMIT_FSIZE", 256 << 20),
+                  ("RLIMIT_NOFILE", 1024)]
+        if own_uid:
+            values.append(("RLIMIT_NPROC", limits.tasks))
+        for name, value in values:
+            resource.setrlimit(getattr(resource, name), (value, value))
+
+    return apply
+
+
+def become_subreaper() -> None:
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass  # not Linux: descendants that daemonise may outlive grading
+
+
+def process_table() -> list[tuple[int, int, int, int]]:
+    """(pid, ppid, owner uid, resident KiB) of every live process we can see (cheap: one stat
+    each). Zombies are left out: they hold no memory and are reaped by their parent."""
+    found = []
+    page_kib = os.sysconf("SC_PAGE_SIZE") // 1024
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            uid = os.stat(f"/proc/{entry}").st_uid
+            with open(f"/proc/{entry}/stat", "rb") as f:
+                fields = f.read().rsplit(b")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if fields[0] not in (b"Z", b"X"):
+            found.append((int(entry), int(fields[1]), uid, int(fields[21]) * page_kib))
+    return found
+
+
+def sandbox_processes(uid: int | None) -> list[tuple[int, int]]:
+    """(pid, resident KiB) of every process the submission may have started: our descendants
+    (the grader is their subreaper) and, where it has its own uid, every process of that uid."""
+    table = process_table()
+    children: dict[int, list[int]] = {}
+    for pid, ppid, _, _ in table:
+        children.setdefault(ppid, []).append(pid)
+    ours, stack = set(), [os.getpid()]
+    while stack:
+        for child in children.get(stack.pop(), []):
+            ours.add(child)
+            stack.append(child)
+    return [(pid, rss) for pid, _, owner, rss in table if pid in ours or (uid is not None and owner == uid)]
+
+
+def kill_all(uid: int | None, extra: Callable[[], list[int]] = list) -> None:
+    """SIGKILL every process of the submission (and `extra()`), until none is left (a process
+    that held gigabytes takes a while to exit, and a restarted worker must not be blamed)."""
+    for _ in range(500):
+        victims = [pid for pid, _ in sandbox_processes(uid)] + extra()
+        if not victims:
+            return
+        for pid in victims:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        for pid in victims:  # reap our own children (the others reparent to us, then go)
+            try:
+                os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                pass
+        time.sleep(0.02)
+
+
+class MemoryWatchdog:
+    """A thread that calls `on_exceeded` once the submission's processes together hold more
+    than `limit_mb` resident."""
+
+    def __init__(self, uid: int | None, limit_mb: int, on_exceeded: Callable[[], None]) -> None:
+        self.uid, self.limit_kib, self.on_exceeded = uid, limit_mb * 1024, on_exceeded
+        self.exceeded = False
+        self._watching = True
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._thread.start()
+
+    def _watch(self) -> None:
+        while self._watching:
+            if sum(rss for _, rss in sandbox_processes(self.uid)) > self.limit_kib:
+                self.exceeded = True
+                self.on_exceeded()
+                return
+            time.sleep(0.1)
+
+    def stop(self) -> None:
+        """Stop watching, and wait for a kill in progress: it kills every process of the uid,
+        so it must be done before a new worker starts."""
+        self._watching = False
+        self._thread.join()
+
+
+class CappedOutput:
+    """Keeps the first and last `limit / 2` bytes of a stream and counts the rest."""
+
+    def __init__(self, limit: int) -> None:
+        self.half, self.head, self.tail, self.total = limit // 2, bytearray(), bytearray(), 0
+        self.lock = threading.Lock()
+
+    def add(self, chunk: bytes) -> None:
+        with self.lock:
+            self.total += len(chunk)
+            room = self.half - len(self.head)
+            self.head += chunk[:room]
+            self.tail += chunk[room:] if room > 0 else chunk
+            del self.tail[: max(0, len(self.tail) - self.half)]
+
+    def text(self) -> str:
+        with self.lock:
+            skipped = self.total - len(self.head) - len(self.tail)
+            middle = f"\n... [{skipped} bytes not shown] ...\n" if skipped > 0 else ""
+            return (bytes(self.head).decode(errors="replace") + middle + bytes(self.tail).decode(errors="replace"))

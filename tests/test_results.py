@@ -1,0 +1,113 @@
+"""autograder/grading/results.py: entries, the rubric-wide zero result, sums, strict and bounded JSON."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from autograder import config
+from autograder.grading import results
+from autograder.grading.results import ResultsError
+
+ROOT = Path(__file__).resolve().parent.parent
+FULL = sum(points for points, _ in config.RUBRIC.values())
+
+
+def strict(text: str) -> dict:
+    """json.loads that rejects NaN and Infinity, as strict parsers (JavaScript's, Go's) do."""
+    def reject(name):
+        raise ValueError(f"not strict JSON: {name}")
+    return json.loads(text, parse_constant=reject)
+
+
+def test_an_entry_earns_all_its_points_or_none_with_a_message():
+    passed = results.entry("kl", "kl is summed", 7.5, True, "ignored", {"value": 1.0})
+    failed = results.entry("kl", "kl is summed", 7.5, False, "you averaged")
+    assert (passed["name"], passed["score"], passed["status"], passed["output"]) == \
+        ("kl: kl is summed", 7.5, "passed", "")
+    assert (failed["score"], failed["max_score"], failed["status"], failed["output"]) == \
+        (0.0, 7.5, "failed", "you averaged")
+    assert passed["tags"] == ["kl"] and passed["extra_data"] == {"value": 1.0} and "extra_data" not in failed
+
+
+def test_the_zero_result_holds_every_rubric_tag_at_zero_and_says_why():
+    zero = results.zero_result("No vae.py was found")
+    assert [t["tags"] for t in zero["tests"]] == [[tag] for tag in config.RUBRIC]
+    assert zero["score"] == 0 and results.maximum(zero) == FULL
+    assert all(t["output"] == "No vae.py was found" and t["status"] == "failed" for t in zero["tests"])
+
+
+def test_totals_by_tag_and_the_score_add_up():
+    tests = [results.entry("kl", "a", 7.5, True), results.entry("kl", "b", 7.5, False),
+             results.entry("elbo", "c", 15, True)]
+    built = results.build(tests, execution_time=1.234)
+    assert built["score"] == 22.5 and built["execution_time"] == 1.23
+    assert results.by_tag(built)["kl"] == (7.5, 15) and results.by_tag(built)["encode"] == (0, 0)
+    points = results.tag_points(built)
+    assert list(points) == list(config.RUBRIC) and points["kl"] == 7.5 and sum(points.values()) == 22.5
+
+
+def test_sums_read_a_top_level_score_and_treat_junk_as_zero():
+    odd = {"tests": [{"score": "x", "max_score": 5, "tags": ["kl", "not-a-tag"]}, {"score": float("nan"),
+                                                                                    "max_score": 5}]}
+    assert results.score(odd) == 0 and results.maximum(odd) == 10
+    assert results.score({**odd, "score": 3}) == 3
+    assert results.tag_points(odd)["kl"] == 0 and "not-a-tag" not in results.tag_points(odd)
+    assert results.tag_points(None) == dict.fromkeys(config.RUBRIC, 0.0)
+
+
+def test_to_json_is_strict_json_when_extra_data_holds_nan_and_infinity():
+    built = results.build([results.entry("elbo", "e", 15, False, "no", {"elbo": float("nan"),
+                                                                       "values": [float("inf"), -float("inf"), 1.5]})])
+    data = strict(results.to_json(built))
+    assert data["tests"][0]["extra_data"] == {"elbo": "nan", "values": ["inf", "-inf", 1.5]}
+
+
+def test_to_json_cuts_student_derived_strings_and_says_so():
+    huge = "E" * 900_000  # an exception type name a submission made up
+    built = results.build([results.entry("kl", "k", 15, False, huge)], output=huge)
+    text = results.to_json(built)
+    data = strict(text)
+    assert len(text.encode()) < config.RESULTS_MAX_BYTES
+    assert data["tests"][0]["output"].startswith("E" * config.RESULTS_TEXT_CHARS)
+    assert f"{900_000 - config.RESULTS_TEXT_CHARS:,} more characters cut" in data["output"]
+
+
+def test_to_json_stays_under_the_size_cap_however_much_there_is():
+    many = [results.entry("kl", f"check {i}", 0.1, False, "x" * 9_000, {"blob": ["y" * 9_000] * 20})
+            for i in range(100)]
+    text = results.to_json(results.build(many, extra={"deep": [[[[[[[[[[[[[[[[[[[[[[["z"]]]]]]]]]]]]]]]]]]]]]]]}))
+    assert len(text.encode()) <= config.RESULTS_MAX_BYTES
+    data = strict(text)
+    assert len(data["tests"]) == 100 and data["score"] == 0
+
+
+def test_write_and_load_round_trip(tmp_path):
+    built = results.zero_result("nothing", extra={"isolation": "process"})
+    results.write(built, tmp_path / "results.json")
+    assert results.load(tmp_path / "results.json") == built
+    assert not list(tmp_path.glob("*.partial"))
+
+
+@pytest.mark.parametrize("text, words", [
+    ("{", "is not JSON"),
+    ('{"tests": [], "score": NaN}', "not strict JSON"),
+    ('{"score": 3}', "no list of tests"),
+    ('{"tests": [3]}', "no list of tests"),
+    ("[]", "no list of tests"),
+])
+def test_from_json_rejects_what_readers_cannot_use(text, words):
+    with pytest.raises(ResultsError, match=words):
+        results.from_json(text)
+
+
+def test_results_module_needs_only_the_standard_library():
+    """The CI report imports it with the system Python, before (or without) the venv."""
+    check = ("import sys; import autograder.grading.results, autograder.deploy.report; "
+             "heavy = [m for m in sys.modules if m.split('.')[0] in ('torch', 'numpy', 'pytest', 'nbformat')]; "
+             "print(heavy); sys.exit(1 if heavy else 0)")
+    run = subprocess.run([sys.executable, "-c", check], cwd=ROOT, capture_output=True, text=True)
+    assert run.returncode == 0, run.stdout + run.stderr
