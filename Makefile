@@ -8,7 +8,7 @@ SUBMISSION ?= assignment
 RESULTS ?= build/grade/results.json
 # Paths reach the grader through the environment, quoted by the shell: spaces, quotes, `;`
 # or a leading `-` in a name stay one path and never run as a command.
-export SUBMISSION RESULTS SUBMISSIONS
+export SUBMISSION RESULTS SUBMISSIONS ORG PREFIX OUT
 
 .DEFAULT_GOAL := help
 .PHONY: help setup check test assignment train grade bench calibrate
@@ -61,9 +61,9 @@ autograder-zip: ## Instructor: write build/autograder.zip to upload to Gradescop
 	$(PY) -m autograder.deploy.gradescope zip --out build/autograder.zip
 
 grade-all: ## Instructor: grade SUBMISSIONS=<folder> in parallel; gradebook in build/grade-all/.
-	@test -n "$(SUBMISSIONS)" || { echo "Usage: make grade-all SUBMISSIONS=<folder of student folders> [JOBS=n] [FORCE=1]"; exit 2; }
+	@test -n "$$SUBMISSIONS" || { echo "Usage: make grade-all SUBMISSIONS=<folder of student folders> [JOBS=n] [FORCE=1]"; exit 2; }
 	$(PY) -m autograder.deploy.grade_all --out build/grade-all $(if $(JOBS),--jobs $(JOBS)) $(if $(FORCE),--force) -- "$$SUBMISSIONS"
 
 grade-class: ## Instructor: grade ORG's PREFIX* repositories' new commits; post each grade (CLASSROOM_TOKEN).
-	@test -n "$(ORG)" && test -n "$(PREFIX)" || { echo "Usage: CLASSROOM_TOKEN=<token> make grade-class ORG=<organisation> PREFIX=<repository name prefix> [OUT=build/grade-class] [JOBS=n] [FORCE=1]"; exit 2; }
-	$(PY) -m autograder.deploy.classroom --org "$(ORG)" --prefix "$(PREFIX)" --out "$(or $(OUT),build/grade-class)" $(if $(JOBS),--jobs $(JOBS)) $(if $(FORCE),--force)
+	@test -n "$$ORG" && test -n "$$PREFIX" || { echo "Usage: CLASSROOM_TOKEN=<token> make grade-class ORG=<organisation> PREFIX=<repository name prefix> [OUT=build/grade-class] [JOBS=n] [FORCE=1]"; exit 2; }
+	$(PY) -m autograder.deploy.classroom --org="$$ORG" --prefix="$$PREFIX" --out="$${OUT:-build/grade-class}" $(if $(JOBS),--jobs $(JOBS)) $(if $(FORCE),--force)

@@ -30,10 +30,11 @@ RUN_URL = "https://github.com/course/vae-grader/actions/runs/7"
 FAKE_GRADER = '''\
 import json, os, sys
 from pathlib import Path
-file, results = Path(sys.argv[1]), Path(sys.argv[2])
+handin, results = Path(sys.argv[1]), Path(sys.argv[2])  # the student's folder, as handed in
 with open(Path(__file__).with_name("calls.log"), "a") as log:
-    log.write(f"{file} {'CLASSROOM_TOKEN' in os.environ}\\n")
-words = file.read_text().split()
+    log.write(f"{handin} {'CLASSROOM_TOKEN' in os.environ}\\n")
+found = sorted(handin.rglob("vae.py"))
+words = found[0].read_text().split() if found else []
 score = float(words[words.index("SCORE") + 1]) if "SCORE" in words else 0.0
 results.write_text(json.dumps({"score": score, "tests": [
     {"name": "kl", "score": score, "max_score": 15, "tags": ["kl"], "output": "the KL term"},
@@ -164,8 +165,8 @@ def fake_grader(tmp_path, monkeypatch):
     script.parent.mkdir()
     script.write_text(FAKE_GRADER)
 
-    def command(file: Path, results: Path, uid: int | None, threads: int | None = None) -> list[str]:
-        return [sys.executable, str(script), str(file), str(results)]
+    def command(folder: Path, results: Path, uid: int | None, threads: int | None = None) -> list[str]:
+        return [sys.executable, str(script), str(folder), str(results)]
 
     monkeypatch.setattr(grade_all_module, "grade_command", command)
 
@@ -194,7 +195,7 @@ def test_one_run_grades_each_new_commit_once_and_a_later_push_again(tmp_path, fa
     out = tmp_path / "out"
     with FakeGitHub(bares) as fake:
         assert grade_class(fake, out, monkeypatch) == 0
-        assert sorted(Path(c[0]).parts[-3] for c in fake_grader()) == ["alice", "bob", "carol"]
+        assert sorted(Path(c[0]).name for c in fake_grader()) == ["alice", "bob", "carol"]
         expected = {"alice": "Points 15/100", "bob": "Points 7.5/100", "carol": "Points 0/100"}
         for student, points in expected.items():
             name = f"{PREFIX}{student}"
@@ -222,7 +223,7 @@ def test_one_run_grades_each_new_commit_once_and_a_later_push_again(tmp_path, fa
         # Bob pushes again: only his new commit is graded.
         new = push(bares[f"{PREFIX}bob"], {"assignment/vae.py": "SCORE 12\n"})
         assert grade_class(fake, out, monkeypatch) == 0
-        assert len(fake_grader()) == 4 and Path(fake_grader()[-1][0]).parts[-3] == "bob"
+        assert len(fake_grader()) == 4 and Path(fake_grader()[-1][0]).name == "bob"
         latest = fake.posted(f"{PREFIX}bob")[-1]
         assert (latest["sha"], latest["description"]) == (new, "Points 12/100")
         assert sum(len(fake.posted(name)) for name in bares) == 4
@@ -237,7 +238,7 @@ def test_full_marks_succeed_and_a_missing_file_is_a_zero_the_student_can_act_on(
         [ann] = fake.posted(f"{PREFIX}ann")
         [ben] = fake.posted(f"{PREFIX}ben")
     assert (ann["state"], ann["description"]) == ("success", "Points 100/100")
-    assert ben["state"] == "failure" and ben["description"].startswith("Points 0/100: no vae.py found")
+    assert ben["state"] == "failure" and ben["description"].startswith("Points 0/100: No vae.py was found")
     assert len(ben["description"]) <= 140
 
 
