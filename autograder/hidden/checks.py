@@ -14,8 +14,6 @@ import torch
 from autograder import config
 from autograder.sandbox.client import Answer, SandboxFailure
 
-MAX_DIFF_SHOWN = 3
-
 
 def elbo_training(seed: int) -> dict[str, Any]:
     """The request for the elbo check's training run (the calibration makes the same one)."""

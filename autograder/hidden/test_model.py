@@ -7,15 +7,16 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from autograder import config
 from autograder.grading import reference
 from autograder.hidden.checks import check_shape, close, differs, fail, tensor
 
-BATCH = 16
+BATCH = config.MODEL_CHECK_ROWS
 
 
 @pytest.mark.rubric("parameter_count")
 def test_five_layers_hold_the_lecture_parameter_count(ask):
-    answer = ask("parameters", {"seed": 0}, function="VAE.__init__")
+    answer = ask("parameters", {"seed": config.GRADER_SEEDS["parameters"]}, function="VAE.__init__")
     parameters = answer.info.get("parameters")
     if not isinstance(parameters, dict):
         fail("VAE() did not report its parameters.")
@@ -38,7 +39,7 @@ def _weights(answer):
 
 def _encode(ask):
     x = reference.sample_images(BATCH)
-    answer = ask("encode", {"seed": 1}, {"x": x}, function="VAE.encode")
+    answer = ask("encode", {"seed": config.GRADER_SEEDS["encode"]}, {"x": x}, function="VAE.encode")
     if answer.info.get("length") != 2:
         fail(f"encode(x) should return a pair (mu, logvar), got {answer.info.get('returned')} "
              f"of length {answer.info.get('length', 'none')}.")
@@ -80,8 +81,9 @@ def test_encode_gives_logvar_from_its_own_head_fc22(ask):
 
 @pytest.mark.rubric("decode")
 def test_decode_computes_pixel_probabilities_as_the_lecture_with_your_weights(ask):
-    z = torch.randn(BATCH, reference.dims()[2], generator=torch.Generator().manual_seed(2))
-    answer = ask("decode", {"seed": 2}, {"z": z}, function="VAE.decode")
+    seed = config.GRADER_SEEDS["decode"]
+    z = torch.randn(BATCH, reference.dims()[2], generator=torch.Generator().manual_seed(seed))
+    answer = ask("decode", {"seed": seed}, {"z": z}, function="VAE.decode")
     recon = tensor(answer, "recon", "decode(z)")
     check_shape(f"decode(z) for z of shape ({BATCH}, 20)", recon, (BATCH, reference.dims()[0]))
     model = _weights(answer)
