@@ -13,8 +13,8 @@ from autograder import config
 from autograder.deploy.release import (ReleaseError, audit, build, check_assignment_is_fresh, solution_regions,
                                        write_tree)
 from autograder.authoring.stubs import BEGIN, END
+from autograder.paths import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 STUBBED = config.STUDENT_FUNCTIONS
 EXPECTED_FILES = {
     "README.md", "Makefile", ".gitignore", ".github/workflows/autograde.yml", "requirements.txt",

@@ -70,9 +70,5 @@ def stub_source(text: str, filename: str = "<source>") -> str:
     return "".join(out)
 
 
-def has_solution_markers(text: str) -> bool:
-    return BEGIN in text or END in text
-
-
 def stub_file(source: Path, target: Path) -> None:
     target.write_text(stub_source(source.read_text(), filename=str(source)))
