@@ -19,6 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 from autograder import config
 from autograder.grading import submissions
@@ -113,19 +114,14 @@ def run_hidden_tests(sandbox: Sandbox, feedback_dir: Path) -> list[dict[str, Any
     log = io.StringIO()
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
-    autoload = os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD")
-    os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
     try:
-        with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
+        with mock.patch.dict(os.environ, PYTEST_DISABLE_PLUGIN_AUTOLOAD="1"), \
+                contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
             code = pytest.main(["-c", str(HIDDEN_GRADERS / "pytest.ini"), "--rootdir", str(HIDDEN_GRADERS), "-q",
                                 "--no-header", "--tb=no", "-p", "no:warnings", str(HIDDEN_GRADERS)],
                                plugins=[plugin])
     finally:
         torch.set_num_threads(threads)
-        if autoload is None:
-            os.environ.pop("PYTEST_DISABLE_PLUGIN_AUTOLOAD")
-        else:
-            os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = autoload
     if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED) or not plugin.items:
         raise GraderError(f"the hidden tests did not run (pytest exit code {int(code)}):\n{log.getvalue()[-3000:]}")
     return plugin.tests()
