@@ -28,6 +28,62 @@ REPARAM_SAMPLES = 4000
 REPARAM_MEAN_TOL = 0.08
 REPARAM_STD_TOL = 0.06
 
+# --- The student's functions ----------------------------------------------------------------
+# The functions a student writes, as the stubs' NotImplementedError messages and the graders'
+# failure messages name them (solutions/vae.py's `### BEGIN SOLUTION` regions, in file order).
+STUDENT_FUNCTIONS = ("VAE.encode", "VAE.reparameterize", "VAE.decode", "loss_function", "train")
+
+# --- The hidden graders' inputs and tolerances (autograder/hidden/test_*.py) ---------------
+# Seeds of each check's inputs and of the model the worker builds for it: arbitrary fixed
+# values, one per check so that no two checks share noise. Changing one changes the inputs,
+# not which submissions pass.
+GRADER_SEEDS = {"parameters": 0, "encode": 1, "decode": 2, "reparameterize": 3, "gradient_flow": 4,
+                "loss": 5, "train_probe": 6}
+# Rows sent to encode and decode (test_model.py): enough that a per-row mistake shows, few
+# enough that answers stay small.
+MODEL_CHECK_ROWS = 16
+# Rows of (mu, logvar) for the gradient check (test_sampling.py), as above.
+GRADIENT_CHECK_ROWS = 8
+# loss_function's inputs (test_loss.py): 8 rows, the first half is the baseline that the
+# difference trick subtracts; recon is drawn inside (0.01, 0.99) so that no log() saturates.
+LOSS_CHECK_ROWS = 8
+LOSS_RECON_RANGE = (0.01, 0.99)
+# reparameterize's inputs: one (mu, logvar) pair per latent column, spread over these ranges
+# so that a mistake in std shows at several scales, not only at logvar = 0.
+REPARAM_MU_RANGE = (-2.0, 2.0)
+REPARAM_LOGVAR_RANGE = (-3.0, 2.0)
+
+# A loss term (a float32 sum of about 4 x 784 terms, then a difference of two such sums) matches
+# the reference within LOSS_RTOL relative plus LOSS_ATOL absolute: float32 rounding of such a
+# sum is about 1e-5 relative, a real mistake is a factor (averaging: 1/784) or a sign.
+LOSS_RTOL = 1e-4
+LOSS_ATOL = 1e-3
+# |KL| of 4 rows at the prior (mu = 0, logvar = 0) that still counts as zero: exact arithmetic
+# gives 0, float32 rounding of the two sums about 1e-5; a missing `1 +` gives 40.
+KL_AT_PRIOR_TOL = 1e-3
+# Hints only (they choose a message, never a score). A measured / expected KL ratio in
+# (0, KL_AVERAGED_BELOW) reads as averaged over the 4 rows (0.25) or the 20 dimensions (0.05);
+# a BCE ratio within HINT_RATIO_BAND (relative) of 1/784 or 1/(784 B) reads as averaged.
+KL_AVERAGED_BELOW = 0.6
+HINT_RATIO_BAND = 0.5
+# reparameterize: z - mu below NO_NOISE_TOL everywhere means no noise was added (the
+# gradient check cannot run; the spread check names it). The standardised noise must vary by
+# at least NOISE_REPEAT_MIN (mean std along rows and along columns; independent N(0, 1) noise
+# gives 1, noise repeated along an axis gives 0). A spread within VARIANCE_HINT_RTOL of
+# exp(logvar) reads as the variance used as the standard deviation (a hint only).
+NO_NOISE_TOL = 1e-6
+NOISE_REPEAT_MIN = 0.5
+VARIANCE_HINT_RTOL = 0.1
+# training_loop: after the probe's epoch, each weight within PROBE_WEIGHTS_RTOL of how far the
+# correct loop moved the weights (plus PROBE_WEIGHTS_ATOL) of the grader's replay; SGD on
+# float32 replays to rounding (about 1e-7), a missing or misplaced step differs by the whole
+# move. train()'s returned mean loss within PROBE_LOSS_RTOL of the replay's; the per-batch
+# mean (a hint) within PROBE_PER_BATCH_RTOL.
+PROBE_WEIGHTS_RTOL = 1e-3
+PROBE_WEIGHTS_ATOL = 1e-6
+PROBE_LOSS_RTOL = 1e-4
+PROBE_PER_BATCH_RTOL = 1e-3
+
 # --- The elbo check -------------------------------------------------------------------------
 ELBO_EPOCHS = 1
 ELBO_BATCH_SIZE = 128

@@ -9,7 +9,7 @@ from types import ModuleType
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from autograder.paths import ROOT
 
 
 @pytest.fixture(scope="session")

@@ -14,6 +14,13 @@ def test_every_variant_builds_from_the_current_reference_and_compiles(tmp_path):
             compile(source, f"{name}.py", "exec")
 
 
+def test_the_fixed_text_is_added_by_kind_not_repeated_in_the_corpus_file():
+    for name, spec in corpus.variants().items():
+        assert corpus.REST not in spec["why"] and "HOSTILE: " not in spec["why"], f"{name}: boilerplate in `why`"
+        docstring = corpus.source(name).split('"""')[1]
+        assert docstring.endswith(corpus.TAILS[spec["kind"]]) and docstring.count(corpus.REST) == 1, name
+
+
 def test_an_edit_that_no_longer_matches_the_reference_names_its_variant(monkeypatch):
     broken = {"buggy_x": {"kind": "buggy", "why": "x", "loses": ["kl"], "edit": [{"old": "no such text", "new": ""}]}}
     monkeypatch.setattr(corpus, "variants", lambda: broken)

@@ -18,10 +18,7 @@ from autograder.deploy.grade_all import (
     WORKFLOW_TEMPLATE, DiscoveryError, discover, grade_all, main, sandbox_uid, tag_points, workflow_state,
     write_gradebook,
 )
-
-ROOT = Path(__file__).resolve().parent.parent
-needs_grader = pytest.mark.skipif(not (ROOT / "autograder" / "grading" / "grade.py").exists(),
-                                  reason="autograder/grading/grade.py (the real grader) is not written yet")
+from autograder.paths import ROOT
 
 # Stands in for `python -m autograder.grading.grade`: what it does is written in the student's vae.py.
 #   SCORE n -> results with n points on the kl tag;  CRASH -> exit 3;  SLEEP s -> sleep first.
@@ -265,7 +262,6 @@ def test_cli_reports_counts_and_throughput_and_rejects_a_bad_folder(tmp_path, fa
 # --- With the real grader ------------------------------------------------------------------------------
 
 
-@needs_grader
 @pytest.mark.slow
 def test_grade_all_grades_the_reference_the_stubs_and_a_syntax_error(tmp_path):
     submissions = tmp_path / "class"

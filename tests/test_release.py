@@ -13,9 +13,9 @@ import yaml
 from autograder import config
 from autograder.deploy.release import ReleaseError, audit, build, check_assignment_is_fresh, write_tree
 from autograder.authoring.markers import find_leaks, readable_text, solution_regions, stub_message
+from autograder.paths import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
-STUBBED = ("VAE.encode", "VAE.reparameterize", "VAE.decode", "loss_function", "train")
+STUBBED = config.STUDENT_FUNCTIONS
 EXPECTED_FILES = {
     "README.md", "Makefile", ".gitignore", ".github/workflows/autograde.yml", "requirements.txt",
     "data/README.md", "data/SHA256SUMS",
@@ -120,6 +120,11 @@ def test_audit_catches_grader_settings_and_the_threshold_value(release_copy):
     assert "NOTES.md: names the grader setting ELBO_THRESHOLD" in problems
     assert "NOTES.md: holds the ELBO threshold's value" in problems
     assert "RUBRIC.md: names the rubric's description of 'kl'" in problems
+
+
+def test_the_student_functions_are_the_solution_regions_of_vae_py():
+    regions = [r.function for r in solution_regions() if r.source == Path("solutions/vae.py")]
+    assert tuple(regions) == config.STUDENT_FUNCTIONS
 
 
 def test_audit_catches_a_stub_that_no_longer_raises(release_copy):

@@ -1,8 +1,9 @@
 """Build the test corpus's submissions from the reference (tests/submissions/corpus.toml).
 
-Each variant is solutions/vae.py without its markers, with a few edits and its own docstring:
-the corpus stays one small file and follows the reference when the reference changes. An edit
-whose `old` text no longer occurs exactly once is an error that names the variant.
+Each variant is solutions/vae.py without its markers, with a few edits and its own docstring
+(its `why`, then the fixed text of its kind, TAILS): the corpus stays one small file and follows
+the reference when the reference changes. An edit whose `old` text no longer occurs exactly
+once is an error that names the variant.
 """
 from __future__ import annotations
 
@@ -11,11 +12,20 @@ import tomllib
 from functools import cache
 from pathlib import Path
 
-from autograder.paths import ROOT, SOLUTIONS
+from autograder import config
 from autograder.authoring.markers import without_markers
+from autograder.paths import ROOT, SOLUTIONS
 
 CORPUS_FILE = ROOT / "tests" / "submissions" / "corpus.toml"
 _DOCSTRING = re.compile(r'\A"""(.*?)"""\n', re.S)
+REST = "Everything not mentioned is the reference solution (solutions/vae.py), markers removed.\n"
+# The text each variant's docstring ends with, by kind: said here once, not in every `why`.
+# Correct and buggy `why`s end with their test -ELBO after one epoch at training seeds 0, 1, 2;
+# the reference's own values at those seeds follow them, for comparison.
+_BESIDE_THE_REFERENCE = (f"(The reference: 126.8 / 128.5 / 127.9; the elbo check passes below "
+                         f"{config.ELBO_THRESHOLD:g}.)\n\n{REST}")
+TAILS = {"correct": _BESIDE_THE_REFERENCE, "buggy": _BESIDE_THE_REFERENCE,
+         "hostile": f"\nHOSTILE: for the grader's sandbox only. {REST}"}
 
 
 @cache
@@ -31,7 +41,8 @@ def reference_code() -> str:
 def source(name: str) -> str:
     spec = variants()[name]
     text = reference_code()
-    text = text.replace(_DOCSTRING.match(text).group(1), spec["why"], 1)
+    docstring = spec["why"] + TAILS[spec["kind"]]
+    text = text.replace(_DOCSTRING.match(text).group(1), docstring, 1)
     for number, edit in enumerate(spec.get("edit", []), start=1):
         count = text.count(edit["old"])
         if count != 1:

@@ -17,6 +17,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from unittest import mock
 
 from autograder.grading import handin
 from autograder.grading.results import Entry, Results, build, maximum, write, zero_tests
@@ -56,19 +57,34 @@ def sandbox_output_note(sandbox: Sandbox) -> str:
             f"What was kept:\n{sandbox.output.text()[:4000]}")
 
 
-def run_hidden_tests(sandbox: Sandbox, feedback_dir: Path) -> tuple[list[Entry], str]:
+def run_hidden_tests(sandbox: Sandbox, feedback_dir: Path) -> list[Entry]:
+    """Run the hidden graders under pytest against `sandbox`; one results entry per test.
+
+    The grader's own torch runs on one thread: its computations are small, and while the worker
+    trains on every core, a second OpenMP thread here makes both spin against each other (the
+    probe's replay went from 8 ms to 0.5 s on a busy 2-core machine). Plugins installed in the
+    environment are not loaded: the hidden graders need none, and each costs start-up time.
+    """
     import pytest
+    import torch
 
     from autograder.grading.plugin import GradingPlugin
 
     plugin = GradingPlugin(sandbox, feedback_dir)
     log = io.StringIO()
-    with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
-        code = pytest.main(["-c", str(HIDDEN_GRADERS / "pytest.ini"), "--rootdir", str(HIDDEN_GRADERS), "-q",
-                            "--no-header", "--tb=no", "-p", "no:warnings", str(HIDDEN_GRADERS)], plugins=[plugin])
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with mock.patch.dict(os.environ, PYTEST_DISABLE_PLUGIN_AUTOLOAD="1"), \
+                contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
+            code = pytest.main(["-c", str(HIDDEN_GRADERS / "pytest.ini"), "--rootdir", str(HIDDEN_GRADERS), "-q",
+                                "--no-header", "--tb=no", "-p", "no:warnings", str(HIDDEN_GRADERS)],
+                               plugins=[plugin])
+    finally:
+        torch.set_num_threads(threads)
     if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED) or not plugin.items:
         raise GraderError(f"the hidden tests did not run (pytest exit code {int(code)}):\n{log.getvalue()[-3000:]}")
-    return plugin.tests(), log.getvalue()
+    return plugin.tests()
 
 
 def grade(submission: Path, results_path: Path = DEFAULT_RESULTS, sandbox_uid: int | None = None,
@@ -96,7 +112,7 @@ def grade(submission: Path, results_path: Path = DEFAULT_RESULTS, sandbox_uid: i
             if extra["isolation"] == "uid":
                 protect_repository(sandbox.uid)
             sandbox.launch()  # the worker imports torch while pytest starts here
-            tests, _ = run_hidden_tests(sandbox, results_path.parent)
+            tests = run_hidden_tests(sandbox, results_path.parent)
         finally:
             sandbox.close()  # every process of the submission is gone before results are written
         output = "\n".join(filter(None, [code.note, sandbox_output_note(sandbox)]))

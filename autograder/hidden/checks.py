@@ -15,8 +15,6 @@ from autograder import config
 from autograder.sandbox.client import IMPORTING, Answer, SandboxFailure
 from autograder.sandbox.protocol import with_state_prefix
 
-MAX_DIFF_SHOWN = 3
-
 
 def elbo_training(seed: int, weights_seed: int) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
     """The request for the elbo check's training run (the calibration makes the same one): the

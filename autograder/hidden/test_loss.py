@@ -10,17 +10,20 @@ from __future__ import annotations
 import pytest
 import torch
 
+from autograder import config
 from autograder.grading import reference
 from autograder.hidden.checks import fail, tensor
 from autograder.sandbox.protocol import LOSS, LOSS_ARGUMENTS, loss_input
 
-ROWS, HALF = 8, 4
+ROWS = config.LOSS_CHECK_ROWS
+HALF = ROWS // 2  # rows the difference trick measures
 
 
 def _inputs() -> dict[str, torch.Tensor]:
-    generator = torch.Generator().manual_seed(5)
+    generator = torch.Generator().manual_seed(config.GRADER_SEEDS["loss"])
     latent = reference.dims()[2]
-    recon = 0.01 + 0.98 * torch.rand(ROWS, reference.dims()[0], generator=generator)
+    low, high = config.LOSS_RECON_RANGE
+    recon = low + (high - low) * torch.rand(ROWS, reference.dims()[0], generator=generator)
     images = reference.sample_images(ROWS)  # grey levels in [0, 1], not only 0 and 1
     mu = torch.randn(ROWS, latent, generator=generator)
     logvar = torch.randn(ROWS, latent, generator=generator)
@@ -69,7 +72,7 @@ def _losses(ask) -> tuple[dict[str, float], dict[str, float]]:
 
 
 def _near(actual: float, expected: float) -> bool:
-    return abs(actual - expected) <= 1e-4 * abs(expected) + 1e-3
+    return abs(actual - expected) <= config.LOSS_RTOL * abs(expected) + config.LOSS_ATOL
 
 
 def _check_bce(theirs: dict[str, float], ours: dict[str, float], prefix: str, shape: str) -> None:
@@ -80,7 +83,7 @@ def _check_bce(theirs: dict[str, float], ours: dict[str, float], prefix: str, sh
     ratio = measured / expected if expected else float("nan")
     hints = {1 / 784: "it looks averaged over the pixels",
              1 / (784 * ROWS): "it looks averaged over pixels and batch (reduction='mean')"}
-    hint = next((text for r, text in hints.items() if abs(ratio / r - 1) < 0.5), None)
+    hint = next((text for r, text in hints.items() if abs(ratio / r - 1) < config.HINT_RATIO_BAND), None)
     fail(f"With images x of shape {shape}, the reconstruction term, measured on its own (4 extra images, same mu "
          "and logvar), should be the binary cross-entropy summed over every pixel of every image: "
          "-sum[x log r + (1 - x) log(1 - r)]. "
@@ -107,7 +110,7 @@ def test_kl_term_matches_the_closed_form(ask):
         return
     ratio = measured / expected if expected else float("nan")
     hint = ""
-    if 0 < ratio < 0.6:
+    if 0 < ratio < config.KL_AVERAGED_BELOW:
         hint = " It looks averaged over the batch or the latent dimensions: sum instead."
     elif ratio < 0:
         hint = " Its sign is flipped: KL = -1/2 * sum(1 + logvar - mu^2 - exp(logvar)) is never negative."
@@ -128,7 +131,7 @@ def test_kl_term_is_zero_at_the_prior_and_grows_with_each_of_mean_and_variance(a
     """
     theirs, ours = _losses(ask)
     at_prior = theirs["kl_prior"] - theirs["kl_half"]
-    if not abs(at_prior) <= 1e-3:
+    if not abs(at_prior) <= config.KL_AT_PRIOR_TOL:
         fail(f"For 4 rows with mu = 0 and logvar = 0, q(z|x) is the prior N(0, I), so their KL is 0; yours adds "
              f"{at_prior:.4g}. Hint: check the `1 +` inside -1/2 * sum(1 + logvar - mu^2 - exp(logvar)).")
     for case, rows, part in (

@@ -7,16 +7,17 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from autograder import config
 from autograder.grading import reference
 from autograder.hidden.checks import check_shape, close, differs, fail, tensor
 from autograder.sandbox.protocol import DECODE, ENCODE, PARAMETERS, with_state_prefix
 
-BATCH = 16
+BATCH = config.MODEL_CHECK_ROWS
 
 
 @pytest.mark.rubric("parameter_count")
 def test_five_layers_hold_the_lecture_parameter_count(ask):
-    answer = ask(PARAMETERS, {"seed": 0}, function="VAE.__init__")
+    answer = ask(PARAMETERS, {"seed": config.GRADER_SEEDS["parameters"]}, function="VAE.__init__")
     parameters = answer.info.get("parameters")
     if not isinstance(parameters, dict):
         fail("VAE() did not report its parameters.")
@@ -40,7 +41,7 @@ def _chosen_weights(ask, weights_seed: int) -> dict[str, torch.Tensor]:
     weights the submission reports: its own __init__ cannot make a wrong formula look right.
     A changed layer size still gets weights (it costs parameter_count and elbo, not these).
     """
-    answer = ask(PARAMETERS, {"seed": 0}, function="VAE.__init__")
+    answer = ask(PARAMETERS, {"seed": config.GRADER_SEEDS["parameters"]}, function="VAE.__init__")
     declared = answer.info.get("parameters")
     if not isinstance(declared, dict):
         fail("VAE() did not report its parameters.")
@@ -66,7 +67,7 @@ def _reference_with(weights: dict[str, torch.Tensor]) -> torch.nn.Module:
 def _encode(ask, weights_seed: int):
     weights = _chosen_weights(ask, weights_seed)
     x = reference.sample_images(BATCH)
-    answer = ask(ENCODE, {"seed": 1}, {"x": x, **with_state_prefix(weights)}, function="VAE.encode")
+    answer = ask(ENCODE, {"seed": config.GRADER_SEEDS["encode"]}, {"x": x, **with_state_prefix(weights)}, function="VAE.encode")
     if answer.info.get("length") != 2:
         fail(f"encode(x) should return a pair (mu, logvar), got {answer.info.get('returned')} "
              f"of length {answer.info.get('length', 'none')}.")
@@ -108,9 +109,9 @@ def test_encode_gives_logvar_from_its_own_head_fc22(ask, weights_seed):
 
 @pytest.mark.rubric("decode")
 def test_decode_computes_pixel_probabilities_as_the_lecture_with_the_graders_weights(ask, weights_seed):
-    weights = _chosen_weights(ask, weights_seed)
-    z = torch.randn(BATCH, reference.dims()[2], generator=torch.Generator().manual_seed(2))
-    answer = ask(DECODE, {"seed": 2}, {"z": z, **with_state_prefix(weights)}, function="VAE.decode")
+    weights, seed = _chosen_weights(ask, weights_seed), config.GRADER_SEEDS["decode"]
+    z = torch.randn(BATCH, reference.dims()[2], generator=torch.Generator().manual_seed(seed))
+    answer = ask(DECODE, {"seed": seed}, {"z": z, **with_state_prefix(weights)}, function="VAE.decode")
     recon = tensor(answer, "recon", "decode(z)")
     check_shape(f"decode(z) for z of shape ({BATCH}, 20)", recon, (BATCH, reference.dims()[0]))
     model = _reference_with(weights)

@@ -10,8 +10,8 @@ from autograder.hidden.checks import check_finite, check_float32, check_shape, c
 from autograder.sandbox.protocol import GRADIENT_FLOW, REPARAMETERIZE
 
 # One (mu, logvar) pair per latent column: several spreads, not only logvar = 0.
-LOGVARS = torch.linspace(-3.0, 2.0, 20)
-MUS = torch.linspace(-2.0, 2.0, 20)
+LOGVARS = torch.linspace(*config.REPARAM_LOGVAR_RANGE, 20)
+MUS = torch.linspace(*config.REPARAM_MU_RANGE, 20)
 
 
 def _inputs(rows: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -20,7 +20,8 @@ def _inputs(rows: int) -> tuple[torch.Tensor, torch.Tensor]:
 
 def _samples(ask) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     mu, logvar = _inputs(config.REPARAM_SAMPLES)
-    answer = ask(REPARAMETERIZE, {"seed": 3}, {"mu": mu, "logvar": logvar}, function="VAE.reparameterize")
+    answer = ask(REPARAMETERIZE, {"seed": config.GRADER_SEEDS["reparameterize"]}, {"mu": mu, "logvar": logvar},
+                 function="VAE.reparameterize")
     first = tensor(answer, "first", "reparameterize(mu, logvar)")
     second = tensor(answer, "second", "a second reparameterize(mu, logvar)")
     check_shape("z = reparameterize(mu, logvar)", first, tuple(mu.shape))
@@ -40,9 +41,9 @@ def test_reparameterize_has_mean_mu_and_std_exp_half_logvar(ask):
     worst = int((ratio - 1).abs().argmax())
     if not (ratio - 1).abs().max() <= config.REPARAM_STD_TOL:  # written so that NaN fails
         hint = ""
-        if torch.allclose(spread, torch.exp(LOGVARS).double(), rtol=0.1):
+        if torch.allclose(spread, torch.exp(LOGVARS).double(), rtol=config.VARIANCE_HINT_RTOL):
             hint = " Your spread looks like exp(logvar): the standard deviation is exp(logvar / 2)."
-        elif spread.max() < 1e-6:
+        elif spread.max() < config.NO_NOISE_TOL:
             hint = " z does not vary at all in training mode: add eps * std with eps ~ N(0, 1)."
         fail(f"With logvar = {LOGVARS[worst]:.2f}, z should spread around mu with standard deviation "
              f"exp(logvar / 2) = {expected[worst]:.3f}; yours had {spread[worst]:.3f}.{hint}")
@@ -60,20 +61,21 @@ def test_reparameterize_draws_fresh_independent_noise(ask):
         fail("Two calls of reparameterize gave the same z: draw new noise on every call "
              "(torch.randn_like(std) inside the method, not once in __init__).")
     eps = ((first - mu) / torch.exp(0.5 * logvar)).double()
-    if not (eps.std(dim=0).mean() >= 0.5 and eps.std(dim=1).mean() >= 0.5):
+    if not (eps.std(dim=0).mean() >= config.NOISE_REPEAT_MIN and eps.std(dim=1).mean() >= config.NOISE_REPEAT_MIN):
         fail("The noise repeats across rows or columns: eps must have the shape of std, one independent "
              "draw per entry (torch.randn_like(std)).")
 
 
 def _gradients(ask) -> tuple[dict, torch.Tensor, torch.Tensor, torch.Tensor]:
-    generator = torch.Generator().manual_seed(4)
-    mu, logvar = torch.randn(8, 20, generator=generator), torch.randn(8, 20, generator=generator)
-    v = torch.randn(8, 20, generator=generator)
-    answer = ask(GRADIENT_FLOW, {"seed": 4}, {"mu": mu, "logvar": logvar, "v": v}, function="VAE.reparameterize")
+    seed, shape = config.GRADER_SEEDS["gradient_flow"], (config.GRADIENT_CHECK_ROWS, reference.dims()[2])
+    generator = torch.Generator().manual_seed(seed)
+    mu, logvar = torch.randn(shape, generator=generator), torch.randn(shape, generator=generator)
+    v = torch.randn(shape, generator=generator)
+    answer = ask(GRADIENT_FLOW, {"seed": seed}, {"mu": mu, "logvar": logvar, "v": v}, function="VAE.reparameterize")
     z = tensor(answer, "z", "reparameterize(mu, logvar)")
     check_shape("z", z, tuple(mu.shape))
     check_finite("z = reparameterize(mu, logvar)", z)
-    if not (z - mu).abs().max() >= 1e-6:
+    if not (z - mu).abs().max() >= config.NO_NOISE_TOL:
         fail("In training mode z equals mu: no noise was added, so the gradient through the noise term "
              "cannot be checked. z = mu + eps * std with eps ~ N(0, I).")
     if not answer.info.get("z_requires_grad"):

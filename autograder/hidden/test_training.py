@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import math
+from concurrent.futures import ThreadPoolExecutor
+from functools import cache
 
 import pytest
 import torch
@@ -23,8 +25,18 @@ MISTAKES = {
 }
 
 
+@cache
+def _replay(order: str) -> tuple[dict[str, torch.Tensor], float]:
+    """replay(), once per order: both training_loop checks compare with the correct loop."""
+    return replay(order)
+
+
 def _probe_run(ask) -> tuple[dict, dict[str, torch.Tensor]]:
-    answer = ask(TRAIN_PROBE, {"seed": 6}, function="train")
+    # The grader replays the correct loop while the worker runs train(): both start by importing
+    # torch's compiler stack (torch.optim's first use, about 2 s), and the wait frees a core.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(_replay, "zfbs")
+        answer = ask(TRAIN_PROBE, {"seed": config.GRADER_SEEDS["train_probe"]}, function="train")
     weights = state_in(answer.tensors)
     return answer.info, weights
 
@@ -35,7 +47,8 @@ def _matches(weights: dict[str, torch.Tensor], expected: dict[str, torch.Tensor]
         theirs = weights.get(name)
         if theirs is None or theirs.shape != value.shape:
             return False
-        if not float((theirs.double() - value.double()).abs().max()) <= 1e-3 * change + 1e-6:
+        tolerance = config.PROBE_WEIGHTS_RTOL * change + config.PROBE_WEIGHTS_ATOL
+        if not float((theirs.double() - value.double()).abs().max()) <= tolerance:
             return False  # written so that NaN weights never match
     return True
 
@@ -46,11 +59,11 @@ def test_train_zeroes_backpropagates_and_steps_every_batch(ask):
     if info.get("loss_calls", 0) == 0:
         fail("train() never called loss_function: compute each batch's loss with "
              "loss_function(recon, x, mu, logvar).")
-    expected, _ = replay("zfbs")
+    expected, _ = _replay("zfbs")
     if _matches(weights, expected):
         return
     for order, mistake in MISTAKES.items():
-        if _matches(weights, replay(order)[0]):
+        if _matches(weights, _replay(order)[0]):
             fail(f"After one epoch on a small test model, the weights show that {mistake}.")
     fail("After one epoch on a small test model, the weights differ from those of a correct loop "
          "(for each batch: optimizer.zero_grad(), forward, loss, loss.backward(), optimizer.step()).")
@@ -62,12 +75,12 @@ def test_train_returns_the_mean_loss_per_example(ask):
     value = info.get("value")
     if not isinstance(value, (int, float)):
         fail(f"train() should return a float, got {info.get('returned')}. Hint: accumulate loss.item().")
-    _, expected = replay("zfbs")
-    if abs(value - expected) <= 1e-4 * abs(expected):
+    _, expected = _replay("zfbs")
+    if abs(value - expected) <= config.PROBE_LOSS_RTOL * abs(expected):
         return
     loader = probe.probe_loader()
     batches, examples = len(loader), len(loader.dataset)
-    if abs(value * batches / examples - expected) <= 1e-3 * abs(expected):
+    if abs(value * batches / examples - expected) <= config.PROBE_PER_BATCH_RTOL * abs(expected):
         fail(f"train() returned the mean loss per batch; return total_loss / len(loader.dataset) "
              f"({examples} examples), not / len(loader) ({batches} batches).")
     fail(f"train() returned {value:.4g}; with a correct loop on the same small test model the mean loss per "
@@ -93,7 +106,7 @@ def _descends_from(initial: dict[str, torch.Tensor], trained: dict[str, torch.Te
 def test_one_epoch_of_your_training_reaches_a_good_test_elbo(ask, feedback_dir, record, weights_seed):
     header, initial = elbo_training(config.ELBO_SEED, weights_seed)
     answer = ask(TRAIN_ELBO, header, initial, function="train",
-                 uses=("VAE.encode", "VAE.reparameterize", "VAE.decode", "loss_function"),
+                 uses=tuple(name for name in config.STUDENT_FUNCTIONS if name != "train"),
                  timeout=config.TRAIN_TIMEOUT_S)
     record("epoch_seconds", answer.info.get("epoch_seconds"))
     record("train_device", answer.info.get("device"))
