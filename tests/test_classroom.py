@@ -342,9 +342,15 @@ def test_instructor_workflow_grades_on_a_schedule_and_on_demand_with_the_secret_
     assert upload["if"] == "always()"
 
 
-def test_make_grade_class_runs_the_instructor_command():
-    dry = subprocess.run(["make", "-n", "-C", str(ROOT), "grade-class", "ORG=course", "PREFIX=hw-", "FORCE=1"],
-                         capture_output=True, text=True)
-    assert '-m autograder.deploy.classroom --org "course" --prefix "hw-"' in dry.stdout and "--force" in dry.stdout
+def test_make_grade_class_runs_the_instructor_command(tmp_path):
+    """Its arguments reach the command as given: a `;` or a quote in them runs nothing."""
+    echo = tmp_path / "echo.py"
+    echo.write_text("import json, sys; print(json.dumps(sys.argv[1:]))\n")
+    org = f'course"; touch {tmp_path / "ran"}; "'
+    run = subprocess.run(["make", "-s", "-C", str(ROOT), "grade-class", f"ORG={org}", "PREFIX=hw-", "FORCE=1",
+                          f"PY={sys.executable} {echo}"], capture_output=True, text=True)
+    argv = json.loads(run.stdout.strip().splitlines()[-1])
+    assert argv[:3] == ["-m", "autograder.deploy.classroom", f"--org={org}"] and "--prefix=hw-" in argv
+    assert "--force" in argv and not (tmp_path / "ran").exists()
     usage = subprocess.run(["make", "-C", str(ROOT), "grade-class"], capture_output=True, text=True)
     assert usage.returncode != 0 and "Usage: CLASSROOM_TOKEN=" in usage.stdout
