@@ -40,3 +40,15 @@ def import_path() -> Callable[[Path, str], ModuleType]:
         return module
 
     return load
+
+
+@pytest.fixture(scope="session")
+def generated_assignment(tmp_path_factory) -> Path:
+    """assignment/ as `make assignment` writes it today, in a temporary folder (made once: nbgrader
+    takes about 20 s, and both the drift tests and the notebook tests compare with it)."""
+    from autograder.authoring.assign import generate
+    from autograder.paths import SOLUTIONS
+
+    target = tmp_path_factory.mktemp("generate") / "assignment"
+    generate(SOLUTIONS, target)
+    return target

@@ -9,7 +9,6 @@ import pytest
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
-from autograder.authoring.assign import generate
 from autograder.authoring.markers import find_leaks, has_markers, readable_text, solution_regions, stub_message
 from autograder.paths import ASSIGNMENT, SOLUTIONS
 
@@ -26,10 +25,8 @@ def files_under(folder: Path) -> set[Path]:
 
 
 @pytest.fixture(scope="module")
-def generated(tmp_path_factory) -> Path:
-    target = tmp_path_factory.mktemp("generate") / "assignment"
-    generate(SOLUTIONS, target)
-    return target
+def generated(generated_assignment) -> Path:
+    return generated_assignment
 
 
 def test_assignment_has_exactly_the_files_generation_writes(generated):
