@@ -19,6 +19,8 @@ import re
 import sys
 from pathlib import Path
 
+from autograder.sandbox import protocol
+
 # --- The flags --------------------------------------------------------------------------------
 # From the source (scan):
 WORKER_MODULE = "worker.module_touched"  # sys.modules, __main__, the worker's, protocol's or probe's module
@@ -40,7 +42,8 @@ IMPORTED = {"worker": WORKER_MODULE, "protocol": WORKER_MODULE, "probe": WORKER_
 # Names, as attributes (x.name), bare names or string constants (getattr(x, "name")).
 NAMES = {
     "OPS": WORKER_OPS, "serve": WORKER_OPS, "new_model": WORKER_OPS, "keep_tensor": WORKER_OPS,
-    "load_submission": WORKER_OPS, "__code__": WORKER_OPS, "op_gradient_flow": WORKER_OPS,
+    "load_submission": WORKER_OPS, "__code__": WORKER_OPS,
+    **{f"op_{op}": WORKER_OPS for op in protocol.OPS},  # the worker's operation functions
     "_getframe": FRAMES, "currentframe": FRAMES, "getouterframes": FRAMES, "f_back": FRAMES, "f_globals": FRAMES,
     "f_locals": FRAMES, "tb_frame": FRAMES, "get_objects": FRAMES, "get_referrers": FRAMES, "get_referents": FRAMES,
     "write_frame": PIPES, "read_frame": PIPES, "encode_frame": PIPES, "dup2": PIPES, "closerange": PIPES,
@@ -50,7 +53,6 @@ NAMES = {
     "SharedMemory": SHARED_MEMORY, "ShareableList": SHARED_MEMORY, "memfd_create": SHARED_MEMORY,
     "shm_open": SHARED_MEMORY,
 }
-NAME_PREFIXES = {"op_": WORKER_OPS}  # the worker's operation functions
 # Dotted names flagged as a whole (too common a last part to flag alone).
 DOTTED = {"sys.modules": WORKER_MODULE, "inspect.stack": FRAMES, "inspect.trace": FRAMES, "sys.argv": PIPES}
 # Functions of os and io on file descriptors: flagged when given a small integer (a pipe's
@@ -77,8 +79,7 @@ def _module_flags(name: str) -> set[str]:
 
 
 def _name_flags(name: str) -> set[str]:
-    found = {NAMES[name]} if name in NAMES else set()
-    return found | {flag for prefix, flag in NAME_PREFIXES.items() if name.startswith(prefix)}
+    return {NAMES[name]} if name in NAMES else set()
 
 
 def _on_a_descriptor(function: str) -> bool:
