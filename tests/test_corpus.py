@@ -5,6 +5,7 @@ import pytest
 
 from autograder import config
 from autograder.evidence import corpus
+from autograder.sandbox import integrity
 
 
 def test_every_variant_builds_from_the_current_reference_and_compiles(tmp_path):
@@ -42,3 +43,11 @@ def test_the_corpus_has_the_correct_and_hostile_variants_the_issue_names():
     assert {"hostile_exit_at_import", "hostile_infinite_loop_in_train", "hostile_memory_bomb_in_encode",
             "hostile_output_flood_in_train", "hostile_forged_results", "hostile_monkeypatch_comparisons",
             "hostile_background_writer", "hostile_read_solution"} <= names
+    assert {"hostile_rewrite_worker_ops", "hostile_calls_probe_replay", "hostile_zero_init_constant_encode",
+            "hostile_ctypes_native", "hostile_shared_memory"} <= names
+
+
+def test_every_flag_a_hostile_variant_expects_is_one_the_grader_raises():
+    known = {value for name, value in vars(integrity).items() if name.isupper() and isinstance(value, str)}
+    expected = {flag for spec in corpus.variants().values() for flag in spec.get("flags", [])}
+    assert expected and expected <= known, expected - known

@@ -21,7 +21,8 @@ from autograder.deploy.grade_all import (
 from autograder.paths import ROOT
 
 # Stands in for `python -m autograder.grading.grade`: what it does is written in the student's vae.py.
-#   SCORE n -> results with n points on the kl tag;  CRASH -> exit 3;  SLEEP s -> sleep first.
+#   SCORE n -> results with n points on the kl tag;  CRASH -> exit 3;  SLEEP s -> sleep first;
+#   FLAGS a,b -> integrity flags a and b in extra_data.
 # Every call appends "folder uid start end" to calls.log beside this script.
 FAKE_GRADER = '''\
 import json, sys, time
@@ -37,7 +38,8 @@ if "CRASH" in words:
     print("grader error: planted crash")
     sys.exit(3)
 score = float(words[words.index("SCORE") + 1]) if "SCORE" in words else 0.0
-results.write_text(json.dumps({"score": score, "tests": [
+flags = words[words.index("FLAGS") + 1].split(",") if "FLAGS" in words else []
+results.write_text(json.dumps({"score": score, "extra_data": {"integrity_flags": flags}, "tests": [
     {"name": "kl", "score": score, "max_score": 15, "tags": ["kl"]},
     {"name": "elbo", "score": 0, "max_score": 15, "tags": ["elbo"]}]}))
 '''
@@ -160,10 +162,20 @@ def test_grade_all_writes_each_students_results_and_a_gradebook_row(tmp_path, fa
     outcomes = grade_all(discover(tmp_path / "in"), out, jobs=2, command=fake)
     write_gradebook(outcomes, out / "gradebook.csv")
     book = read_gradebook(out / "gradebook.csv")
-    assert list(book["alice"]) == ["student", "total", *config.RUBRIC, "workflow", "error"]
+    assert list(book["alice"]) == ["student", "total", *config.RUBRIC, "workflow", "flags", "error"]
     assert (book["alice"]["total"], book["alice"]["kl"], book["alice"]["elbo"]) == ("15.0", "15.0", "0.0")
     assert (book["bob"]["total"], book["bob"]["error"]) == ("7.5", "")
     assert json.loads((out / "bob" / "results.json").read_text())["score"] == 7.5
+
+
+def test_the_gradebook_shows_integrity_flags_beside_unchanged_points(tmp_path, fake):
+    hand_in(tmp_path / "in", "alice", "SCORE 15 FLAGS native_code,worker.ops_touched")
+    hand_in(tmp_path / "in", "bob", "SCORE 15")
+    outcomes = grade_all(discover(tmp_path / "in"), tmp_path / "out", jobs=2, command=fake)
+    write_gradebook(outcomes, tmp_path / "gradebook.csv")
+    book = read_gradebook(tmp_path / "gradebook.csv")
+    assert book["alice"]["flags"] == "native_code;worker.ops_touched" and book["bob"]["flags"] == ""
+    assert book["alice"]["total"] == book["bob"]["total"] == "15.0"
 
 
 def test_a_crashing_or_hanging_grader_costs_only_its_own_row(tmp_path, fake):

@@ -3,7 +3,8 @@
 Every submission is graded end to end, as `make grade` does: a separate grader process, the
 submission in its sandbox. Correct variants must get full marks; each buggy one must lose
 points under the tags its bug touches and keep them everywhere else; hostile ones must leave
-the grader running, score no more than their honest part earns, and leave nothing behind.
+the grader running, score no more than their honest part earns, carry the integrity flags
+their `flags` name, and leave nothing behind.
 """
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ import pytest
 
 from autograder import config
 from autograder.evidence import corpus
-from autograder.grading.results import by_tag, maximum
+from autograder.grading.results import by_tag, integrity_flags, maximum
 from autograder.paths import ROOT, SOLUTIONS
 from autograder.sandbox.isolation import UID_RANGE, isolation_mode
 
@@ -124,6 +125,8 @@ def test_hostile_submission_neither_breaks_the_grader_nor_gains_points(name, spe
     tags = by_tag(results)
     for tag in spec.get("keeps", []):
         assert tags[tag][0] == pytest.approx(tags[tag][1]), f"{name} should keep {tag}:\n{messages(results)}"
+    flags = integrity_flags(results)
+    assert set(spec.get("flags", [])) <= set(flags), f"{name} should be flagged {spec['flags']}, was {flags}"
     assert not _sandbox_processes(), "a process of the submission outlived grading"
 
 

@@ -273,15 +273,17 @@ def safe_cell(value: object) -> object:
 
 
 def write_gradebook(outcomes: list[Outcome], path: Path) -> None:
-    """student, total, one column per rubric tag, workflow, error."""
+    """student, total, one column per rubric tag, workflow, flags (integrity flags for a person
+    to look at, `;`-separated), error."""
     with open(path, "w", newline="") as f:
         writer = csv.writer(f)
-        writer.writerow(["student", "total", *config.RUBRIC, "workflow", "error"])
+        writer.writerow(["student", "total", *config.RUBRIC, "workflow", "flags", "error"])
         for outcome in outcomes:
             points = tag_points(outcome.results)
             total = round(results_format.score(outcome.results), 2) if outcome.results else 0
             writer.writerow([safe_cell(cell) for cell in
-                             (outcome.student, total, *points.values(), outcome.workflow, outcome.error)])
+                             (outcome.student, total, *points.values(), outcome.workflow,
+                              ";".join(results_format.integrity_flags(outcome.results)), outcome.error)])
 
 
 def main(argv: list[str] | None = None) -> int:

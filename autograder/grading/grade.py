@@ -22,6 +22,7 @@ from unittest import mock
 from autograder.grading import handin
 from autograder.grading.results import Entry, Results, build, maximum, write, zero_tests
 from autograder.paths import AUTOGRADER, BUILD, HIDDEN_GRADERS, ROOT
+from autograder.sandbox import integrity
 from autograder.sandbox.client import Sandbox
 from autograder.sandbox.isolation import isolation_mode
 
@@ -102,6 +103,7 @@ def grade(submission: Path, results_path: Path = DEFAULT_RESULTS, sandbox_uid: i
     scratch = tempfile.TemporaryDirectory(prefix="vae-grade-")
     code = handin.resolve(submission)
     extra = {"isolation": isolation_mode()}
+    flags: set[str] = set()
     if code.source is None:
         tests, output = zero_tests(code.note), ""
     else:
@@ -117,8 +119,9 @@ def grade(submission: Path, results_path: Path = DEFAULT_RESULTS, sandbox_uid: i
             sandbox.close()  # every process of the submission is gone before results are written
         output = "\n".join(filter(None, [code.note, sandbox_output_note(sandbox)]))
         extra.update(worker_starts=sandbox.starts)
+        flags = integrity.scan(code.source) | sandbox.flags  # for a person: they change no points
     scratch.cleanup()
-    results = build(tests, output, time.perf_counter() - start, extra)
+    results = build(tests, output, time.perf_counter() - start, extra, flags)
     write(results, results_path)
     return results
 

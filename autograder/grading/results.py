@@ -2,7 +2,8 @@
 
 A result is a plain dict, as JSON holds it: `tests` (one entry per check: name, score,
 max_score, status, output, tags, visibility, extra_data) and, around them, `score`,
-`execution_time`, `output`, `visibility`, `stdout_visibility`, `extra_data`. This module builds
+`execution_time`, `output`, `visibility`, `stdout_visibility`, `extra_data` (which holds
+`integrity_flags`: what a person should look at, autograder/sandbox/integrity.py; never points). This module builds
 entries and results, sums them (the score, the maximum, the points per rubric tag), and writes
 and reads them. What it writes is strict JSON (no NaN or Infinity, which strict parsers reject)
 and bounded: every string is cut to config.RESULTS_TEXT_CHARS, the file stays under
@@ -17,11 +18,12 @@ import json
 import math
 import os
 from pathlib import Path
-from typing import Any, TypedDict
+from typing import Any, Iterable, TypedDict
 
 from autograder import config
 
 VISIBLE = "visible"
+INTEGRITY_FLAGS = "integrity_flags"  # in the result's extra_data: a sorted list of short strings
 MAX_DEPTH = 20  # of nested lists and dicts in extra_data
 
 
@@ -80,11 +82,14 @@ def zero_tests(message: str) -> list[Entry]:
 
 
 def build(tests: list[Entry], output: str = "", execution_time: float = 0.0,
-          extra: dict[str, Any] | None = None) -> Results:
-    """A whole result around `tests`; its score is their sum."""
+          extra: dict[str, Any] | None = None, flags: Iterable[str] | None = None) -> Results:
+    """A whole result around `tests`; its score is their sum. `flags`, when given, go to
+    extra_data's INTEGRITY_FLAGS, sorted (an empty list when none): they change no points."""
     results = Results(score=round(sum(float(t["score"]) for t in tests), 2),
                       execution_time=round(execution_time, 2), output=output, visibility=VISIBLE,
                       stdout_visibility="hidden", tests=tests)
+    if flags is not None:
+        extra = {**(extra or {}), INTEGRITY_FLAGS: sorted(set(flags))}
     if extra is not None:
         results["extra_data"] = extra
     return results
@@ -128,6 +133,13 @@ def by_tag(results: Results | None) -> dict[str, tuple[float, float]]:
             earned[0] += _number(test.get("score"))
             earned[1] += _number(test.get("max_score"))
     return {tag: (earned, possible) for tag, (earned, possible) in totals.items()}
+
+
+def integrity_flags(results: Results | None) -> list[str]:
+    """The result's integrity flags (strings only; [] when none or unreadable)."""
+    extra = (results or {}).get("extra_data")
+    flags = extra.get(INTEGRITY_FLAGS) if isinstance(extra, dict) else None
+    return [str(flag) for flag in flags if isinstance(flag, str)] if isinstance(flags, list) else []
 
 
 def tag_points(results: Results | None) -> dict[str, float]:

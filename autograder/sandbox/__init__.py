@@ -5,5 +5,6 @@
 - isolation.py: how the worker is kept apart (bwrap, uid, process) and its uid.
 - limits.py: what the worker may use (time, memory, tasks, output) and killing all it started.
 - client.py: the trusted side, class Sandbox; WORKER_FILES and the rule for what is copied in.
+- integrity.py: the trusted side's tampering flags (the source scan, /proc), for a person.
 - worker.py, probe.py: copied into the sandbox; the untrusted side and what train() runs on.
 """

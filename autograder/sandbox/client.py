@@ -6,7 +6,9 @@ answers `call(op, header, tensors, function=...)` with an Answer, or raises Sand
 with the facts of what went wrong (its `kind`: timeout, died, memory, protocol). The
 sentences a student reads about a failure are written by the hidden graders
 (autograder/hidden/checks.py), not here. After a failure the worker is restarted for the next
-call; a function that hung, died or ran out of memory is not called again.
+call; a function that hung, died or ran out of memory is not called again. `flags` collects
+what a person should look at (integrity.py): protocol anomalies, what the worker reported
+swapped, and what /proc shows of the sandbox's processes before they are killed.
 
 The rule for WORKER_FILES: nothing copied into the sandbox can produce an answer the grader
 accepts. The submission can read and run every copied file, so they hold only what its code
@@ -30,8 +32,9 @@ from typing import Any
 
 from autograder import config
 from autograder.paths import DATA, SANDBOX, SOLUTIONS
-from autograder.sandbox import isolation, protocol
-from autograder.sandbox.limits import CappedOutput, Limits, MemoryWatchdog, become_subreaper, kill_all, rlimits
+from autograder.sandbox import integrity, isolation, protocol
+from autograder.sandbox.limits import (CappedOutput, Limits, MemoryWatchdog, become_subreaper, kill_all, rlimits,
+                                       sandbox_processes)
 from autograder.sandbox.protocol import ProtocolError
 
 WORKER_FILES = (SANDBOX / "worker.py", SANDBOX / "protocol.py", SANDBOX / "probe.py", SOLUTIONS / "common.py")
@@ -62,6 +65,10 @@ class Answer:
         return self.info.get("error") or {}
 
 
+class WorkerAltered(ProtocolError):
+    """The worker refused a request: the code answering it was swapped (worker.py's self-check)."""
+
+
 class Sandbox:
     """One submission's worker: started on demand, restarted after a failure."""
 
@@ -81,6 +88,7 @@ class Sandbox:
         self.import_error: dict[str, str] | None = None
         self.import_failure: SandboxFailure | None = None
         self.hung: dict[str, SandboxFailure] = {}  # student function -> how it failed
+        self.flags: set[str] = set()  # integrity flags for a person (integrity.py); never points
         self.starts = 0
         self._next_id = 1
         self._awaiting_import = False
@@ -148,7 +156,13 @@ class Sandbox:
         """SIGKILL every process of the submission, the worker included."""
         kill_all(self.uid, lambda: [self.process.pid] if self.process and self.process.poll() is None else [])
 
+    def _look(self) -> None:
+        """Flag what /proc shows of the sandbox's processes (native code, shared memory)."""
+        if self.process and self.process.poll() is None:
+            self.flags |= integrity.look_at([self.process.pid, *(pid for pid, _ in sandbox_processes(self.uid))])
+
     def _shutdown(self) -> None:
+        self._look()  # before the kill: what they had loaded and opened goes with them
         if self._watchdog:
             self._watchdog.stop()
         self.kill()
@@ -220,6 +234,8 @@ class Sandbox:
                 pass
         exceeded = bool(self._watchdog and self._watchdog.exceeded)
         self._shutdown()
+        if isinstance(error, ProtocolError) and not isinstance(error, WorkerAltered):
+            self.flags.add(integrity.PROTOCOL_ANOMALY)
         if exceeded:
             return SandboxFailure("memory", function, limit_mb=self.limits.memory_mb)
         if isinstance(error, TimeoutError):
@@ -235,6 +251,7 @@ class Sandbox:
             if self.process and self.process.poll() is None:
                 if not self._pending():
                     return
+                self.flags.add(integrity.PROTOCOL_ANOMALY)
                 self._shutdown()  # a frame nobody asked for arrived after the last answer
             self.start()
         self._awaiting_import = False
@@ -247,6 +264,16 @@ class Sandbox:
             raise self.import_failure from None
         if not answer.get("ok"):
             self.import_error = answer.get("error") or {"type": "Error", "message": "", "traceback": ""}
+
+    def _check_altered(self, info: dict[str, Any]) -> None:
+        """Flag what the worker reported swapped; a refused request costs its check like a
+        protocol failure (the worker is restarted for the next call)."""
+        if info.get(protocol.ALTERED):
+            self.flags.add(integrity.WORKER_ALTERED)
+        error = info.get("error")
+        if not info["ok"] and isinstance(error, dict) and error.get("type") == protocol.ALTERED_ERROR:
+            self.flags.add(integrity.WORKER_ALTERED)
+            raise WorkerAltered(f"the worker's code was swapped ({str(info.get(protocol.ALTERED))[:200]})")
 
     def call(self, op: str, header: dict[str, Any], tensors: dict | None, *, function: str,
              uses: tuple[str, ...] = (), timeout: float | None = None) -> Answer:
@@ -270,6 +297,7 @@ class Sandbox:
             info, out = self._read(deadline, request_id)
             if self._pending():
                 raise ProtocolError("a second frame after the answer")
+            self._check_altered(info)
         except (TimeoutError, EOFError, ProtocolError, OSError) as error:
             failure = self._failure(error, function, timeout)
             if failure.kind != "protocol":

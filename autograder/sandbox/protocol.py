@@ -30,6 +30,12 @@ MAX_BODY = 1 << 29  # bytes of tensors
 READY_ID = "ready"  # the worker's first answer: Python and torch are up
 IMPORT_ID = "import"  # its second: the submission imported (ok) or not (error)
 
+# An answer's list of what the worker found swapped since before the import (worker.py's
+# self-check, best effort): present only when something was; a request whose own operation or
+# the worker's shared code was swapped is answered ok=false with error type ALTERED_ERROR.
+ALTERED = "altered"
+ALTERED_ERROR = "WorkerAltered"
+
 # Operations (the `op` of a request); worker.OPS maps each to the function that answers it.
 PARAMETERS = "parameters"
 ENCODE = "encode"

@@ -6,10 +6,20 @@ beside this file), each answer carrying its request's id. Every request is self-
 seeds the RNGs and builds what it needs), so the grader can restart a dead worker and go on.
 Nothing here is trusted by the grader: answers are only data, which it checks in its own
 process. OPS, at the end, maps each operation of the protocol to the function answering it.
+
+Self-protection, best effort: before the submission is imported, serve() keeps private
+references to the operation functions, the worker's other functions, the protocol's functions
+and their code objects, and dispatches from that private copy (rewriting OPS changes nothing).
+Before each answer it checks that nothing was swapped; what was is named in the answer's
+protocol.ALTERED field, and a request whose own code was swapped is refused. Code in the same
+process can defeat any such check (native code, rewriting these references through frames or
+the garbage collector), so the grader also scans the submission's source and looks at its
+processes, and flags what it finds for a person (autograder/sandbox/integrity.py).
 """
 from __future__ import annotations
 
 import importlib.util
+import inspect
 import os
 import random
 import sys
@@ -216,33 +226,73 @@ OPS = {
 }
 
 
+Snapshot = dict[str, tuple[Any, Any]]  # a watched name -> (the object, its code object if any)
+
+
+def watched() -> dict[str, Any]:
+    """What a submission could swap to forge answers, by name, as it is now: the OPS table and
+    its entries, this module's functions and the protocol's."""
+    table = globals().get("OPS")
+    found = {"worker.OPS": table}
+    found.update({f"ops.{op}": function for op, function in (table if isinstance(table, dict) else {}).items()})
+    for prefix, namespace, module in (("worker", globals(), __name__), ("protocol", vars(protocol), protocol.__name__)):
+        found.update({f"{prefix}.{name}": value for name, value in namespace.items()
+                      if inspect.isfunction(value) and value.__module__ == module})
+    return found
+
+
+def snapshot() -> Snapshot:
+    return {name: (value, getattr(value, "__code__", None)) for name, value in watched().items()}
+
+
+def altered(kept: Snapshot, now: dict[str, Any]) -> list[str]:
+    """The names in `kept` whose object or code object is not what it was (`now`: watched())."""
+    return sorted(name for name, (value, code) in kept.items()
+                  if now.get(name) is not value or getattr(value, "__code__", None) is not code)
+
+
 def serve(requests: int, answers: int) -> None:
     """Answer requests until the grader closes the pipe."""
     import torch
 
+    # Private copies, taken before the submission runs (see the module docstring).
+    table, kept = dict(OPS), snapshot()
+    read, write, describe, look, compare = protocol.read_frame, protocol.write_frame, describe_error, watched, altered
+    checkers = {function: function.__code__ for function in (look, compare)}
     torch.set_num_threads(int(os.environ.get("VAE_WORKER_THREADS", "0")) or len(os.sched_getaffinity(0)))
-    protocol.write_frame(answers, {"id": protocol.READY_ID, "ok": True, "torch": torch.__version__})
+    write(answers, {"id": protocol.READY_ID, "ok": True, "torch": torch.__version__})
     vae, import_error = None, None
     start = time.perf_counter()
     try:
         vae = load_submission()
     except BaseException as error:  # the submission may raise anything, SystemExit included
-        import_error = describe_error(error)
-    protocol.write_frame(answers, {"id": protocol.IMPORT_ID, "ok": import_error is None, "error": import_error,
-                                   "seconds": time.perf_counter() - start})
+        import_error = describe(error)
+    write(answers, {"id": protocol.IMPORT_ID, "ok": import_error is None, "error": import_error,
+                    "seconds": time.perf_counter() - start})
     while True:
         try:
-            header, tensors = protocol.read_frame(requests)
+            header, tensors = read(requests)
         except EOFError:
             return
         request_id = header.get("id")
+        if any(function.__code__ is not code for function, code in checkers.items()):
+            swapped = ["worker.watched"]  # the check itself was rewritten
+        else:
+            swapped = compare(kept, look())
+        report = {protocol.ALTERED: swapped} if swapped else {}
         try:
             if vae is None:
                 raise RuntimeError("the submission did not import")
-            info, out = OPS[header["op"]](vae, header, tensors)
-            protocol.write_frame(answers, {**info, "ok": True, "id": request_id}, out)
+            own = f"ops.{header['op']}"
+            if own in swapped or any(not name.startswith("ops.") for name in swapped):
+                write(answers, {"ok": False, "id": request_id, **report,
+                                "error": {"type": protocol.ALTERED_ERROR, "traceback": "",
+                                          "message": f"the grader's worker was changed ({', '.join(swapped)[:300]})"}})
+                continue
+            info, out = table[header["op"]](vae, header, tensors)
+            write(answers, {**info, "ok": True, "id": request_id, **report}, out)
         except BaseException as error:  # report it; the grader decides what it costs
-            protocol.write_frame(answers, {"ok": False, "id": request_id, "error": describe_error(error)})
+            write(answers, {"ok": False, "id": request_id, **report, "error": describe(error)})
 
 
 def main() -> None:

@@ -1,0 +1,212 @@
+"""Tampering flags (autograder/sandbox/integrity.py) and the worker's self-check (worker.py).
+
+The static scan reads source only, so most of these take milliseconds; the sandbox tests at
+the end run one tiny submission that tampers on request (the first pixel of encode's input
+says how), with the small limits of tests/test_sandbox.py.
+"""
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from autograder.evidence import corpus
+from autograder.grading.results import build, integrity_flags
+from autograder.sandbox import protocol
+from autograder.sandbox.client import Sandbox, SandboxFailure
+from autograder.sandbox.integrity import (FRAMES, NATIVE, NATIVE_LOADED, PIPES, PROTOCOL_ANOMALY, SHARED_MEMORY,
+                                          SHARED_MEMORY_OPEN, WORKER_ALTERED, WORKER_MODULE, WORKER_OPS, look_at, scan)
+from autograder.sandbox.limits import Limits
+
+# --- The static scan ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("source, expected", [
+    ('import sys\nsys.modules["__main__"].OPS["gradient_flow"] = forge', {WORKER_MODULE, WORKER_OPS}),
+    ("import worker", {WORKER_MODULE}),
+    ("import __main__", {WORKER_MODULE}),
+    ("from protocol import write_frame", {WORKER_MODULE, PIPES}),
+    ('table = getattr(main, "OPS")', {WORKER_OPS}),
+    ("target.__code__ = forged.__code__", {WORKER_OPS}),
+    ("import sys\ncaller = sys._getframe(1).f_globals", {FRAMES}),
+    ("import inspect\nframes = inspect.stack()", {FRAMES}),
+    ("import gc\nfound = [o for o in gc.get_objects() if isinstance(o, dict)]", {FRAMES}),
+    ('import os\nos.write(4, b"VAEW")', {PIPES}),
+    ("from os import close\nclose(3)", {PIPES}),
+    ("import os\nos.dup2(null, fd)", {PIPES}),
+    ('import os\nfds = os.listdir("/proc/self/fd")', {PIPES}),
+    ("import ctypes\nlibc = ctypes.CDLL(None)", {NATIVE}),
+    ("from ctypes import cdll", {NATIVE}),
+    ("import torch\ntorch.ops.load_library(path)", {NATIVE}),
+    ("from multiprocessing import shared_memory", {SHARED_MEMORY}),
+    ("from multiprocessing.shared_memory import SharedMemory", {SHARED_MEMORY}),
+    ('import os\nfd = os.memfd_create("x")', {SHARED_MEMORY}),
+    ('channel = open("/dev/shm/answers", "w")', {SHARED_MEMORY}),
+    ("import mmap", {SHARED_MEMORY}),
+])
+def test_each_kind_of_reaching_into_the_worker_is_flagged(source, expected):
+    assert scan(source) == expected
+
+
+@pytest.mark.parametrize("source", [
+    'if __name__ == "__main__":\n    main()',
+    'with open("log.txt") as f:\n    first = f.read(1)\n    f.write("x")',
+    "import os\nos.makedirs(out, exist_ok=True)",
+    "x = torch.zeros(3)\nlogvar.exp()",
+])
+def test_ordinary_code_is_not_flagged(source):
+    assert scan(source) == set()
+
+
+def test_the_reference_and_every_correct_and_buggy_variant_raise_no_flags():
+    assert scan(corpus.reference_code()) == set()
+    flagged = {name: scan(corpus.source(name)) for name, spec in corpus.variants().items()
+               if spec["kind"] != "hostile"}
+    assert {name: flags for name, flags in flagged.items() if flags} == {}
+
+
+def test_unparsable_source_has_no_flags():
+    assert scan("def encode(self, x)\n    return x") == set()
+
+
+# --- /proc of a running process -------------------------------------------------------------------
+
+HOLDS = '''
+import ctypes, os, sys, time
+if sys.argv[1] == "memfd":
+    fd = os.memfd_create("channel")
+elif sys.argv[1] == "library":
+    ctypes.CDLL(sys.argv[2])
+print("ready", flush=True)
+time.sleep(60)
+'''
+
+
+def _flags_of_a_process_that(*args: str) -> set[str]:
+    child = subprocess.Popen([sys.executable, "-c", HOLDS, *args], stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout.readline().strip() == "ready"
+        return look_at([child.pid])
+    finally:
+        child.kill()
+        child.wait()
+
+
+def test_a_process_that_holds_a_memfd_is_flagged():
+    assert _flags_of_a_process_that("memfd") == {SHARED_MEMORY_OPEN}
+    assert _flags_of_a_process_that("nothing") == set()
+
+
+def test_a_shared_library_loaded_from_outside_the_system_is_flagged(tmp_path):
+    import _ctypes
+
+    copy = tmp_path / "libcopy.so"
+    shutil.copyfile(_ctypes.__file__, copy)  # any shared object will do
+    assert _flags_of_a_process_that("library", str(copy)) == {NATIVE_LOADED}
+    assert _flags_of_a_process_that("library", _ctypes.__file__) == set()  # from the Python installation
+
+
+# --- results.json -------------------------------------------------------------------------------
+
+
+def test_results_carry_sorted_flags_and_flags_change_no_points():
+    tests = [{"name": "kl: x", "score": 15.0, "max_score": 15.0, "tags": ["kl"]}]
+    flagged = build(tests, flags={"shared_memory", "native_code"}, extra={"isolation": "bwrap"})
+    assert flagged["extra_data"]["integrity_flags"] == ["native_code", "shared_memory"]
+    assert flagged["score"] == build(tests)["score"] == 15.0
+    assert build(tests, flags=set())["extra_data"]["integrity_flags"] == []
+    assert integrity_flags(flagged) == ["native_code", "shared_memory"]
+    assert integrity_flags({"extra_data": {"integrity_flags": "native_code"}}) == []  # not a list: none
+
+
+# --- The worker's self-check, in a real sandbox ----------------------------------------------------
+
+LIMITS = Limits(import_timeout_s=120, call_timeout_s=10, memory_mb=1200, output_kb=4, tasks=64)
+ANSWER, SWAP_DECODE, MEMFD, FORGE = range(4)
+
+TAMPERS = '''
+import os, sys
+import torch
+
+HELD = []
+
+def _forged_decode(vae, header, tensors):
+    return {}, {"recon": torch.zeros(1, 784)}
+
+class VAE(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc1 = torch.nn.Linear(2, 2)
+
+    def encode(self, x):
+        mode = int(x.flatten()[0])
+        if mode == 1:
+            sys.modules["__main__"].OPS["decode"] = _forged_decode
+        elif mode == 2:
+            HELD.append(os.memfd_create("channel"))
+        elif mode == 3:
+            import protocol
+            header = b'{"id": 999, "ok": true}'
+            os.write(int(sys.argv[2]), protocol.PREFIX.pack(protocol.MAGIC, len(header), 0) + header)
+        return x * 2, x * 3
+
+    def decode(self, z):
+        return z
+'''
+
+
+def _sandbox(folder: Path) -> Sandbox:
+    folder.chmod(0o755)
+    (folder / "vae.py").write_text(TAMPERS)
+    return Sandbox(folder / "vae.py", threads=1, limits=LIMITS)
+
+
+@pytest.fixture
+def tampering(tmp_path):
+    box = _sandbox(tmp_path)
+    yield box
+    box.close()
+
+
+def _encode(box: Sandbox, mode: int) -> torch.Tensor:
+    answer = box.call(protocol.ENCODE, {"seed": 0}, {"x": torch.full((1, 2), float(mode))}, function="VAE.encode")
+    assert answer.ok, answer.error
+    return answer.tensors["mu"]
+
+
+def _decode(box: Sandbox) -> None:
+    box.call(protocol.DECODE, {"seed": 0}, {"z": torch.zeros(1, 2)}, function="VAE.decode")
+
+
+def test_a_swapped_operation_is_refused_and_flagged_while_the_others_still_answer(tampering):
+    _encode(tampering, ANSWER)
+    _decode(tampering)
+    assert tampering.flags == set()
+    _encode(tampering, SWAP_DECODE)
+    assert _encode(tampering, ANSWER).tolist() == [[0.0, 0.0]]  # answered from the worker's private table
+    assert tampering.flags == {WORKER_ALTERED}
+    with pytest.raises(SandboxFailure) as caught:
+        _decode(tampering)
+    assert caught.value.kind == "protocol" and "swapped" in caught.value.detail
+    _decode(tampering)  # a fresh worker, not swapped: answers again
+    assert tampering.flags == {WORKER_ALTERED}
+
+
+def test_shared_memory_still_open_at_the_end_is_flagged(tmp_path):
+    box = _sandbox(tmp_path)
+    try:
+        _encode(box, MEMFD)
+        assert box.flags == set()
+    finally:
+        box.close()  # looks at the processes, then kills them
+    assert box.flags == {SHARED_MEMORY_OPEN}
+
+
+def test_a_frame_for_another_request_is_flagged_as_a_protocol_anomaly(tampering):
+    with pytest.raises(SandboxFailure):
+        _encode(tampering, FORGE)
+    assert tampering.flags == {PROTOCOL_ANOMALY}
