@@ -9,6 +9,7 @@ the course's minutes. Run as root with bubblewrap this is "bwrap" mode; as a use
 from __future__ import annotations
 
 import ast
+import tempfile
 import time
 from pathlib import Path
 
@@ -96,7 +97,8 @@ class VAE(torch.nn.Module):
         elif mode == 9:
             _hoard(lambda i: os.memfd_create(f"hoard{i}"))
         elif mode in (10, 11):
-            _hoard(lambda i: open(("/dev/shm" if mode == 10 else "/tmp") + f"/hoard{i}", "wb"))
+            folder = "/dev/shm" if mode == 10 else os.environ["TMPDIR"]  # the worker's own tmp
+            _hoard(lambda i: open(f"{folder}/hoard{i}", "wb"))
         elif mode == 12:
             return torch.tensor([_tasks(1000)], dtype=torch.float32), x
         return x * 2, x * 3
@@ -190,22 +192,40 @@ def test_threads_past_the_task_cap_are_refused(sandbox):
     assert not answer.ok and "thread" in answer.error["message"]
 
 
-@pytest.mark.parametrize("mode", [MEMFD, SHM, TMP], ids=["memfd", "dev_shm", "tmp"])
-def test_memory_no_rss_counts_is_held_to_the_limit(sandbox, mode):
+def _hoards(sandbox: Sandbox, mode: int) -> None:
     """memfd and tmpfs pages belong to no process's RSS: the control group charges them (the
-    kernel kills the worker), or the watchdog counts them (or the tmpfs, as large as the
-    limit, fills: the write fails)."""
+    kernel kills the worker), or the watchdog counts them (or the private /dev/shm, as large as
+    the limit, fills and the write fails). Either way a fresh worker answers the next call."""
     try:
         answer = sandbox.call(protocol.ENCODE, {"seed": 0}, {"x": torch.full((1, 2), float(mode))},
-                              function="hoards", timeout=60)
+                              function=f"hoards {mode}", timeout=60)
     except SandboxFailure as failure:
         assert (failure.kind, failure.limit_mb) == ("memory", LIMITS.memory_mb)
     else:
-        assert sandbox.limits_mode == "rlimit" and mode != MEMFD, "1.6 GB held past a 1.2 GB limit"
+        assert sandbox.limits_mode == "rlimit" and mode == SHM, f"1.6 GB held past a 1.2 GB limit: {answer}"
         assert not answer.ok and "No space left" in answer.error["message"]
         sandbox.kill()  # the full tmpfs goes with the worker
     assert _encode(sandbox, ANSWER).tolist() == [[0.0, 0.0]]
+
+
+@pytest.mark.parametrize("mode", [MEMFD, SHM], ids=["memfd", "dev_shm"])
+def test_memfd_and_shm_files_are_held_to_the_memory_limit(sandbox, mode):
+    _hoards(sandbox, mode)
     assert not list(Path("/dev/shm").glob("hoard*")), "the worker's /dev/shm was the grader's"
+
+
+@pytest.mark.skipif(cgroups.limits_mode() == "rlimit", reason="the watchdog does not count the worker's own folder")
+def test_files_in_a_tmp_on_tmpfs_are_held_to_the_memory_limit(submission, monkeypatch):
+    """The worker writes in its own folder (TMPDIR): put there on a tmpfs, those are pages of
+    memory too."""
+    monkeypatch.setattr(tempfile, "tempdir", "/dev/shm")
+    box = Sandbox(submission, threads=1, limits=LIMITS)
+    try:
+        assert box.workdir.parent == Path("/dev/shm")
+        _hoards(box, TMP)
+    finally:
+        box.close()
+    assert not box.workdir.exists()
 
 
 @pytest.mark.skipif(isolation.isolation_mode() == "process" and cgroups.limits_mode() == "rlimit",
