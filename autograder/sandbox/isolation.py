@@ -51,8 +51,8 @@ def _bind_with_parents(path: Path, source: Path) -> list[str]:
     return args + ["--ro-bind", str(source), str(path)]
 
 
-def device_args(gpu: Callable[[], bool] = has_gpu,
-                devices: Callable[[], list[str]] = nvidia_devices, tmpfs_mb: int = config.MEMORY_LIMIT_MB) -> list[str]:
+def device_args(gpu: Callable[[], bool] = has_gpu, devices: Callable[[], list[str]] = nvidia_devices,
+                tmpfs_mb: int = config.MEMORY_LIMIT_MB) -> list[str]:
     """A minimal /dev with a private /dev/shm of at most `tmpfs_mb`; on a GPU host, the NVIDIA
     nodes and /sys too (read-only: the CUDA driver reads the PCI topology there)."""
     args = ["--dev", "/dev", "--perms", "1777", "--size", str(tmpfs_mb << 20), "--tmpfs", "/dev/shm"]
@@ -64,7 +64,8 @@ def device_args(gpu: Callable[[], bool] = has_gpu,
 
 
 def bwrap_prefix(workdir: Path, uid: int, gpu: Callable[[], bool] = has_gpu,
-                 devices: Callable[[], list[str]] = nvidia_devices, tmpfs_mb: int = config.MEMORY_LIMIT_MB) -> list[str]:
+                 devices: Callable[[], list[str]] = nvidia_devices,
+                 tmpfs_mb: int = config.MEMORY_LIMIT_MB) -> list[str]:
     """bubblewrap's arguments: a minimal read-only system, the worker folder, no network; /tmp
     and /dev/shm are private tmpfs of at most `tmpfs_mb` each (the memory limit bounds them
     together where a control group charges them, limits.MemoryWatchdog counts them elsewhere)."""
