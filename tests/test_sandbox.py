@@ -244,6 +244,17 @@ def test_a_thousand_threads_and_processes_are_held_to_the_task_cap(submission):
         assert not any(folder.exists() for folder in box.cgroup.folders), "the control group was left behind"
 
 
+def test_a_group_is_made_below_the_graders_own_as_its_mount_shows_it(tmp_path):
+    """/proc/self/cgroup names groups from the hierarchy's root; a container's mount may show
+    only a subtree of it (its root in mountinfo)."""
+    (tmp_path / "process_api" / "abc").mkdir(parents=True)
+    assert cgroups._below(tmp_path, "/", "/process_api/abc") == tmp_path / "process_api" / "abc"
+    assert cgroups._below(tmp_path, "/docker/1", "/docker/1") == tmp_path
+    assert cgroups._below(tmp_path, "/docker/1", "/docker/1/process_api/abc") == tmp_path / "process_api" / "abc"
+    assert cgroups._below(tmp_path, "/docker/1", "/other") is None
+    assert cgroups._below(tmp_path, "/", "/missing") is None
+
+
 def test_a_child_that_outlives_its_call_is_killed_when_the_sandbox_closes(submission):
     box = Sandbox(submission, threads=1, limits=LIMITS)
     try:
