@@ -191,10 +191,6 @@ class Cgroup:
             pass
         return 0
 
-    def usage_mb(self) -> float:
-        name = "memory.current" if self.version == "cgroup2" else "memory.usage_in_bytes"
-        return int(self._file(name).read_text()) / (1 << 20)
-
     def kill(self) -> None:
         """SIGKILL every process in the group, until none is left."""
         for _ in range(500):
