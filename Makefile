@@ -24,7 +24,8 @@ setup: $(STAMP) $(DATA_STAMP) ## Create .venv with the pinned packages; unpack a
 	  echo "installing bubblewrap for the grader's sandbox"; \
 	  (apt-get install -y -qq bubblewrap || (apt-get update -qq && apt-get install -y -qq bubblewrap)) >/dev/null \
 	  || echo "bubblewrap could not be installed: the grader will isolate submissions by uid only"; fi
-	@$(PY) -c "from autograder.sandbox.isolation import isolation_mode; print('grader sandbox:', isolation_mode())"
+	@$(PY) -c "from autograder.sandbox.isolation import isolation_mode; from autograder.sandbox.cgroups import \
+	  limits_mode; print('grader sandbox:', isolation_mode() + ', limits:', limits_mode())"
 
 $(STAMP): requirements.txt
 	$(PYTHON) -m venv $(VENV)

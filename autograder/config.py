@@ -105,10 +105,12 @@ ELBO_DESCENT_MIN_CORRELATION = 0.3
 IMPORT_TIMEOUT_S = 60  # import the submission (torch's own import included)
 CALL_TIMEOUT_S = 30  # one quick call (encode, loss, a tiny train() run, ...)
 TRAIN_TIMEOUT_S = 300  # the elbo check's training epoch
-MEMORY_LIMIT_MB = 4096  # resident memory of all the submission's processes together
+# Memory of all the submission's processes together: resident, shared (memfd, /dev/shm) and its
+# tmpfs files (sandbox/cgroups.py says how each machine counts it).
+MEMORY_LIMIT_MB = 4096
 OUTPUT_LIMIT_KB = 64  # what is kept of the submission's stdout and stderr (head and tail)
-# Processes and threads of the sandbox uid (bwrap and uid modes only): torch needs about two per
-# core, a fork bomb needs them all.
+# Processes and threads of the submission together (its control group; without one, of the
+# sandbox uid in bwrap and uid modes): torch needs about two per core, a fork bomb needs them all.
 TASK_LIMIT = 512
 # The unprivileged uid that runs submissions when grading as root. It needs no account, and no
 # other program may use it (the grader kills every process of this uid after grading).

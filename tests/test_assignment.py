@@ -10,7 +10,7 @@ import torch
 from torch.utils.data import DataLoader, TensorDataset
 
 from autograder.authoring.markers import find_leaks, has_markers, readable_text, solution_regions, stub_message
-from autograder.paths import ASSIGNMENT, SOLUTIONS
+from autograder.paths import ASSIGNMENT
 
 # Made by running things in a folder, never by `make assignment`; .gitignore ignores them too.
 BYPRODUCTS = {"__pycache__", ".pytest_cache", ".ipynb_checkpoints"}

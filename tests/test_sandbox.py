@@ -1,30 +1,63 @@
 """The sandbox (autograder/sandbox/) against tiny submissions that misbehave on request.
 
 One vae.py whose `encode` does what the first pixel of its input says (answer, sleep, exit,
-allocate, print, fork, forge frames, start threads): each check sends the number it needs.
+allocate, print, fork, forge frames, start threads, hoard memory where no RSS counts it, start
+a thousand tasks): each check sends the number it needs.
 The limits are small ones passed in (a 2 s call, 1.2 GB), so the whole file takes seconds, not
 the course's minutes. Run as root with bubblewrap this is "bwrap" mode; as a user, "process".
 """
 from __future__ import annotations
 
 import ast
+import tempfile
 import time
 from pathlib import Path
 
 import pytest
 import torch
 
+from autograder import config
 from autograder.paths import SANDBOX, SOLUTIONS
-from autograder.sandbox import isolation, protocol
+from autograder.sandbox import cgroups, isolation, protocol
 from autograder.sandbox.client import WORKER_FILES, Sandbox, SandboxFailure
 from autograder.sandbox.limits import Limits, sandbox_processes
 
 LIMITS = Limits(import_timeout_s=120, call_timeout_s=2, memory_mb=1200, output_kb=4, tasks=64)
-ANSWER, SLEEP, EXIT, ALLOCATE, PRINT, FORK, FORGE, LATE_FRAME, THREADS = range(9)
+ANSWER, SLEEP, EXIT, ALLOCATE, PRINT, FORK, FORGE, LATE_FRAME, THREADS, MEMFD, SHM, TMP, TASKS = range(13)
 
 SUBMISSION = '''
 import os, sys, threading, time
 import torch
+
+HOARD = []  # what the memory modes keep open
+
+def _hoard(new_file) -> None:
+    """1.6 GB past a 1.2 GB limit that no process's RSS counts: 8 files of 200 MB (under the
+    file size limit), 50 MB a write."""
+    for i in range(8):
+        HOARD.append(new_file(i))
+        for _ in range(4):
+            os.write(HOARD[-1] if isinstance(HOARD[-1], int) else HOARD[-1].fileno(), b"x" * (50 << 20))
+            time.sleep(0.02)  # give a polling watchdog its chance
+
+def _tasks(count: int) -> tuple[int, int]:
+    """Start up to `count` threads, then up to `count` processes: how many of each started."""
+    threads = processes = 0
+    try:
+        for _ in range(count):
+            threading.Thread(target=time.sleep, args=(5,), daemon=True).start()
+            threads += 1
+    except RuntimeError:
+        pass
+    try:
+        for _ in range(count):
+            if os.fork() == 0:
+                time.sleep(30)
+                os._exit(0)
+            processes += 1
+    except OSError:
+        pass
+    return threads, processes
 
 def _frame(header: bytes) -> bytes:
     import protocol  # the worker's own copy, beside it in the sandbox
@@ -61,6 +94,13 @@ class VAE(torch.nn.Module):
         elif mode == 8:
             for _ in range(200):
                 threading.Thread(target=time.sleep, args=(3,), daemon=True).start()
+        elif mode == 9:
+            _hoard(lambda i: os.memfd_create(f"hoard{i}"))
+        elif mode in (10, 11):
+            folder = "/dev/shm" if mode == 10 else os.environ["TMPDIR"]  # the worker's own tmp
+            _hoard(lambda i: open(f"{folder}/hoard{i}", "wb"))
+        elif mode == 12:
+            return torch.tensor([_tasks(1000)], dtype=torch.float32), x
         return x * 2, x * 3
 '''
 
@@ -152,6 +192,69 @@ def test_threads_past_the_task_cap_are_refused(sandbox):
     assert not answer.ok and "thread" in answer.error["message"]
 
 
+def _hoards(sandbox: Sandbox, mode: int) -> None:
+    """memfd and tmpfs pages belong to no process's RSS: the control group charges them (the
+    kernel kills the worker), or the watchdog counts them (or the private /dev/shm, as large as
+    the limit, fills and the write fails). Either way a fresh worker answers the next call."""
+    try:
+        answer = sandbox.call(protocol.ENCODE, {"seed": 0}, {"x": torch.full((1, 2), float(mode))},
+                              function=f"hoards {mode}", timeout=60)
+    except SandboxFailure as failure:
+        assert (failure.kind, failure.limit_mb) == ("memory", LIMITS.memory_mb)
+    else:
+        assert sandbox.limits_mode == "rlimit" and mode == SHM, f"1.6 GB held past a 1.2 GB limit: {answer}"
+        assert not answer.ok and "No space left" in answer.error["message"]
+        sandbox.kill()  # the full tmpfs goes with the worker
+    assert _encode(sandbox, ANSWER).tolist() == [[0.0, 0.0]]
+
+
+@pytest.mark.parametrize("mode", [MEMFD, SHM], ids=["memfd", "dev_shm"])
+def test_memfd_and_shm_files_are_held_to_the_memory_limit(sandbox, mode):
+    _hoards(sandbox, mode)
+    assert not list(Path("/dev/shm").glob("hoard*")), "the worker's /dev/shm was the grader's"
+
+
+@pytest.mark.skipif(cgroups.limits_mode() == "rlimit", reason="the watchdog does not count the worker's own folder")
+def test_files_in_a_tmp_on_tmpfs_are_held_to_the_memory_limit(submission, monkeypatch):
+    """The worker writes in its own folder (TMPDIR): put there on a tmpfs, those are pages of
+    memory too."""
+    monkeypatch.setattr(tempfile, "tempdir", "/dev/shm")
+    box = Sandbox(submission, threads=1, limits=LIMITS)
+    try:
+        assert box.workdir.parent == Path("/dev/shm")
+        _hoards(box, TMP)
+    finally:
+        box.close()
+    assert not box.workdir.exists()
+
+
+@pytest.mark.skipif(isolation.isolation_mode() == "process" and cgroups.limits_mode() == "rlimit",
+                    reason="the task cap needs a control group or a sandbox uid of its own")
+def test_a_thousand_threads_and_processes_are_held_to_the_task_cap(submission):
+    box = Sandbox(submission, threads=1, limits=LIMITS)
+    try:
+        threads, processes = _encode(box, TASKS, timeout=60)[0].tolist()
+        assert threads < LIMITS.tasks and processes < LIMITS.tasks, (threads, processes)
+        assert len(sandbox_processes(box.uid)) >= 2, "the worker and its forked children"
+    finally:
+        box.close()
+    assert sandbox_processes(box.uid) == []
+    if box.cgroup:
+        assert box.limits_mode == cgroups.limits_mode()
+        assert not any(folder.exists() for folder in box.cgroup.folders), "the control group was left behind"
+
+
+def test_a_group_is_made_below_the_graders_own_as_its_mount_shows_it(tmp_path):
+    """/proc/self/cgroup names groups from the hierarchy's root; a container's mount may show
+    only a subtree of it (its root in mountinfo)."""
+    (tmp_path / "process_api" / "abc").mkdir(parents=True)
+    assert cgroups._below(tmp_path, "/", "/process_api/abc") == tmp_path / "process_api" / "abc"
+    assert cgroups._below(tmp_path, "/docker/1", "/docker/1") == tmp_path
+    assert cgroups._below(tmp_path, "/docker/1", "/docker/1/process_api/abc") == tmp_path / "process_api" / "abc"
+    assert cgroups._below(tmp_path, "/docker/1", "/other") is None
+    assert cgroups._below(tmp_path, "/", "/missing") is None
+
+
 def test_a_child_that_outlives_its_call_is_killed_when_the_sandbox_closes(submission):
     box = Sandbox(submission, threads=1, limits=LIMITS)
     try:
@@ -181,7 +284,7 @@ def test_on_a_gpu_host_the_sandbox_sees_only_the_nvidia_nodes_and_a_private_shm(
     nodes = ["/dev/nvidia0", "/dev/nvidiactl", "/dev/nvidia-uvm"]
     args = isolation.bwrap_prefix(Path("/tmp/work"), 64000, gpu=lambda: True, devices=lambda: nodes)
     text = " ".join(args)
-    assert "--dev /dev --perms 1777 --tmpfs /dev/shm" in text
+    assert f"--dev /dev --perms 1777 --size {config.MEMORY_LIMIT_MB << 20} --tmpfs /dev/shm" in text
     assert all(f"--dev-bind {node} {node}" in text for node in nodes)
     assert "--dev-bind /dev /dev" not in text and "--bind /dev" not in text
     cpu = " ".join(isolation.bwrap_prefix(Path("/tmp/work"), 64000, gpu=lambda: False, devices=lambda: nodes))

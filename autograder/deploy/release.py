@@ -193,7 +193,7 @@ def main() -> None:
         raise SystemExit(f"release: {error}") from None
     print(f"release: wrote {len(files)} files to {args.out} (audited: no solution text, "
           f"no grader files or settings, stubs raise NotImplementedError)")
-    print(f"release: next, push it as the template repository (docs/course.md, 'Release')")
+    print("release: next, push it as the template repository (docs/course.md, 'Release')")
 
 
 if __name__ == "__main__":

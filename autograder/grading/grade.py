@@ -23,6 +23,7 @@ from autograder.grading import handin
 from autograder.grading.results import Entry, Results, build, maximum, write, zero_tests
 from autograder.paths import AUTOGRADER, BUILD, HIDDEN_GRADERS, ROOT
 from autograder.sandbox import integrity
+from autograder.sandbox.cgroups import limits_mode
 from autograder.sandbox.client import Sandbox
 from autograder.sandbox.isolation import isolation_mode
 
@@ -102,7 +103,7 @@ def grade(submission: Path, results_path: Path = DEFAULT_RESULTS, sandbox_uid: i
     (results_path.parent / "feedback.png").unlink(missing_ok=True)
     scratch = tempfile.TemporaryDirectory(prefix="vae-grade-")
     code = handin.resolve(submission)
-    extra = {"isolation": isolation_mode()}
+    extra = {"isolation": isolation_mode(), "limits": limits_mode()}
     flags: set[str] = set()
     if code.source is None:
         tests, output = zero_tests(code.note), ""

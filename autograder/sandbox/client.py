@@ -32,8 +32,8 @@ from typing import Any
 
 from autograder import config
 from autograder.paths import DATA, SANDBOX, SOLUTIONS
-from autograder.sandbox import integrity, isolation, protocol
-from autograder.sandbox.limits import (CappedOutput, Limits, MemoryWatchdog, become_subreaper, kill_all, rlimits,
+from autograder.sandbox import cgroups, integrity, isolation, protocol
+from autograder.sandbox.limits import (CappedOutput, Limits, MemoryWatchdog, before_exec, become_subreaper, kill_all,
                                        sandbox_processes)
 from autograder.sandbox.protocol import ProtocolError
 
@@ -80,6 +80,10 @@ class Sandbox:
         self.uid, self._uid_lock = None, None
         if self.mode != "process":
             self.uid, self._uid_lock = isolation.allocate_uid(config.SANDBOX_UID if uid is None else uid)
+        # Memory and tasks: a control group of its own where one can be made, else the watchdog.
+        self.cgroup = cgroups.Cgroup.create(cgroups.group_name(self.uid), self.limits.memory_mb, self.limits.tasks)
+        self.limits_mode = self.cgroup.version if self.cgroup else "rlimit"
+        self._oom_kills = 0
         self.submission = submission
         self.threads = threads or len(os.sched_getaffinity(0))  # parallel graders: 1 each
         self.workdir = Path(tempfile.mkdtemp(prefix="vae-sandbox-"))
@@ -114,7 +118,8 @@ class Sandbox:
     def _command(self) -> tuple[list[str], Path]:
         here = isolation.INSIDE if self.mode == "bwrap" else self.workdir
         worker = [sys.executable, "-I", str(here / "worker.py")]
-        prefix = isolation.bwrap_prefix(self.workdir, self.uid) if self.mode == "bwrap" else []
+        prefix = (isolation.bwrap_prefix(self.workdir, self.uid, tmpfs_mb=self.limits.memory_mb)
+                  if self.mode == "bwrap" else [])
         return prefix + worker, here
 
     def start(self) -> None:
@@ -127,11 +132,14 @@ class Sandbox:
                "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0", "PYTHONUNBUFFERED": "1", "MPLBACKEND": "Agg",
                "OMP_NUM_THREADS": str(self.threads), "VAE_WORKER_THREADS": str(self.threads)}
         env.update({k: v for k, v in os.environ.items() if k.startswith(("OPENBLAS_", "CUDA_", "NVIDIA_"))})
-        as_user = {"user": self.uid, "group": self.uid, "extra_groups": []} if self.mode == "uid" else {}
+        if self.cgroup:
+            self._oom_kills = self.cgroup.oom_kills()
+        preexec = before_exec(self.limits, own_uid=self.uid is not None,
+                              join=self.cgroup.joiner() if self.cgroup else None,
+                              user=self.uid if self.mode == "uid" else None)
         self.process = subprocess.Popen(
             command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            pass_fds=(req_r, ans_w), cwd=self.workdir, env=env, start_new_session=True,
-            preexec_fn=rlimits(self.limits, own_uid=self.uid is not None), **as_user,
+            pass_fds=(req_r, ans_w), cwd=self.workdir, env=env, start_new_session=True, preexec_fn=preexec,
         )
         os.close(req_r)
         os.close(ans_w)
@@ -139,7 +147,8 @@ class Sandbox:
                         for s in (self.process.stdout, self.process.stderr)]
         for thread in self._drains:
             thread.start()
-        self._watchdog = MemoryWatchdog(self.uid, self.limits.memory_mb, self.kill)
+        if not self.cgroup:
+            self._watchdog = MemoryWatchdog(self.uid, self.limits.memory_mb, self.kill)
 
     def launch(self) -> None:
         """Start the worker now without waiting for it (it imports torch meanwhile)."""
@@ -154,7 +163,11 @@ class Sandbox:
     # -- ending ---------------------------------------------------------------------------
     def kill(self) -> None:
         """SIGKILL every process of the submission, the worker included."""
-        kill_all(self.uid, lambda: [self.process.pid] if self.process and self.process.poll() is None else [])
+        def also() -> list[int]:
+            worker = [self.process.pid] if self.process and self.process.poll() is None else []
+            return worker + (self.cgroup.pids() if self.cgroup else [])
+
+        kill_all(self.uid, also)
 
     def _look(self) -> None:
         """Flag what /proc shows of the sandbox's processes (native code, shared memory)."""
@@ -165,6 +178,7 @@ class Sandbox:
         self._look()  # before the kill: what they had loaded and opened goes with them
         if self._watchdog:
             self._watchdog.stop()
+            self._watchdog = None
         self.kill()
         if self.process:
             self.process.wait()
@@ -180,6 +194,8 @@ class Sandbox:
     def close(self) -> None:
         self._shutdown()
         shutil.rmtree(self.workdir, ignore_errors=True)
+        if self.cgroup:
+            self.cgroup.remove()
         if self._uid_lock is not None:
             os.close(self._uid_lock)  # the uid is free again: none of its processes is left
 
@@ -232,7 +248,7 @@ class Sandbox:
                 exit_code = self.process.wait(timeout=2)
             except subprocess.TimeoutExpired:
                 pass
-        exceeded = bool(self._watchdog and self._watchdog.exceeded)
+        exceeded = bool(self._watchdog and self._watchdog.exceeded) or self._out_of_memory()
         self._shutdown()
         if isinstance(error, ProtocolError) and not isinstance(error, WorkerAltered):
             self.flags.add(integrity.PROTOCOL_ANOMALY)
@@ -243,6 +259,10 @@ class Sandbox:
         if isinstance(error, EOFError):
             return SandboxFailure("died", function, exit_code=exit_code)
         return SandboxFailure("protocol", function, detail=f"{type(error).__name__}: {str(error)[:200]}")
+
+    def _out_of_memory(self) -> bool:
+        """The kernel killed a process of this worker's control group for memory."""
+        return bool(self.cgroup) and self.cgroup.oom_kills() > self._oom_kills
 
     def _ensure_started(self) -> None:
         if self.import_failure:

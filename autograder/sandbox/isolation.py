@@ -51,11 +51,11 @@ def _bind_with_parents(path: Path, source: Path) -> list[str]:
     return args + ["--ro-bind", str(source), str(path)]
 
 
-def device_args(gpu: Callable[[], bool] = has_gpu,
-                devices: Callable[[], list[str]] = nvidia_devices) -> list[str]:
-    """A minimal /dev with a private /dev/shm; on a GPU host, the NVIDIA nodes and /sys too
-    (read-only: the CUDA driver reads the PCI topology there)."""
-    args = ["--dev", "/dev", "--perms", "1777", "--tmpfs", "/dev/shm"]
+def device_args(gpu: Callable[[], bool] = has_gpu, devices: Callable[[], list[str]] = nvidia_devices,
+                tmpfs_mb: int = config.MEMORY_LIMIT_MB) -> list[str]:
+    """A minimal /dev with a private /dev/shm of at most `tmpfs_mb`; on a GPU host, the NVIDIA
+    nodes and /sys too (read-only: the CUDA driver reads the PCI topology there)."""
+    args = ["--dev", "/dev", "--perms", "1777", "--size", str(tmpfs_mb << 20), "--tmpfs", "/dev/shm"]
     if gpu():
         for node in devices():
             args += ["--dev-bind", node, node]
@@ -64,8 +64,11 @@ def device_args(gpu: Callable[[], bool] = has_gpu,
 
 
 def bwrap_prefix(workdir: Path, uid: int, gpu: Callable[[], bool] = has_gpu,
-                 devices: Callable[[], list[str]] = nvidia_devices) -> list[str]:
-    """bubblewrap's arguments: a minimal read-only system, the worker folder, no network."""
+                 devices: Callable[[], list[str]] = nvidia_devices,
+                 tmpfs_mb: int = config.MEMORY_LIMIT_MB) -> list[str]:
+    """bubblewrap's arguments: a minimal read-only system, the worker folder, no network; /tmp
+    and /dev/shm are private tmpfs of at most `tmpfs_mb` each (the memory limit bounds them
+    together where a control group charges them, limits.MemoryWatchdog counts them elsewhere)."""
     args = ["bwrap", "--die-with-parent", "--new-session", "--unshare-pid", "--unshare-net",
             "--unshare-ipc", "--unshare-uts", "--ro-bind", "/usr", "/usr"]
     for top in ("/bin", "/sbin", "/lib", "/lib32", "/lib64"):
@@ -75,12 +78,12 @@ def bwrap_prefix(workdir: Path, uid: int, gpu: Callable[[], bool] = has_gpu,
             args += ["--ro-bind", top, top]
     # A fresh /tmp first, then the Python installation (which may itself live under /tmp), at
     # its real path and at the path it was started from (a linked .venv).
-    args += ["--tmpfs", "/tmp"]
+    args += ["--size", str(tmpfs_mb << 20), "--tmpfs", "/tmp"]
     for prefix in sorted({Path(sys.base_prefix), Path(sys.prefix)}):
         for seen_as in sorted({prefix.absolute(), prefix.resolve()}):
             if not str(seen_as).startswith("/usr/"):
                 args += _bind_with_parents(seen_as, source=prefix.resolve())
-    args += device_args(gpu, devices)
+    args += device_args(gpu, devices, tmpfs_mb)
     args += ["--proc", "/proc", "--bind", str(workdir), str(INSIDE), "--chdir", str(INSIDE)]
     return args + ["/usr/bin/setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
                    "--no-new-privs", "--inh-caps=-all", "--bounding-set=-all"]

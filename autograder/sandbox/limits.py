@@ -1,9 +1,11 @@
 """What the worker may use, and how every process it started is found and ended.
 
-In every isolation mode: a wall-clock limit per call (client.py), a CPU-time limit, resident
-memory of all its processes together (a watchdog), capped stdout/stderr, no core files, a
-cap on tasks where the sandbox uid is its own, and every process it started is killed (the
-grader is a child subreaper, so even daemonised grandchildren are found).
+In every isolation mode: a wall-clock limit per call (client.py), a CPU-time limit, a memory
+limit on all its processes together, capped stdout/stderr, no core files, a cap on tasks, and
+every process it started is killed (the grader is a child subreaper, so even daemonised
+grandchildren are found). Memory and tasks are capped by a control group where the grader can
+make one (cgroups.py); elsewhere by a watchdog (memory: resident, memfd, shm and private tmpfs)
+and RLIMIT_NPROC (tasks, where the sandbox uid is its own).
 """
 from __future__ import annotations
 
@@ -53,6 +55,25 @@ def rlimits(limits: Limits, own_uid: bool) -> Callable[[], None]:
             resource.setrlimit(getattr(resource, name), (value, value))
 
     return apply
+
+
+def before_exec(limits: Limits, own_uid: bool, join: Callable[[], None] | None = None,
+                user: int | None = None) -> Callable[[], None]:
+    """What the worker's process runs between fork and exec, in this order: join its control
+    group (`join`, as root), set its rlimits, then become `user` (uid mode; bwrap changes uid
+    itself), so that no code of the submission runs outside the group."""
+    apply = rlimits(limits, own_uid)
+
+    def run() -> None:
+        if join is not None:
+            join()
+        apply()
+        if user is not None:
+            os.setgroups([])
+            os.setregid(user, user)
+            os.setreuid(user, user)
+
+    return run
 
 
 def become_subreaper() -> None:
@@ -116,9 +137,64 @@ def kill_all(uid: int | None, extra: Callable[[], list[int]] = list) -> None:
         time.sleep(0.02)
 
 
+def _private_tmpfs(pid: int, host: set[int]) -> dict[int, int]:
+    """Device -> KiB used, of the /tmp and /dev/shm that process `pid` sees where they are not
+    the grader's own (bubblewrap's private tmpfs)."""
+    used = {}
+    for folder in ("tmp", "dev/shm"):
+        try:
+            path = f"/proc/{pid}/root/{folder}"
+            device = os.stat(path).st_dev
+            if device not in host:
+                stats = os.statvfs(path)
+                used[device] = (stats.f_blocks - stats.f_bfree) * stats.f_frsize // 1024
+        except OSError:
+            pass
+    return used
+
+
+def _shared_files(pid: int) -> dict[tuple[int, int], int]:
+    """(device, inode) -> KiB allocated, of the memfd and /dev/shm files process `pid` holds open
+    (memory no process's RSS counts until it is mapped)."""
+    held = {}
+    try:
+        fds = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return {}
+    for fd in fds:
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+            if target.startswith(("/memfd:", "/dev/shm/")):
+                stats = os.stat(f"/proc/{pid}/fd/{fd}")
+                held[(stats.st_dev, stats.st_ino)] = stats.st_blocks // 2
+        except OSError:
+            pass
+    return held
+
+
+def memory_kib(processes: list[tuple[int, int]]) -> int:
+    """What the submission's processes hold: resident memory, plus the memfd and shm files
+    they hold open and their private /tmp and /dev/shm (each file and file system once)."""
+    host = set()
+    for folder in ("/tmp", "/dev/shm"):
+        try:
+            host.add(os.stat(folder).st_dev)
+        except OSError:
+            pass
+    file_systems: dict[int, int] = {}
+    files: dict[tuple[int, int], int] = {}
+    for pid, _ in processes:
+        file_systems.update(_private_tmpfs(pid, host))
+        files.update(_shared_files(pid))
+    private = set(file_systems)
+    return (sum(rss for _, rss in processes) + sum(file_systems.values())
+            + sum(kib for (device, _), kib in files.items() if device not in private))
+
+
 class MemoryWatchdog:
     """A thread that calls `on_exceeded` once the submission's processes together hold more
-    than `limit_mb` resident."""
+    than `limit_mb` (memory_kib: resident memory and the shared memory and tmpfs they hold).
+    Where a control group caps memory (cgroups.py) the kernel does this, and none is started."""
 
     def __init__(self, uid: int | None, limit_mb: int, on_exceeded: Callable[[], None]) -> None:
         self.uid, self.limit_kib, self.on_exceeded = uid, limit_mb * 1024, on_exceeded
@@ -129,7 +205,7 @@ class MemoryWatchdog:
 
     def _watch(self) -> None:
         while self._watching:
-            if sum(rss for _, rss in sandbox_processes(self.uid)) > self.limit_kib:
+            if memory_kib(sandbox_processes(self.uid)) > self.limit_kib:
                 self.exceeded = True
                 self.on_exceeded()
                 return
