@@ -45,8 +45,12 @@ def protect_repository(uid: int) -> None:
         if entry.is_dir() and not entry.is_symlink() and entry.name != ".venv":
             os.chmod(entry, 0o700)
     secret = AUTOGRADER / "config.py"
-    probe = subprocess.run([sys.executable, "-c", f"open({str(secret)!r}).read()"], user=uid, group=uid,
-                           extra_groups=[], capture_output=True, timeout=60)
+    try:
+        probe = subprocess.run([sys.executable, "-c", f"open({str(secret)!r}).read()"], user=uid, group=uid,
+                               extra_groups=[], capture_output=True, timeout=60)
+    except OSError as error:  # e.g. Python under /root, which the sandbox uid cannot execute
+        raise GraderError(f"uid {uid} cannot run this Python ({error}): in uid mode the interpreter must be "
+                          "executable by other users; install bubblewrap for the bwrap mode instead.") from None
     if probe.returncode == 0:
         raise GraderError(f"uid {uid} can still read {secret}: refusing to run submissions that could read "
                           "the hidden graders. Move the repository under a folder only root can read.")
