@@ -105,11 +105,14 @@ def test_correct_variant_gets_full_marks(name, spec, results_dir, built):
 
 def check_feedback(name: str, spec: dict, results: dict) -> None:
     """The variant's optional `feedback` words are in what the student is told under the tags it
-    loses (for a correct variant: its passed checks' notes); its optional `passes` checks passed."""
+    loses (for a correct variant: its passed checks' notes), its `not_feedback` words are not, and
+    its optional `passes` checks passed."""
     tags = set(spec.get("loses", [])) or set(config.RUBRIC)
     text = "\n".join(t["output"] for t in results["tests"] if t["tags"][0] in tags)
     for words in spec.get("feedback", []):
         assert words in text, f"{name}: the feedback should say {words!r}:\n{text}"
+    for words in spec.get("not_feedback", []):
+        assert words not in text, f"{name}: the feedback should not say {words!r}:\n{text}"
     status = {t["name"]: t["status"] for t in results["tests"]}
     for check in spec.get("passes", []):
         assert status.get(check) == "passed", f"{name} should pass {check!r}:\n{messages(results)}"
