@@ -101,6 +101,22 @@ def test_correct_variant_gets_full_marks(name, spec, results_dir, built):
     code, results, output = graded(built(name), results_dir / name)
     assert code == 0, output
     assert results["score"] == pytest.approx(FULL), messages(results)
+    check_feedback(name, spec, results)
+
+
+def check_feedback(name: str, spec: dict, results: dict) -> None:
+    """The variant's optional `feedback` words are in what the student is told under the tags it
+    loses (for a correct variant: its passed checks' notes), its `not_feedback` words are not, and
+    its optional `passes` checks passed."""
+    tags = set(spec.get("loses", [])) or set(config.RUBRIC)
+    text = "\n".join(t["output"] for t in results["tests"] if t["tags"][0] in tags)
+    for words in spec.get("feedback", []):
+        assert words in text, f"{name}: the feedback should say {words!r}:\n{text}"
+    for words in spec.get("not_feedback", []):
+        assert words not in text, f"{name}: the feedback should not say {words!r}:\n{text}"
+    status = {t["name"]: t["status"] for t in results["tests"]}
+    for check in spec.get("passes", []):
+        assert status.get(check) == "passed", f"{name} should pass {check!r}:\n{messages(results)}"
 
 
 @pytest.mark.parametrize("name, spec", _corpus("buggy"))
@@ -113,6 +129,7 @@ def test_buggy_variant_loses_points_only_where_its_bug_is(name, spec, results_di
     for tag, (earned, possible) in tags.items():
         if tag not in spec["loses"] and tag not in spec.get("may_lose", []):
             assert earned == pytest.approx(possible), f"{name} should keep {tag}:\n{messages(results)}"
+    check_feedback(name, spec, results)
 
 
 @pytest.mark.skipif(isolation_mode() == "process", reason="hostile submissions need the grader run as root "

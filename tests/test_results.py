@@ -111,3 +111,10 @@ def test_results_module_needs_only_the_standard_library():
              "print(heavy); sys.exit(1 if heavy else 0)")
     run = subprocess.run([sys.executable, "-c", check], cwd=ROOT, capture_output=True, text=True)
     assert run.returncode == 0, run.stdout + run.stderr
+
+
+def test_a_passed_entry_shows_its_note_and_a_failed_one_its_message():
+    passed = results.entry("training_loop", "t", 7.5, True, "ignored", note="fine here, but call loss_function")
+    failed = results.entry("training_loop", "t", 7.5, False, "you averaged", note="never shown")
+    assert (passed["status"], passed["output"]) == ("passed", "fine here, but call loss_function")
+    assert failed["output"] == "you averaged"

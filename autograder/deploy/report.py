@@ -21,7 +21,6 @@ from autograder.grading import results as results_format
 
 NOTICE_TITLE = "Autograding complete"
 HIDDEN = {"hidden", "after_due_date", "after_published"}  # Gradescope visibilities not shown now
-OUTPUT_CHARS = 300  # of each check's output in the table
 
 
 class ReportError(ValueError):
@@ -60,11 +59,8 @@ def notice(results: dict[str, Any]) -> str:
 
 
 def _cell(text: str) -> str:
-    """One table cell: a single line, pipes escaped, long text cut."""
-    flat = " ".join(str(text).split())
-    if len(flat) > OUTPUT_CHARS:
-        flat = flat[: OUTPUT_CHARS - 1] + "…"
-    return flat.replace("|", "\\|")
+    """One table cell: a single line, pipes escaped, never cut (results.json already caps its strings)."""
+    return " ".join(str(text).split()).replace("|", "\\|")
 
 
 def markdown(results: dict[str, Any]) -> str:

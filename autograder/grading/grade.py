@@ -12,9 +12,11 @@ import argparse
 import contextlib
 import io
 import os
+import re
 import subprocess
 import sys
 import tempfile
+import textwrap
 import time
 from pathlib import Path
 from unittest import mock
@@ -131,12 +133,28 @@ def grade(submission: Path, results_path: Path = DEFAULT_RESULTS, sandbox_uid: i
     return results
 
 
+REASON_WIDTH = 110  # characters of each table line's reason before it wraps onto the next line
+
+
+def first_sentence(text: str) -> str:
+    """The message's first sentence, whole (up to a '.', '!' or '?' followed by a space or the end)."""
+    flat = " ".join(text.split())
+    match = re.search(r"[.!?](\s|$)", flat)
+    return flat[: match.end()].strip() if match else flat
+
+
 def table(results: Results) -> str:
-    """The score table: test, points, a one-line reason."""
+    """The score table: test, points, and the first sentence of why (wrapped, never cut)."""
     lines = []
     for test in results["tests"]:
-        reason = "ok" if test["status"] == "passed" else (test["output"].splitlines() or [""])[0][:110]
-        lines.append(f"{test['score']:6.2f}/{test['max_score']:<6.2f} {test['name'][:58]:<58} {reason}")
+        if test["status"] == "passed":
+            reason = "ok" + (f"; {first_sentence(test['output'])}" if test["output"] else "")
+        else:
+            reason = first_sentence(test["output"])
+        head = f"{test['score']:6.2f}/{test['max_score']:<6.2f} {test['name'][:58]:<58} "
+        wrapped = textwrap.wrap(reason, REASON_WIDTH) or [""]
+        lines.append(head + wrapped[0])
+        lines += [" " * len(head) + more for more in wrapped[1:]]
     total = maximum(results)
     lines.append(f"{results['score']:6.2f}/{total:<6.2f} total ({results['execution_time']:.1f} s)")
     return "\n".join(lines)

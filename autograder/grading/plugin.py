@@ -19,6 +19,7 @@ REPORTS = pytest.StashKey[dict]()
 MAX_SCORE = pytest.StashKey[float]()
 TAG = pytest.StashKey[str]()
 EXTRA = pytest.StashKey[dict]()
+NOTE = pytest.StashKey[str]()
 INTERNAL = ("The grader could not interpret what your code returned here ({error}). "
             "If your code looks right, tell your instructor.")
 
@@ -58,6 +59,11 @@ class GradingPlugin:
         """record(name, value): kept in the test's `extra_data` (for instructors and benchmarks)."""
         return lambda name, value: request.node.stash.setdefault(EXTRA, {}).__setitem__(name, value)
 
+    @pytest.fixture
+    def note(self, request: pytest.FixtureRequest) -> Any:
+        """note(text): shown to the student as the output of a check that passes (it costs nothing)."""
+        return lambda text: request.node.stash.__setitem__(NOTE, text)
+
     def pytest_configure(self, config: pytest.Config) -> None:
         config.addinivalue_line("markers", "rubric(tag): the rubric line a hidden test grades")
 
@@ -92,7 +98,8 @@ class GradingPlugin:
         failed = [message for outcome, message in reports.values() if outcome == "failed"]
         passed = reports.get("call", ("not run",))[0] == "passed" and not failed  # a skip earns nothing
         return entry(item.stash[TAG], readable(item.name), round(item.stash[MAX_SCORE], 4), passed,
-                     failed[0] if failed else "This check did not run.", item.stash.get(EXTRA, {}))
+                     failed[0] if failed else "This check did not run.", item.stash.get(EXTRA, {}),
+                     note=item.stash.get(NOTE, ""))
 
     def tests(self) -> list[Entry]:
         entries = [self.entry(item) for item in self.items]

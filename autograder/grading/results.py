@@ -60,10 +60,12 @@ class ResultsError(ValueError):
 
 
 def entry(tag: str, name: str, max_score: float, passed: bool, output: str = "",
-          extra: dict[str, Any] | None = None) -> Entry:
-    """One check: all of `max_score` if it passed, else nothing and `output` says why."""
+          extra: dict[str, Any] | None = None, note: str = "") -> Entry:
+    """One check: all of `max_score` if it passed, else nothing and `output` says why.
+
+    `note` is the output of a check that passed: advice that costs nothing (usually empty)."""
     line = Entry(name=f"{tag}: {name}", score=max_score if passed else 0.0, max_score=max_score,
-                 status="passed" if passed else "failed", output="" if passed else output, tags=[tag],
+                 status="passed" if passed else "failed", output=note if passed else output, tags=[tag],
                  visibility=VISIBLE)
     if extra is not None:
         line["extra_data"] = extra

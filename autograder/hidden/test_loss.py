@@ -3,7 +3,9 @@
 loss = BCE(recon rows) + KL(mu/logvar rows), each a sum over rows. Calling it twice with the
 same recon/x but 8 versus the first 4 rows of mu/logvar leaves exactly KL(rows 5-8): whatever
 the BCE part computes cancels out. The same trick with recon/x isolates the BCE part. So a
-wrong BCE never costs KL points, and a wrong KL never costs BCE points.
+wrong BCE never costs KL points, and a wrong KL never costs BCE points. The reduction is
+measured first, by duplicating rows: the 4 rows twice add as much again to a sum, nothing to a
+batch mean.
 """
 from __future__ import annotations
 
@@ -37,16 +39,20 @@ def _inputs() -> dict[str, torch.Tensor]:
     spread_mu[HALF:] = 0.0
     flat = images  # (B, 784): the KL cases must not depend on how x gets flattened
     square = images.reshape(ROWS, 1, 28, 28)  # (B, 1, 28, 28): as train() passes it
+    twice = lambda rows: torch.cat([rows[:HALF], rows[:HALF]])  # noqa: E731  (rows 1-4, then 1-4 again)
     cases = {
         "kl_all": (recon[:HALF], flat[:HALF], mu, logvar),
+        "kl_twice": (recon[:HALF], flat[:HALF], twice(mu), twice(logvar)),
         "kl_half": (recon[:HALF], flat[:HALF], mu[:HALF], logvar[:HALF]),
         "kl_prior": (recon[:HALF], flat[:HALF], prior_mu, prior_logvar),
         "kl_means": (recon[:HALF], flat[:HALF], means_mu, means_logvar),
         "kl_spreads": (recon[:HALF], flat[:HALF], spread_mu, spread_logvar),
         "bce_all": (recon, flat, mu[:HALF], logvar[:HALF]),
         "bce_half": (recon[:HALF], flat[:HALF], mu[:HALF], logvar[:HALF]),
+        "bce_twice": (twice(recon), twice(flat), mu[:HALF], logvar[:HALF]),
         "bce_square_all": (recon, square, mu[:HALF], logvar[:HALF]),
         "bce_square_half": (recon[:HALF], square[:HALF], mu[:HALF], logvar[:HALF]),
+        "bce_square_twice": (twice(recon), twice(square), mu[:HALF], logvar[:HALF]),
     }
     return {loss_input(case, name): value for case, values in cases.items()
             for name, value in zip(LOSS_ARGUMENTS, values)}
@@ -75,11 +81,22 @@ def _near(actual: float, expected: float) -> bool:
     return abs(actual - expected) <= config.LOSS_RTOL * abs(expected) + config.LOSS_ATOL
 
 
+def _averaged_over_the_batch(theirs: dict[str, float], ours: dict[str, float], prefix: str) -> bool:
+    """Whether the term stays the same when its 4 rows come twice (a sum would add as much again)."""
+    added = theirs[f"{prefix}_twice"] - theirs[f"{prefix}_half"]
+    expected = ours[f"{prefix}_twice"] - ours[f"{prefix}_half"]
+    return abs(added) <= config.LOSS_BATCH_MEAN_TOL * abs(expected)  # NaN: False
+
+
 def _check_bce(theirs: dict[str, float], ours: dict[str, float], prefix: str, shape: str) -> None:
     measured = theirs[f"{prefix}_all"] - theirs[f"{prefix}_half"]
     expected = ours[f"{prefix}_all"] - ours[f"{prefix}_half"]
     if _near(measured, expected):
         return
+    if _averaged_over_the_batch(theirs, ours, prefix):
+        fail(f"With images x of shape {shape}, the reconstruction term is averaged over the batch (and perhaps the "
+             "pixels): the same 4 images given twice leave it unchanged, where the sum over the batch doubles. "
+             "Use reduction='sum': F.binary_cross_entropy(recon_x, x.view(-1, 784), reduction='sum').")
     ratio = measured / expected if expected else float("nan")
     hints = {1 / 784: "it looks averaged over the pixels",
              1 / (784 * ROWS): "it looks averaged over pixels and batch (reduction='mean')"}
@@ -108,6 +125,7 @@ def test_kl_term_matches_the_closed_form(ask):
     measured, expected = theirs["kl_all"] - theirs["kl_half"], ours["kl_all"] - ours["kl_half"]
     if _near(measured, expected):
         return
+    _fail_if_kl_averaged_over_the_batch(theirs, ours)
     ratio = measured / expected if expected else float("nan")
     hint = ""
     if 0 < ratio < config.KL_AVERAGED_BELOW:
@@ -121,6 +139,13 @@ def test_kl_term_matches_the_closed_form(ask):
          f"yours differs from it by a factor {ratio:.3g}.{hint}")
 
 
+def _fail_if_kl_averaged_over_the_batch(theirs: dict[str, float], ours: dict[str, float]) -> None:
+    if _averaged_over_the_batch(theirs, ours, "kl"):
+        fail("The KL term is averaged over the batch: the same 4 rows of mu and logvar given twice leave it "
+             "unchanged, where the sum over the batch doubles. Sum it over latent dimensions and batch: "
+             "kld = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp()).")
+
+
 @pytest.mark.rubric("kl")
 def test_kl_term_is_zero_at_the_prior_and_grows_with_each_of_mean_and_variance(ask):
     """Three properties that only the KL has together: each measured on 4 rows alone.
@@ -130,6 +155,7 @@ def test_kl_term_is_zero_at_the_prior_and_grows_with_each_of_mean_and_variance(a
     merely zero at the prior and positive elsewhere (mu.pow(2).sum(), logvar squared) fails.
     """
     theirs, ours = _losses(ask)
+    _fail_if_kl_averaged_over_the_batch(theirs, ours)  # a mean is not 0 at the prior: say why first
     at_prior = theirs["kl_prior"] - theirs["kl_half"]
     if not abs(at_prior) <= config.KL_AT_PRIOR_TOL:
         fail(f"For 4 rows with mu = 0 and logvar = 0, q(z|x) is the prior N(0, I), so their KL is 0; yours adds "

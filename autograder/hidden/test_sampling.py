@@ -54,8 +54,21 @@ def test_reparameterize_has_mean_mu_and_std_exp_half_logvar(ask):
              f"{MUS[worst] + center[worst]:.3f}. Hint: z = mu + eps * std, with eps of mean 0.")
 
 
+def creates_cpu_tensors(answer_info: dict) -> bool:
+    """Whether a run on the `meta` device failed because the function made a tensor on the CPU."""
+    error = answer_info.get("meta_error", "")
+    return "device" in error and "meta" in error and "cpu" in error.lower()
+
+
 @pytest.mark.rubric("reparameterize")
 def test_reparameterize_draws_fresh_independent_noise(ask):
+    # Run on the `meta` device (no data, any CPU build): noise made on the CPU breaks there, as on a GPU.
+    mu, logvar = _inputs(4)
+    answer = ask(REPARAMETERIZE, {"seed": 3, "meta": True}, {"mu": mu, "logvar": logvar},
+                 function="VAE.reparameterize")
+    if creates_cpu_tensors(answer.info):
+        fail("reparameterize creates a tensor on the CPU whatever the input's device: use torch.randn_like(std) "
+             "(noise of std's shape, dtype and device), so that the same code also trains on a GPU.")
     mu, logvar, first, second = _samples(ask)
     if torch.equal(first, second):
         fail("Two calls of reparameterize gave the same z: draw new noise on every call "
