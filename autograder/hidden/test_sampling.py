@@ -97,25 +97,26 @@ def _gradients(ask) -> tuple[dict, torch.Tensor, torch.Tensor, torch.Tensor]:
     return answer, mu, z, v
 
 
+def _check_gradient(answer, leaf: str, expected: torch.Tensor, should: str, missing: str, hint: str = "") -> None:
+    """The gradient that reached `leaf` (mu or logvar) from backpropagating z . v, against `expected`."""
+    grad = answer.tensors.get(f"{leaf}_grad")
+    if grad is None:
+        fail(missing)
+    if not close(grad, expected):
+        fail(f"{should}; backpropagating from z gave a {leaf}.grad off by up to {differs(grad, expected):.3g}.{hint}")
+
+
 @pytest.mark.rubric("gradient_flow")
 def test_gradient_of_z_with_respect_to_mu_is_one(ask):
     answer, _, _, v = _gradients(ask)
-    grad = answer.tensors.get("mu_grad")
-    if grad is None:
-        fail("No gradient reached mu: z must be mu + eps * std, differentiable in mu.")
-    if not close(grad, v):
-        fail(f"dz/dmu should be 1 (z = mu + eps * std); backpropagating from z gave a mu.grad off by up to "
-             f"{differs(grad, v):.3g}.")
+    _check_gradient(answer, "mu", v, "dz/dmu should be 1 (z = mu + eps * std)",
+                    "No gradient reached mu: z must be mu + eps * std, differentiable in mu.")
 
 
 @pytest.mark.rubric("gradient_flow")
 def test_gradient_of_z_with_respect_to_logvar_is_eps_std_over_2(ask):
     answer, mu, z, v = _gradients(ask)
-    grad = answer.tensors.get("logvar_grad")
-    if grad is None:
-        fail("No gradient reached logvar: compute std = torch.exp(0.5 * logvar) without .detach().")
     expected = v * (z - mu) / 2  # eps * std = z - mu, and d std / d logvar = std / 2
-    if not close(grad, expected):
-        fail(f"dz/dlogvar should be eps * std / 2; backpropagating from z gave a logvar.grad off by up to "
-             f"{differs(grad, expected):.3g}. Hint: std = exp(logvar / 2), z = mu + eps * std, eps not "
-             "depending on logvar.")
+    _check_gradient(answer, "logvar", expected, "dz/dlogvar should be eps * std / 2",
+                    "No gradient reached logvar: compute std = torch.exp(0.5 * logvar) without .detach().",
+                    " Hint: std = exp(logvar / 2), z = mu + eps * std, eps not depending on logvar.")

@@ -23,10 +23,11 @@ from __future__ import annotations
 import errno
 import itertools
 import os
-import signal
 import time
 from pathlib import Path
 from typing import Callable
+
+from autograder.sandbox.limits import kill_until_gone
 
 CONTROLLERS = ("memory", "pids")
 _unnamed = itertools.count()
@@ -193,16 +194,7 @@ class Cgroup:
 
     def kill(self) -> None:
         """SIGKILL every process in the group, until none is left."""
-        for _ in range(500):
-            victims = self.pids()
-            if not victims:
-                return
-            for pid in victims:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except (ProcessLookupError, PermissionError):
-                    pass
-            time.sleep(0.02)
+        kill_until_gone(self.pids)
 
     def remove(self) -> None:
         """Kill what is left and delete the group (its charges go to the grader's own)."""

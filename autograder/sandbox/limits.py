@@ -117,24 +117,29 @@ def sandbox_processes(uid: int | None) -> list[tuple[int, int]]:
     return [(pid, rss) for pid, _, owner, rss in table if pid in ours or (uid is not None and owner == uid)]
 
 
-def kill_all(uid: int | None, extra: Callable[[], list[int]] = list) -> None:
-    """SIGKILL every process of the submission (and `extra()`), until none is left (a process
-    that held gigabytes takes a while to exit, and a restarted worker must not be blamed)."""
+def kill_until_gone(victims: Callable[[], list[int]]) -> None:
+    """SIGKILL `victims()` again and again until it is empty (a process that held gigabytes takes
+    a while to exit, and a restarted worker must not be blamed for it)."""
     for _ in range(500):
-        victims = [pid for pid, _ in sandbox_processes(uid)] + extra()
-        if not victims:
+        pids = victims()
+        if not pids:
             return
-        for pid in victims:
+        for pid in pids:
             try:
                 os.kill(pid, signal.SIGKILL)
             except (ProcessLookupError, PermissionError):
                 pass
-        for pid in victims:  # reap our own children (the others reparent to us, then go)
+        for pid in pids:  # reap our own children (the others reparent to us, then go)
             try:
                 os.waitpid(pid, os.WNOHANG)
             except ChildProcessError:
                 pass
         time.sleep(0.02)
+
+
+def kill_all(uid: int | None, extra: Callable[[], list[int]] = list) -> None:
+    """SIGKILL every process of the submission (and `extra()`), until none is left."""
+    kill_until_gone(lambda: [pid for pid, _ in sandbox_processes(uid)] + extra())
 
 
 def _private_tmpfs(pid: int, host: set[int]) -> dict[int, int]:
