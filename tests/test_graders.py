@@ -36,8 +36,16 @@ def graded(path: Path, results_dir: Path) -> tuple[int, dict, str]:
     results = results_dir / path.stem / "results.json"
     run = subprocess.run([sys.executable, "-m", "autograder.grading.grade", "--submission", str(path), "--results",
                           str(results)], cwd=ROOT, capture_output=True, text=True, timeout=GRADE_TIMEOUT)
-    data = json.loads(results.read_text()) if results.exists() else {}
+    data = {}
+    if results.exists():  # strict JSON (no NaN or Infinity: strict readers refuse them) and bounded
+        raw = results.read_bytes()
+        assert len(raw) <= config.RESULTS_MAX_BYTES, f"results.json of {path} holds {len(raw):,} bytes"
+        data = json.loads(raw, parse_constant=_not_strict_json)
     return run.returncode, data, run.stdout + run.stderr
+
+
+def _not_strict_json(constant: str) -> None:
+    raise AssertionError(f"results.json holds {constant}, which strict JSON readers refuse")
 
 
 @pytest.fixture(scope="session")
