@@ -52,3 +52,23 @@ def generated_assignment(tmp_path_factory) -> Path:
     target = tmp_path_factory.mktemp("generate") / "assignment"
     generate(SOLUTIONS, target)
     return target
+
+
+MISBEHAVING_VAE = """
+class VAE(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc1 = torch.nn.Linear(2, 2)
+
+    def encode(self, x):
+        mode = int(x.flatten()[0])
+{branches}        return x * 2, x * 3
+{methods}"""
+
+
+@pytest.fixture(scope="session")
+def misbehaving_vae() -> Callable[..., str]:
+    """misbehaving_vae(prelude, branches, methods=""): the source of a tiny vae.py whose encode does
+    what the first number of its input says (`branches`: its `if mode == ...:` lines) and otherwise
+    answers (x * 2, x * 3); `prelude` holds the imports and helpers, `methods` more of the class."""
+    return lambda prelude, branches, methods="": prelude + MISBEHAVING_VAE.format(branches=branches, methods=methods)

@@ -128,7 +128,7 @@ def test_results_carry_sorted_flags_and_flags_change_no_points():
 LIMITS = Limits(import_timeout_s=120, call_timeout_s=10, memory_mb=1200, output_kb=4, tasks=64)
 ANSWER, SWAP_DECODE, MEMFD, FORGE = range(4)
 
-TAMPERS = '''
+TAMPERS_PRELUDE = '''
 import os, sys
 import torch
 
@@ -137,14 +137,8 @@ HELD = []
 def _forged_decode(vae, header, tensors):
     return {}, {"recon": torch.zeros(1, 784)}
 
-class VAE(torch.nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.fc1 = torch.nn.Linear(2, 2)
-
-    def encode(self, x):
-        mode = int(x.flatten()[0])
-        if mode == 1:
+'''
+TAMPERS_BRANCHES = '''        if mode == 1:
             sys.modules["__main__"].OPS["decode"] = _forged_decode
         elif mode == 2:
             HELD.append(os.memfd_create("channel"))
@@ -152,22 +146,22 @@ class VAE(torch.nn.Module):
             import protocol
             header = b'{"id": 999, "ok": true}'
             os.write(int(sys.argv[2]), protocol.PREFIX.pack(protocol.MAGIC, len(header), 0) + header)
-        return x * 2, x * 3
-
+'''
+TAMPERS_METHODS = '''
     def decode(self, z):
         return z
 '''
 
 
-def _sandbox(folder: Path) -> Sandbox:
+def _sandbox(folder: Path, source: str) -> Sandbox:
     folder.chmod(0o755)
-    (folder / "vae.py").write_text(TAMPERS)
+    (folder / "vae.py").write_text(source)
     return Sandbox(folder / "vae.py", threads=1, limits=LIMITS)
 
 
 @pytest.fixture
-def tampering(tmp_path):
-    box = _sandbox(tmp_path)
+def tampering(tmp_path, misbehaving_vae):
+    box = _sandbox(tmp_path, misbehaving_vae(TAMPERS_PRELUDE, TAMPERS_BRANCHES, TAMPERS_METHODS))
     yield box
     box.close()
 
@@ -196,8 +190,8 @@ def test_a_swapped_operation_is_refused_and_flagged_while_the_others_still_answe
     assert tampering.flags == {WORKER_ALTERED}
 
 
-def test_shared_memory_still_open_at_the_end_is_flagged(tmp_path):
-    box = _sandbox(tmp_path)
+def test_shared_memory_still_open_at_the_end_is_flagged(tmp_path, misbehaving_vae):
+    box = _sandbox(tmp_path, misbehaving_vae(TAMPERS_PRELUDE, TAMPERS_BRANCHES, TAMPERS_METHODS))
     try:
         _encode(box, MEMFD)
         assert box.flags == set()

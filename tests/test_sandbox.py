@@ -25,7 +25,7 @@ from autograder.sandbox.limits import Limits, sandbox_processes
 LIMITS = Limits(import_timeout_s=120, call_timeout_s=2, memory_mb=1200, output_kb=4, tasks=64)
 ANSWER, SLEEP, EXIT, ALLOCATE, PRINT, FORK, FORGE, LATE_FRAME, THREADS, MEMFD, SHM, TMP, TASKS = range(13)
 
-SUBMISSION = '''
+SUBMISSION_PRELUDE = '''
 import os, sys, threading, time
 import torch
 
@@ -67,14 +67,8 @@ def _forge(header: bytes, delay: float = 0.0) -> None:
     time.sleep(delay)
     os.write(int(sys.argv[2]), _frame(header))  # the worker's answer pipe
 
-class VAE(torch.nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.fc1 = torch.nn.Linear(2, 2)
-
-    def encode(self, x):
-        mode = int(x.flatten()[0])
-        if mode == 1:
+'''
+SUBMISSION_BRANCHES = '''        if mode == 1:
             time.sleep(60)
         elif mode == 2:
             os._exit(3)
@@ -101,7 +95,6 @@ class VAE(torch.nn.Module):
             _hoard(lambda i: open(f"{folder}/hoard{i}", "wb"))
         elif mode == 12:
             return torch.tensor([_tasks(1000)], dtype=torch.float32), x
-        return x * 2, x * 3
 '''
 
 
@@ -113,11 +106,11 @@ def _encode(sandbox: Sandbox, mode: int, function: str = "VAE.encode", timeout: 
 
 
 @pytest.fixture(scope="module")
-def submission(tmp_path_factory) -> Path:
+def submission(tmp_path_factory, misbehaving_vae) -> Path:
     folder = tmp_path_factory.mktemp("hostile")
     folder.chmod(0o755)
     path = folder / "vae.py"
-    path.write_text(SUBMISSION)
+    path.write_text(misbehaving_vae(SUBMISSION_PRELUDE, SUBMISSION_BRANCHES))
     return path
 
 
