@@ -43,7 +43,7 @@ test: $(STAMP) $(DATA_STAMP) ## This repository's own tests, all of them (CI; ab
 	$(PY) -m pytest -q
 
 test-fast: $(STAMP) $(DATA_STAMP) ## The quick tests only (no grading of the corpus, no notebook runs; under 2 minutes).
-	$(PY) -m pytest -q -m "not slow"
+	$(PY) -m pytest -q -m "not slow" -n auto
 
 assignment: ## Instructor: regenerate assignment/ from solutions/.
 	$(PY) -m autograder.authoring.assign
