@@ -13,7 +13,7 @@ RESULTS ?= build/grade/results.json
 export SUBMISSION RESULTS SUBMISSIONS ORG PREFIX OUT
 
 .DEFAULT_GOAL := help
-.PHONY: help setup check test test-fast assignment train grade bench calibrate
+.PHONY: help setup check test test-fast assignment train grade bench calibrate descent
 
 help: ## List the targets.
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -56,6 +56,9 @@ bench: ## Time grading against a plain script doing the same work (target 1.25x)
 
 calibrate: ## Retrain correct and buggy variants for the elbo threshold (~6 min; ARGS=--report-only re-renders).
 	$(PY) -m autograder.evidence.calibrate $(ARGS)
+
+descent: ## How far one epoch moves the weights (the elbo check's descent threshold).
+	$(PY) -m autograder.evidence.descent
 
 train: ## Train the reference for EPOCHS epochs; PNGs in build/train/.
 	cd solutions && ../$(PY) -m vae --epochs $(EPOCHS) --out ../build/train
