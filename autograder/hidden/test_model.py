@@ -34,7 +34,8 @@ def test_five_layers_hold_the_lecture_parameter_count(ask):
 MAX_LAYER_ENTRIES = 4_000_000  # a layer the grader will fill with its own weights (the lecture's hold 313,600)
 
 
-def _chosen_weights(ask, weights_seed: int) -> dict[str, torch.Tensor]:
+@pytest.fixture(scope="module")
+def chosen_weights(ask, weights_seed: int) -> dict[str, torch.Tensor]:
     """Weights the grader picks for this grading, in the layer sizes the submission declares.
 
     encode and decode are checked with these loaded into the submission's model, never with
@@ -64,8 +65,10 @@ def _reference_with(weights: dict[str, torch.Tensor]) -> torch.nn.Module:
         fail(f"{error}.")
 
 
-def _encode(ask, weights_seed: int):
-    weights = _chosen_weights(ask, weights_seed)
+@pytest.fixture(scope="module")
+def encoded(ask, chosen_weights: dict[str, torch.Tensor]) -> dict:
+    """encode's answer and the lecture's, computed once for both encode checks."""
+    weights = chosen_weights
     x = reference.sample_images(BATCH)
     answer = ask(ENCODE, {"seed": config.GRADER_SEEDS["encode"]}, {"x": x, **with_state_prefix(weights)}, function="VAE.encode")
     if answer.info.get("length") != 2:
@@ -98,18 +101,18 @@ def _check_head(found: dict, name: str, head: str) -> None:
 
 
 @pytest.mark.rubric("encode")
-def test_encode_gives_mu_from_fc21_of_the_relu_hidden_layer(ask, weights_seed):
-    _check_head(_encode(ask, weights_seed), "mu", "fc21")
+def test_encode_gives_mu_from_fc21_of_the_relu_hidden_layer(encoded):
+    _check_head(encoded, "mu", "fc21")
 
 
 @pytest.mark.rubric("encode")
-def test_encode_gives_logvar_from_its_own_head_fc22(ask, weights_seed):
-    _check_head(_encode(ask, weights_seed), "logvar", "fc22")
+def test_encode_gives_logvar_from_its_own_head_fc22(encoded):
+    _check_head(encoded, "logvar", "fc22")
 
 
 @pytest.mark.rubric("decode")
-def test_decode_computes_pixel_probabilities_as_the_lecture_with_the_graders_weights(ask, weights_seed):
-    weights, seed = _chosen_weights(ask, weights_seed), config.GRADER_SEEDS["decode"]
+def test_decode_computes_pixel_probabilities_as_the_lecture_with_the_graders_weights(ask, chosen_weights):
+    weights, seed = chosen_weights, config.GRADER_SEEDS["decode"]
     z = torch.randn(BATCH, reference.dims()[2], generator=torch.Generator().manual_seed(seed))
     answer = ask(DECODE, {"seed": seed}, {"z": z, **with_state_prefix(weights)}, function="VAE.decode")
     recon = tensor(answer, "recon", "decode(z)")
