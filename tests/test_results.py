@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from autograder import config
-from autograder.grading import results
+from autograder.grading import causes, results
 from autograder.grading.results import ResultsError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -25,12 +25,14 @@ def strict(text: str) -> dict:
 
 def test_an_entry_earns_all_its_points_or_none_with_a_message():
     passed = results.entry("kl", "kl is summed", 7.5, True, "ignored", {"value": 1.0})
-    failed = results.entry("kl", "kl is summed", 7.5, False, "you averaged")
+    failed = results.entry("kl", "kl is summed", 7.5, False, "you averaged", cause="unknown")
     assert (passed["name"], passed["score"], passed["status"], passed["output"]) == \
         ("kl: kl is summed", 7.5, "passed", "")
     assert (failed["score"], failed["max_score"], failed["status"], failed["output"]) == \
         (0.0, 7.5, "failed", "you averaged")
-    assert passed["tags"] == ["kl"] and passed["extra_data"] == {"value": 1.0} and "extra_data" not in failed
+    assert passed["tags"] == ["kl"] and passed["extra_data"] == {"value": 1.0}
+    assert failed["extra_data"] == {"cause": "unknown"}  # a failed check always names its cause code
+    assert causes.cause_of(passed) is None and causes.cause_of(failed) == "unknown"
 
 
 def test_the_zero_result_holds_every_rubric_tag_at_zero_and_says_why():
@@ -38,6 +40,7 @@ def test_the_zero_result_holds_every_rubric_tag_at_zero_and_says_why():
     assert [t["tags"] for t in zero["tests"]] == [[tag] for tag in config.RUBRIC]
     assert zero["score"] == 0 and results.maximum(zero) == FULL
     assert all(t["output"] == "No vae.py was found" and t["status"] == "failed" for t in zero["tests"])
+    assert {causes.cause_of(t) for t in zero["tests"]} == {causes.NOT_RUN}
 
 
 def test_totals_by_tag_and_the_score_add_up():
@@ -63,7 +66,7 @@ def test_to_json_is_strict_json_when_extra_data_holds_nan_and_infinity():
     built = results.build([results.entry("elbo", "e", 15, False, "no", {"elbo": float("nan"),
                                                                        "values": [float("inf"), -float("inf"), 1.5]})])
     data = strict(results.to_json(built))
-    assert data["tests"][0]["extra_data"] == {"elbo": "nan", "values": ["inf", "-inf", 1.5]}
+    assert data["tests"][0]["extra_data"] == {"elbo": "nan", "values": ["inf", "-inf", 1.5], "cause": "unknown"}
 
 
 def test_to_json_cuts_student_derived_strings_and_says_so():

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from autograder import config
+from autograder.grading import causes
 from autograder.grading.results import Entry, entry, zero_entry
 
 REPORTS = pytest.StashKey[dict]()
@@ -29,13 +30,13 @@ def readable(test_name: str) -> str:
     return test_name.removeprefix("test_").replace("_", " ")
 
 
-def failure_message(excinfo: pytest.ExceptionInfo | None) -> str:
-    """The check's own message; never the grader's traceback or source."""
+def failure_message(excinfo: pytest.ExceptionInfo | None) -> tuple[str, str]:
+    """The check's own message and cause code; never the grader's traceback or source."""
     if excinfo is None:
-        return ""
+        return "", causes.UNKNOWN
     if excinfo.errisinstance(pytest.fail.Exception):
-        return str(excinfo.value.msg)
-    return INTERNAL.format(error=f"{excinfo.typename[:100]}: {str(excinfo.value)[:300]}")
+        return str(excinfo.value.msg), getattr(excinfo.value, "cause", causes.UNKNOWN)
+    return INTERNAL.format(error=f"{excinfo.typename[:100]}: {str(excinfo.value)[:300]}"), causes.INTERNAL
 
 
 class GradingPlugin:
@@ -88,18 +89,18 @@ class GradingPlugin:
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo) -> Any:
         report = yield
-        message = failure_message(call.excinfo) if report.failed else ""
-        item.stash.setdefault(REPORTS, {})[call.when] = (report.outcome, message)
+        message, cause = failure_message(call.excinfo) if report.failed else ("", causes.UNKNOWN)
+        item.stash.setdefault(REPORTS, {})[call.when] = (report.outcome, message, cause)
         return report
 
     # -- results --------------------------------------------------------------------------------
     def entry(self, item: pytest.Item) -> Entry:
         reports = item.stash.get(REPORTS, {})
-        failed = [message for outcome, message in reports.values() if outcome == "failed"]
+        failed = [(message, cause) for outcome, message, cause in reports.values() if outcome == "failed"]
         passed = reports.get("call", ("not run",))[0] == "passed" and not failed  # a skip earns nothing
+        message, cause = failed[0] if failed else ("This check did not run.", causes.NOT_RUN)
         return entry(item.stash[TAG], readable(item.name), round(item.stash[MAX_SCORE], 4), passed,
-                     failed[0] if failed else "This check did not run.", item.stash.get(EXTRA, {}),
-                     note=item.stash.get(NOTE, ""))
+                     message, item.stash.get(EXTRA, {}), note=item.stash.get(NOTE, ""), cause=cause)
 
     def tests(self) -> list[Entry]:
         entries = [self.entry(item) for item in self.items]

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Iterable, TypedDict
 
 from autograder import config
+from autograder.grading import causes
 
 VISIBLE = "visible"
 INTEGRITY_FLAGS = "integrity_flags"  # in the result's extra_data: a sorted list of short strings
@@ -60,27 +61,30 @@ class ResultsError(ValueError):
 
 
 def entry(tag: str, name: str, max_score: float, passed: bool, output: str = "",
-          extra: dict[str, Any] | None = None, note: str = "") -> Entry:
-    """One check: all of `max_score` if it passed, else nothing and `output` says why.
+          extra: dict[str, Any] | None = None, note: str = "", cause: str = causes.UNKNOWN) -> Entry:
+    """One check: all of `max_score` if it passed, else nothing and `output` says why, and
+    extra_data's `cause` the code of the mistake it diagnosed (autograder/grading/causes.py).
 
     `note` is the output of a check that passed: advice that costs nothing (usually empty)."""
     line = Entry(name=f"{tag}: {name}", score=max_score if passed else 0.0, max_score=max_score,
                  status="passed" if passed else "failed", output=note if passed else output, tags=[tag],
                  visibility=VISIBLE)
+    if not passed:
+        extra = {**(extra or {}), causes.CAUSE: cause}
     if extra is not None:
         line["extra_data"] = extra
     return line
 
 
-def zero_entry(tag: str, message: str) -> Entry:
+def zero_entry(tag: str, message: str, cause: str = causes.NOT_RUN) -> Entry:
     """A rubric line that earned nothing because its check could not run, saying why."""
     points, description = config.RUBRIC[tag]
-    return entry(tag, description, float(points), False, message)
+    return entry(tag, description, float(points), False, message, cause=cause)
 
 
-def zero_tests(message: str) -> list[Entry]:
+def zero_tests(message: str, cause: str = causes.NOT_RUN) -> list[Entry]:
     """Every rubric line at 0 points, each saying `message`: the points still add up to the rubric."""
-    return [zero_entry(tag, message) for tag in config.RUBRIC]
+    return [zero_entry(tag, message, cause) for tag in config.RUBRIC]
 
 
 def build(tests: list[Entry], output: str = "", execution_time: float = 0.0,

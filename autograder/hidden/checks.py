@@ -6,12 +6,13 @@ whose message teaches: what was expected, what happened, a hint.
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, NoReturn
 
 import pytest
 import torch
 
 from autograder import config
+from autograder.grading import causes
 from autograder.sandbox.client import IMPORTING, Answer, SandboxFailure
 from autograder.sandbox.protocol import with_state_prefix
 
@@ -25,8 +26,20 @@ def elbo_training(seed: int, weights_seed: int) -> tuple[dict[str, Any], dict[st
     return header, with_state_prefix(reference.random_weights(reference.expected_shapes(), weights_seed))
 
 
-def fail(message: str) -> None:
-    pytest.fail(message, pytrace=False)
+class CheckFailed(pytest.fail.Exception):
+    """A failed check: the message the student reads, and the cause code it diagnosed."""
+
+    def __init__(self, message: str, cause: str) -> None:
+        super().__init__(message, pytrace=False)
+        self.cause = cause
+
+
+def fail(message: str, cause: str = causes.UNKNOWN) -> NoReturn:
+    """Fail the check: `message` teaches the student, `cause` (a code of autograder/grading/causes.py)
+    records the mistake for the gradebook and the class report."""
+    if cause not in causes.CAUSES:
+        raise ValueError(f"unknown cause code {cause!r}: add it to autograder/grading/causes.py")
+    raise CheckFailed(message, cause)
 
 
 def explain_error(error: dict[str, str], function: str) -> str:
