@@ -8,7 +8,7 @@ Prints, for this machine:
   learning rate, the test negative ELBO on 10,000 images), and grading time / plain time;
 - the grading run's training epoch (measured inside the sandbox) beside the plain script's epoch.
 Targets: a correct submission graded in at most 15 s on a 2-core CPU; grading within 1.25x of
-the plain script; the epoch within 1.5x. `--repeat n` times each n times and keeps the median
+the plain script; the epoch within 1.1x. `--repeat n` times each n times and keeps the median
 (on a shared machine, single timings are noisy).
 """
 from __future__ import annotations
@@ -27,7 +27,7 @@ from autograder.paths import ROOT, SOLUTIONS
 
 GRADE_TARGET_S = 15.0  # a correct submission, end to end, on a 2-core CPU
 OVERHEAD_TARGET = 1.25  # grading time / plain script time
-EPOCH_TARGET = 1.5  # the sandbox's training epoch / the plain script's epoch
+EPOCH_TARGET = 1.1  # the sandbox's training epoch (the notebook's DataLoader) / the plain in-memory epoch
 
 # What grading the reference costs at the least: the same work, with no grader around it.
 PLAIN_SCRIPT = f"""
@@ -40,6 +40,8 @@ torch.manual_seed({config.ELBO_SEED})
 images, _ = load_mnist(train=True)
 model, batch = VAE(), {config.ELBO_BATCH_SIZE}
 optimizer = torch.optim.Adam(model.parameters(), lr={config.ELBO_LR})
+warm = torch.optim.Adam(VAE().parameters())  # torch.optim's first step imports torch's compiler
+warm.step()  # stack (about 1.3 s): outside the timed epoch, as in the grader's
 start = time.perf_counter()
 order = torch.randperm(len(images))
 for i in range(0, len(images), batch):

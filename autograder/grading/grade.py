@@ -13,7 +13,6 @@ import contextlib
 import io
 import os
 import re
-import subprocess
 import sys
 import tempfile
 import textwrap
@@ -23,39 +22,17 @@ from unittest import mock
 
 from autograder.grading import handin
 from autograder.grading.results import Entry, Results, build, maximum, write, zero_tests
-from autograder.paths import AUTOGRADER, BUILD, HIDDEN_GRADERS, ROOT
+from autograder.paths import BUILD, HIDDEN_GRADERS, ROOT
 from autograder.sandbox import integrity
 from autograder.sandbox.cgroups import limits_mode
 from autograder.sandbox.client import Sandbox
-from autograder.sandbox.isolation import isolation_mode
+from autograder.sandbox.isolation import IsolationError, isolation_mode, protect_repository
 
 DEFAULT_RESULTS = BUILD / "grade" / "results.json"
 
 
 class GraderError(RuntimeError):
     """The grader cannot run safely or correctly (not the submission's fault)."""
-
-
-def protect_repository(uid: int) -> None:
-    """As root without bubblewrap: make this checkout unreadable to the sandbox uid, and prove it.
-
-    The repository's folders become owner-only (the Python environment stays readable, since the
-    worker runs on it). Group and other permissions come back with `chmod -R go+rX` if wanted.
-    """
-    os.chmod(ROOT, 0o711)  # others may pass through to .venv, not list
-    for entry in ROOT.iterdir():
-        if entry.is_dir() and not entry.is_symlink() and entry.name != ".venv":
-            os.chmod(entry, 0o700)
-    secret = AUTOGRADER / "config.py"
-    try:
-        probe = subprocess.run([sys.executable, "-c", f"open({str(secret)!r}).read()"], user=uid, group=uid,
-                               extra_groups=[], capture_output=True, timeout=60)
-    except OSError as error:  # e.g. Python under /root, which the sandbox uid cannot execute
-        raise GraderError(f"uid {uid} cannot run this Python ({error}): in uid mode the interpreter must be "
-                          "executable by other users; install bubblewrap for the bwrap mode instead.") from None
-    if probe.returncode == 0:
-        raise GraderError(f"uid {uid} can still read {secret}: refusing to run submissions that could read "
-                          "the hidden graders. Move the repository under a folder only root can read.")
 
 
 def sandbox_output_note(sandbox: Sandbox) -> str:
@@ -169,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         results = grade(args.submission, args.results, args.sandbox_uid, args.threads)
-    except GraderError as error:
+    except (GraderError, IsolationError) as error:
         print(f"grader error: {error}", file=sys.stderr)
         return 1
     print(table(results))

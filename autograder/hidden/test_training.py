@@ -29,8 +29,7 @@ INLINE_NOTE = ("train() does not call loss_function: fine here, since its loss i
 
 
 def _probe_run(ask) -> tuple[dict, dict[str, torch.Tensor]]:
-    # The grader replays the correct loop while the worker runs train(): both start by importing
-    # torch's compiler stack (torch.optim's first use, about 2 s), and the wait frees a core.
+    # The grader replays the correct loop while the worker runs train() (the wait frees a core).
     with ThreadPoolExecutor(max_workers=1) as pool:
         pool.submit(replay, "zfbs")
         answer = ask(TRAIN_PROBE, {"seed": config.GRADER_SEEDS["train_probe"]}, function="train")
@@ -92,7 +91,7 @@ def _descends_from(initial: dict[str, torch.Tensor], trained: dict[str, torch.Te
 
 
 @pytest.mark.rubric("elbo")
-def test_one_epoch_of_your_training_reaches_a_good_test_elbo(ask, feedback_dir, record, weights_seed):
+def test_one_epoch_of_your_training_reaches_a_good_test_elbo(ask, sandbox, feedback_dir, record, weights_seed):
     header, initial = elbo_training(config.ELBO_SEED, weights_seed)
     answer = ask(TRAIN_ELBO, header, initial, function="train",
                  uses=tuple(name for name in config.STUDENT_FUNCTIONS if name != "train"),
@@ -102,7 +101,7 @@ def test_one_epoch_of_your_training_reaches_a_good_test_elbo(ask, feedback_dir, 
     record("weights_seed", weights_seed)
     try:
         model_state = answer.tensors
-        value = reference.negative_elbo(model_state, config.ELBO_EVAL_SEED)
+        value = reference.negative_elbo(model_state, config.ELBO_EVAL_SEED, threads=sandbox.threads)
     except reference.WeightsError as error:
         fail(f"{error}.")
     record("test_negative_elbo", value)

@@ -7,7 +7,7 @@ Isolation, strongest first (`isolation_mode()` says which one is in force):
   submissions), has no network, its own PID namespace, and runs as an unprivileged uid with
   no capabilities.
 - "uid": root without bubblewrap. The worker runs as an unprivileged uid; the grader has
-  made the repository's folders unreadable to it (grade.protect_repository) and checks that.
+  made the repository's folders unreadable to it (protect_repository) and checks that.
 - "process": the grader runs as an ordinary user. The worker is a separate process with its
   own session and the limits of limits.py, but it runs as that user, so it can read whatever
   that user can (the reference included) and write where that user can. Grade untrusted code
@@ -26,9 +26,14 @@ from pathlib import Path
 from typing import Callable
 
 from autograder import config
+from autograder.paths import AUTOGRADER, ROOT
 
 INSIDE = Path("/sandbox")  # the worker's folder as the worker sees it in "bwrap" mode
 UID_RANGE = 1000  # uids tried, from the preferred one downwards
+
+
+class IsolationError(RuntimeError):
+    """The submission cannot be kept apart from the grader here: grading must not go on."""
 
 
 def is_root() -> bool:
@@ -138,3 +143,25 @@ def allocate_uid(preferred: int) -> tuple[int, int]:
         except BlockingIOError:
             os.close(fd)
     raise RuntimeError(f"no free sandbox uid in {preferred - UID_RANGE + 1}..{preferred}")
+
+
+def protect_repository(uid: int) -> None:
+    """As root without bubblewrap: make this checkout unreadable to the sandbox uid, and prove it.
+
+    The repository's folders become owner-only (the Python environment stays readable, since the
+    worker runs on it). Group and other permissions come back with `chmod -R go+rX` if wanted.
+    """
+    os.chmod(ROOT, 0o711)  # others may pass through to .venv, not list
+    for entry in ROOT.iterdir():
+        if entry.is_dir() and not entry.is_symlink() and entry.name != ".venv":
+            os.chmod(entry, 0o700)
+    secret = AUTOGRADER / "config.py"
+    try:
+        probe = subprocess.run([sys.executable, "-c", f"open({str(secret)!r}).read()"], user=uid, group=uid,
+                               extra_groups=[], capture_output=True, timeout=60)
+    except OSError as error:  # e.g. Python under /root, which the sandbox uid cannot execute
+        raise IsolationError(f"uid {uid} cannot run this Python ({error}): in uid mode the interpreter must be "
+                             "executable by other users; install bubblewrap for the bwrap mode instead.") from None
+    if probe.returncode == 0:
+        raise IsolationError(f"uid {uid} can still read {secret}: refusing to run submissions that could read "
+                             "the hidden graders. Move the repository under a folder only root can read.")
