@@ -274,16 +274,18 @@ def safe_cell(value: object) -> object:
 
 def write_gradebook(outcomes: list[Outcome], path: Path) -> None:
     """student, total, one column per rubric tag, workflow, flags (integrity flags for a person
-    to look at, `;`-separated), error."""
+    to look at, `;`-separated), causes (the cause codes of the failed checks, `;`-separated,
+    autograder/grading/causes.py), error."""
     with open(path, "w", newline="") as f:
         writer = csv.writer(f)
-        writer.writerow(["student", "total", *config.RUBRIC, "workflow", "flags", "error"])
+        writer.writerow(["student", "total", *config.RUBRIC, "workflow", "flags", "causes", "error"])
         for outcome in outcomes:
             points = tag_points(outcome.results)
             total = round(results_format.score(outcome.results), 2) if outcome.results else 0
             writer.writerow([safe_cell(cell) for cell in
                              (outcome.student, total, *points.values(), outcome.workflow,
-                              ";".join(results_format.integrity_flags(outcome.results)), outcome.error)])
+                              ";".join(results_format.integrity_flags(outcome.results)),
+                              ";".join(results_format.cause_codes(outcome.results)), outcome.error)])
 
 
 def main(argv: list[str] | None = None) -> int:
