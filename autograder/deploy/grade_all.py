@@ -15,6 +15,8 @@ process that fails or hangs costs only that student's row (0 points and an error
 goes on. Results go to OUT/<student>/ (results.json, feedback.png, grade.log) and the
 gradebook to OUT/gradebook.csv (its text cells cannot start a spreadsheet formula). A second
 run skips every student whose results.json is newer than the files graded, unless `--force`.
+Last, the class report (autograder/deploy/class_report.py) goes beside the gradebook: OUT/report.md
+and its figures.
 """
 from __future__ import annotations
 
@@ -35,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from autograder import config
+from autograder.deploy import class_report
 from autograder.grading import handin, results as results_format
 from autograder.paths import BUILD, DEPLOY, ROOT
 
@@ -311,6 +314,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"grade-all: {len(outcomes)} students: {counts['graded']} graded, {counts['skipped']} skipped "
           f"(graded before), {counts['failed']} with an error, in {elapsed:.0f} s{rate}")
     print(f"grade-all: gradebook {args.out / 'gradebook.csv'}; each student's results in {args.out}/<student>/")
+    print(f"grade-all: class report {class_report.write_report(args.out / 'gradebook.csv')}")
     return 0
 
 
