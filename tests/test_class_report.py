@@ -87,6 +87,8 @@ def test_causes_count_each_student_once_per_code_most_common_first(small_class):
 
 def test_the_elbo_is_the_finite_value_the_elbo_check_measured(small_class):
     assert elbo_values(load_class(small_class)) == {"alice": 127.0, "bob": 151.5}  # NaN, none, no results: left out
+    for value in (float("nan"), float("inf"), True, "127"):  # as a result in memory (not from a file) may hold
+        assert class_report.measured_elbo(result(elbo=value)) is None, value
 
 
 def test_grading_time_is_each_results_execution_time(small_class):
