@@ -20,10 +20,10 @@ import pytest
 from autograder import config
 from autograder.deploy import class_report
 from autograder.deploy.class_report import (
-    FIGURES, Student, cause_students, elbo_values, grading_seconds, load_class, look_at, markdown, tag_counts,
+    FIGURES, cause_students, elbo_values, grading_seconds, load_class, look_at, markdown, tag_counts,
     text, write_report,
 )
-from autograder.deploy.grade_all import discover, grade_all
+from autograder.deploy.grade_all import main as grade_all_main
 from autograder.evidence import corpus
 from autograder.grading import causes, results
 from autograder.paths import ROOT
@@ -226,8 +226,7 @@ def test_a_synthetic_class_report_counts_what_the_corpus_says_of_each_case(tmp_p
             (submissions / f"{name}-{copy}" / "vae.py").write_text(corpus.source(name))
     assert len(case) >= 30
     shutil.rmtree(CLASS_OUT, ignore_errors=True)  # the sandbox user can reach build/, unlike tmp_path
-    from autograder.deploy import grade_all as grade_all_module
-    assert grade_all_module.main([str(submissions), "--out", str(CLASS_OUT), "--jobs", "2"]) == 0
+    assert grade_all_main([str(submissions), "--out", str(CLASS_OUT), "--jobs", "2"]) == 0
     students = load_class(CLASS_OUT / "gradebook.csv")
     assert {s.name: s.error for s in students} == {name: "" for name in case}
 

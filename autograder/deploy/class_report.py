@@ -22,7 +22,6 @@ import math
 import re
 import statistics
 import sys
-from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
