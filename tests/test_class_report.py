@@ -119,7 +119,7 @@ def test_a_name_grade_all_quoted_as_a_formula_finds_its_folder(tmp_path):
 
 
 def test_text_shows_student_text_literally_on_one_line():
-    assert text("a|b\n<i>x</i>") == r"a\|b \<i\>x\<\/i\>"
+    assert text("a|b\n<i>x</i>") == r"a\|b \<i\>x\</i\>" and text("kl_mean-1 $x$") == r"kl\_mean-1 \$x\$"
     assert text("x" * 400).endswith("x…") and len(text("x" * 400)) == class_report.CELL_CHARS + 1
 
 

@@ -41,7 +41,9 @@ NAMES_SHOWN = 30  # students named per cause, then "and N more"
 CELL_CHARS = 300  # of a student-derived text in one cell
 ELBO_SHOWN_UP_TO = 2 * config.ELBO_THRESHOLD  # the figure's right edge: higher values are drawn there
 FULL_MARKS = sum(points for points, _ in config.RUBRIC.values())
-_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")  # every ASCII punctuation character
+# What Markdown reads inside a line (GitHub's too: `~` strikethrough, `|` a table cell, `$` math):
+# escaped, these show as themselves; other characters mean nothing there and stay readable.
+_MARKDOWN = re.compile(r"([\\`*_\[\]()<>!&~|$#])")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
@@ -224,7 +226,10 @@ def elbo_figure(students: list[Student]) -> Figure:
     axes.axvline(config.ELBO_THRESHOLD, color="#c44e52", linestyle="--",
                  label=f"threshold {config.ELBO_THRESHOLD:g} (below earns the points)")
     axes.legend(loc="upper right", fontsize=8)
-    axes.set(xlabel="test negative ELBO after one epoch (nats per image)", ylabel="students",
+    clipped = sum(v > ELBO_SHOWN_UP_TO for v in values)
+    axes.set(xlabel="test negative ELBO after one epoch (nats per image)"
+             + (f"; {clipped} above {ELBO_SHOWN_UP_TO:g}, drawn at the right edge" if clipped else ""),
+             ylabel="students",
              title=f"Measured test negative ELBO ({len(values)} of {len(students)} submissions)")
     axes.yaxis.get_major_locator().set_params(integer=True)
     return figure
@@ -249,13 +254,13 @@ DRAW = {"scores": scores_figure, "tags": tags_figure, "causes": causes_figure, "
 
 
 def text(value: object, limit: int = CELL_CHARS) -> str:
-    """`value` as literal Markdown text on one line: every ASCII punctuation character backslash-
-    escaped (so no Markdown, HTML, link or table pipe survives), control characters dropped,
-    cut to `limit` characters."""
+    """`value` as literal Markdown text on one line: every character that means something in a
+    line backslash-escaped (so no emphasis, code, link, HTML or table pipe survives), control
+    characters and line breaks made spaces, cut to `limit` characters."""
     plain = " ".join(_CONTROL.sub(" ", str(value)).split())
     if len(plain) > limit:
         plain = plain[:limit] + "…"
-    return _PUNCTUATION.sub(r"\\\1", plain)
+    return _MARKDOWN.sub(r"\\\1", plain)
 
 
 def _ours(line: str) -> str:
