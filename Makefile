@@ -10,7 +10,8 @@ SUBMISSION ?= assignment
 RESULTS ?= build/grade/results.json
 # Paths reach the grader through the environment, quoted by the shell: spaces, quotes, `;`
 # or a leading `-` in a name stay one path and never run as a command.
-export SUBMISSION RESULTS SUBMISSIONS ORG PREFIX OUT
+GRADEBOOK ?= build/grade-all/gradebook.csv
+export SUBMISSION RESULTS SUBMISSIONS ORG PREFIX OUT GRADEBOOK
 
 .DEFAULT_GOAL := help
 .PHONY: help setup check test test-fast assignment train grade bench calibrate descent
@@ -64,7 +65,7 @@ train: ## Train the reference for EPOCHS epochs; PNGs in build/train/.
 	cd solutions && ../$(PY) -m vae --epochs $(EPOCHS) --out ../build/train
 
 # --- Deploying the homework: a student release, Gradescope, a whole class, grading on push (docs/course.md).
-.PHONY: release autograder-zip grade-all grade-class
+.PHONY: release autograder-zip grade-all class-report grade-class
 
 release: ## Instructor: write the student repository to build/release/ (audited).
 	$(PY) -m autograder.deploy.release --out build/release
@@ -72,9 +73,12 @@ release: ## Instructor: write the student repository to build/release/ (audited)
 autograder-zip: ## Instructor: write build/autograder.zip to upload to Gradescope.
 	$(PY) -m autograder.deploy.gradescope zip --out build/autograder.zip
 
-grade-all: ## Instructor: grade SUBMISSIONS=<folder> in parallel; gradebook in build/grade-all/.
+grade-all: ## Instructor: grade SUBMISSIONS=<folder> in parallel; gradebook and class report in build/grade-all/.
 	@test -n "$$SUBMISSIONS" || { echo "Usage: make grade-all SUBMISSIONS=<folder of student folders> [JOBS=n] [FORCE=1]"; exit 2; }
 	$(PY) -m autograder.deploy.grade_all --out build/grade-all $(if $(JOBS),--jobs $(JOBS)) $(if $(FORCE),--force) -- "$$SUBMISSIONS"
+
+class-report: ## Instructor: rebuild report.md (and figures) beside GRADEBOOK=<gradebook.csv> without grading.
+	$(PY) -m autograder.deploy.class_report -- "$$GRADEBOOK"
 
 grade-class: ## Instructor: grade ORG's PREFIX* repositories' new commits; post each grade (CLASSROOM_TOKEN).
 	@test -n "$$ORG" && test -n "$$PREFIX" || { echo "Usage: CLASSROOM_TOKEN=<token> make grade-class ORG=<organisation> PREFIX=<repository name prefix> [OUT=build/grade-class] [JOBS=n] [FORCE=1]"; exit 2; }

@@ -22,7 +22,7 @@ from autograder.paths import ROOT
 
 # Stands in for `python -m autograder.grading.grade`: what it does is written in the student's vae.py.
 #   SCORE n -> results with n points on the kl tag;  CRASH -> exit 3;  SLEEP s -> sleep first;
-#   FLAGS a,b -> integrity flags a and b in extra_data.
+#   FLAGS a,b -> integrity flags a and b in extra_data;  CAUSE c -> the failed elbo check's cause code.
 # Every call appends "folder uid start end" to calls.log beside this script.
 FAKE_GRADER = '''\
 import json, sys, time
@@ -39,9 +39,11 @@ if "CRASH" in words:
     sys.exit(3)
 score = float(words[words.index("SCORE") + 1]) if "SCORE" in words else 0.0
 flags = words[words.index("FLAGS") + 1].split(",") if "FLAGS" in words else []
+cause = words[words.index("CAUSE") + 1] if "CAUSE" in words else "unknown"
 results.write_text(json.dumps({"score": score, "extra_data": {"integrity_flags": flags}, "tests": [
-    {"name": "kl", "score": score, "max_score": 15, "tags": ["kl"]},
-    {"name": "elbo", "score": 0, "max_score": 15, "tags": ["elbo"]}]}))
+    {"name": "kl", "score": score, "max_score": 15, "tags": ["kl"], "status": "passed" if score >= 15 else "failed"},
+    {"name": "elbo", "score": 0, "max_score": 15, "tags": ["elbo"], "status": "failed",
+     "extra_data": {"cause": cause}}]}))
 '''
 
 
@@ -162,7 +164,7 @@ def test_grade_all_writes_each_students_results_and_a_gradebook_row(tmp_path, fa
     outcomes = grade_all(discover(tmp_path / "in"), out, jobs=2, command=fake)
     write_gradebook(outcomes, out / "gradebook.csv")
     book = read_gradebook(out / "gradebook.csv")
-    assert list(book["alice"]) == ["student", "total", *config.RUBRIC, "workflow", "flags", "error"]
+    assert list(book["alice"]) == ["student", "total", *config.RUBRIC, "workflow", "flags", "causes", "error"]
     assert (book["alice"]["total"], book["alice"]["kl"], book["alice"]["elbo"]) == ("15.0", "15.0", "0.0")
     assert (book["bob"]["total"], book["bob"]["error"]) == ("7.5", "")
     assert json.loads((out / "bob" / "results.json").read_text())["score"] == 7.5
@@ -176,6 +178,17 @@ def test_the_gradebook_shows_integrity_flags_beside_unchanged_points(tmp_path, f
     book = read_gradebook(tmp_path / "gradebook.csv")
     assert book["alice"]["flags"] == "native_code;worker.ops_touched" and book["bob"]["flags"] == ""
     assert book["alice"]["total"] == book["bob"]["total"] == "15.0"
+
+
+def test_the_gradebook_lists_each_students_distinct_cause_codes_sorted(tmp_path, fake):
+    hand_in(tmp_path / "in", "alice", "SCORE 7 CAUSE grader.internal")  # kl and elbo failed
+    hand_in(tmp_path / "in", "bob", "SCORE 15 CAUSE grader.not_run")  # only elbo failed
+    hand_in(tmp_path / "in", "carol", "nothing to grade", "model.py")  # no results at all
+    outcomes = grade_all(discover(tmp_path / "in"), tmp_path / "out", jobs=2, command=fake)
+    write_gradebook(outcomes, tmp_path / "gradebook.csv")
+    book = read_gradebook(tmp_path / "gradebook.csv")
+    assert book["alice"]["causes"] == "grader.internal;unknown"  # kl's entry names no cause: unknown
+    assert book["bob"]["causes"] == "grader.not_run" and book["carol"]["causes"] == ""
 
 
 def test_a_crashing_or_hanging_grader_costs_only_its_own_row(tmp_path, fake):

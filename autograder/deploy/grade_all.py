@@ -15,6 +15,8 @@ process that fails or hangs costs only that student's row (0 points and an error
 goes on. Results go to OUT/<student>/ (results.json, feedback.png, grade.log) and the
 gradebook to OUT/gradebook.csv (its text cells cannot start a spreadsheet formula). A second
 run skips every student whose results.json is newer than the files graded, unless `--force`.
+Last, the class report (autograder/deploy/class_report.py) goes beside the gradebook: OUT/report.md
+and its figures.
 """
 from __future__ import annotations
 
@@ -35,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from autograder import config
+from autograder.deploy import class_report
 from autograder.grading import handin, results as results_format
 from autograder.paths import BUILD, DEPLOY, ROOT
 
@@ -274,16 +277,18 @@ def safe_cell(value: object) -> object:
 
 def write_gradebook(outcomes: list[Outcome], path: Path) -> None:
     """student, total, one column per rubric tag, workflow, flags (integrity flags for a person
-    to look at, `;`-separated), error."""
+    to look at, `;`-separated), causes (the cause codes of the failed checks, `;`-separated,
+    autograder/grading/causes.py), error."""
     with open(path, "w", newline="") as f:
         writer = csv.writer(f)
-        writer.writerow(["student", "total", *config.RUBRIC, "workflow", "flags", "error"])
+        writer.writerow(["student", "total", *config.RUBRIC, "workflow", "flags", "causes", "error"])
         for outcome in outcomes:
             points = tag_points(outcome.results)
             total = round(results_format.score(outcome.results), 2) if outcome.results else 0
             writer.writerow([safe_cell(cell) for cell in
                              (outcome.student, total, *points.values(), outcome.workflow,
-                              ";".join(results_format.integrity_flags(outcome.results)), outcome.error)])
+                              ";".join(results_format.integrity_flags(outcome.results)),
+                              ";".join(results_format.cause_codes(outcome.results)), outcome.error)])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -309,6 +314,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"grade-all: {len(outcomes)} students: {counts['graded']} graded, {counts['skipped']} skipped "
           f"(graded before), {counts['failed']} with an error, in {elapsed:.0f} s{rate}")
     print(f"grade-all: gradebook {args.out / 'gradebook.csv'}; each student's results in {args.out}/<student>/")
+    print(f"grade-all: class report {class_report.write_report(args.out / 'gradebook.csv')}")
     return 0
 
 

@@ -148,6 +148,12 @@ def integrity_flags(results: Results | None) -> list[str]:
     return [str(flag) for flag in flags if isinstance(flag, str)] if isinstance(flags, list) else []
 
 
+def cause_codes(results: Results | None) -> list[str]:
+    """The distinct cause codes of the result's failed checks, sorted ([] when none failed)."""
+    found = (causes.cause_of(test) for test in (results or {}).get("tests", []) if isinstance(test, dict))
+    return sorted({code for code in found if code is not None})
+
+
 def tag_points(results: Results | None) -> dict[str, float]:
     """Points earned per rubric tag, rounded (0 for every tag without results)."""
     totals = by_tag(results)
