@@ -41,6 +41,8 @@ def expect(ok: bool, message: str) -> None:
 
 def close(got: torch.Tensor, expected: torch.Tensor, rtol: float = RTOL, atol: float = ATOL) -> bool:
     """Same shape and values within tolerance; NaN or infinity is never close."""
+    if not isinstance(got, torch.Tensor):
+        return False
     got, expected = got.detach().double(), expected.detach().double()
     return got.shape == expected.shape and bool(torch.isfinite(got).all()) and torch.allclose(
         got, expected, rtol=rtol, atol=atol)
@@ -83,7 +85,11 @@ def test_encode_returns_mu_and_logvar_of_latent_size(model):
 @torch.no_grad()
 def test_encode_computes_the_formula_with_your_weights(model):
     x = images().view(BATCH, -1)
-    mu, logvar = call("VAE.encode", model.encode, x)
+    out = call("VAE.encode", model.encode, x)
+    expect(isinstance(out, tuple) and len(out) == 2, "encode should return a pair (mu, logvar)")
+    mu, logvar = out
+    check_shape("mu", mu, (BATCH, vae.LATENT_DIM))
+    check_shape("logvar", logvar, (BATCH, vae.LATENT_DIM))
     hidden = torch.relu(model.fc1(x))
     want_mu, want_logvar = model.fc21(hidden), model.fc22(hidden)
     for name, got, want in (("mu", mu, want_mu), ("logvar", logvar, want_logvar)):
@@ -227,9 +233,12 @@ def test_reparameterize_passes_gradients_to_mu_and_logvar(model):
 def loss_value(*args) -> float:
     """loss_function(*args) as a number; any one-element result is accepted here (the shape has its own check)."""
     loss = call("loss_function", vae.loss_function, *args)
-    number = loss.detach().double().sum() if isinstance(loss, torch.Tensor) and loss.numel() == 1 else loss
-    expect(isinstance(number, (float, int, torch.Tensor)), f"loss_function should return a tensor, got {type(loss).__name__}")
-    return float(number)
+    if isinstance(loss, torch.Tensor):
+        expect(loss.numel() == 1, f"loss_function should return one number (a 0-dim tensor), got shape "
+               f"{tuple(loss.shape)}. Hint: sum each term over the batch and over pixels or latent dims.")
+        return float(loss.detach().double().sum())
+    expect(isinstance(loss, (float, int)), f"loss_function should return a tensor, got {type(loss).__name__}")
+    return float(loss)
 
 
 def bce(recon: torch.Tensor, x: torch.Tensor) -> float:

@@ -152,14 +152,10 @@ def function_of(spec: dict) -> str | None:
     return next((name for name, (tags, _) in FUNCTIONS.items() if lost and lost <= tags), None)
 
 
-@pytest.fixture(scope="module")
-def corpus_runs(python, tmp_path_factory) -> dict[str, dict[str, str | None]]:
-    """The public checks' outcomes on every correct variant and every single-function mistake."""
-    from autograder.evidence.corpus import build, variants
+def run_on_corpus(python: str, folder: Path, names: list[str]) -> dict[str, dict[str, str | None]]:
+    """The public checks' outcomes ({test name: failure text or None}) on each named corpus variant."""
+    from autograder.evidence.corpus import build
 
-    folder = tmp_path_factory.mktemp("corpus")
-    names = [name for name, spec in variants().items()
-             if spec["kind"] == "correct" or (spec["kind"] == "buggy" and function_of(spec))]
     for name in names:
         shutil.copyfile(SOLUTIONS / "test_public.py", build(name, folder).with_name("test_public.py"))
     results = folder / "results.json"
@@ -173,27 +169,29 @@ def corpus_runs(python, tmp_path_factory) -> dict[str, dict[str, str | None]]:
     )
     print(f"public checks on {len(names)} corpus variants: {time.perf_counter() - start:.1f} s")
     assert results.exists(), f"the runner wrote nothing (exit {done.returncode}):\n{done.stdout[-3000:]}{done.stderr[-3000:]}"
-    runs = json.loads(results.read_text())
-    return {Path(folder_name).name: outcomes for folder_name, outcomes in runs.items()}
+    return {Path(folder_name).name: outcomes for folder_name, outcomes in json.loads(results.read_text()).items()}
 
 
-def test_public_checks_pass_on_every_correct_variant(corpus_runs):
+def test_make_check_passes_every_correct_variant_and_catches_each_single_function_mistake(python, tmp_path):
+    """One run over the corpus (one process: torch imported once), then both promises: a correct
+    student never sees a public check fail; each single-function mistake that needs no training
+    fails its own function's checks, with a message that names its cause."""
     from autograder.evidence.corpus import variants
 
-    failed = {name: {test: message.strip().splitlines()[-1] for test, message in corpus_runs[name].items() if message}
-              for name, spec in variants().items() if spec["kind"] == "correct"}
+    assert set(FUNCTIONS) == set(STUBBED), "FUNCTIONS should name each student function once"
+    correct = [name for name, spec in variants().items() if spec["kind"] == "correct"]
+    mistakes = {name: function_of(spec) for name, spec in variants().items()
+                if spec["kind"] == "buggy" and function_of(spec)}
+    runs = run_on_corpus(python, tmp_path, correct + list(mistakes))
+
+    failed = {name: {test: message.strip().splitlines()[-1] for test, message in runs[name].items() if message}
+              for name in correct}
     failed = {name: tests for name, tests in failed.items() if tests}
     assert not failed, f"a correct student would see these public checks fail: {failed}"
 
-
-def test_make_check_catches_every_single_function_mistake_naming_its_cause(corpus_runs):
-    from autograder.evidence.corpus import variants
-
-    mistakes = {name: function_of(spec) for name, spec in variants().items()
-                if spec["kind"] == "buggy" and function_of(spec)}
     missed = {}
     for name, function in mistakes.items():
-        failures = {test: message for test, message in corpus_runs[name].items() if message}
+        failures = {test: message for test, message in runs[name].items() if message}
         own = FUNCTIONS[function][1]
         text = "\n".join(failures.values()).lower()
         if not failures:
@@ -203,5 +201,6 @@ def test_make_check_catches_every_single_function_mistake_naming_its_cause(corpu
         elif name in CAUSE_WORDS and CAUSE_WORDS[name].lower() not in text:
             missed[name] = f"no failure says {CAUSE_WORDS[name]!r}: " + " | ".join(
                 message.strip().splitlines()[-1] for message in failures.values())
-    print(f"make check caught {len(mistakes) - len(missed)}/{len(mistakes)} single-function mistakes")
+    print(f"make check caught {len(mistakes) - len(missed)}/{len(mistakes)} single-function mistakes "
+          f"(and passed all {len(correct)} correct variants)")
     assert not missed, f"public checks that miss a mistake or do not name its cause: {missed}"
