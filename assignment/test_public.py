@@ -21,7 +21,7 @@ from torch.utils.data import DataLoader, TensorDataset
 import vae
 
 BATCH = 4
-RTOL, ATOL = 1e-4, 1e-4  # float32 rounding, not a mistake
+TOLERANCES = {"rtol": 1e-4, "atol": 1e-4}  # float32 rounding, not a mistake
 
 
 def call(name: str, function, *args):
@@ -39,7 +39,8 @@ def expect(ok: bool, message: str) -> None:
         pytest.fail(message, pytrace=False)
 
 
-def close(got: torch.Tensor, expected: torch.Tensor, rtol: float = RTOL, atol: float = ATOL) -> bool:
+def close(got: torch.Tensor, expected: torch.Tensor, rtol: float = TOLERANCES["rtol"],
+          atol: float = TOLERANCES["atol"]) -> bool:
     """Same shape and values within tolerance; NaN or infinity is never close."""
     if not isinstance(got, torch.Tensor):
         return False
