@@ -11,15 +11,14 @@ from __future__ import annotations
 import tomllib
 
 import pytest
+import torch
 
 from autograder.grading.results import by_tag
-from autograder.paths import ROOT
+from autograder.paths import ROOT, SOLUTIONS
 from test_graders import FULL, check_feedback, graded, messages
 
 FOLDER = ROOT / "tests" / "submissions" / "thirdparty"
 PORTS = tomllib.loads((FOLDER / "manifest.toml").read_text())
-
-pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
@@ -40,6 +39,20 @@ def test_every_port_has_its_file_and_every_file_its_entry():
         assert (FOLDER / f"{name}.py").read_text().startswith('"""'), f"{name}: its docstring states its source"
 
 
+def test_a_loop_that_passes_the_loss_its_arguments_by_keyword_is_probed_like_the_reference(import_path):
+    """`loss_function(recon_x=..., x=..., mu=..., logvar=...)` reaches the probe's loss in order."""
+    from autograder.sandbox import worker
+
+    ports, runs = FOLDER / "haanju_keyword_loss_call.py", []
+    for path in (ports, SOLUTIONS / "vae.py"):
+        info, weights = worker.op_train_probe(import_path(path, f"probed_{path.stem}"), {"seed": 6}, {})
+        runs.append((info, weights))
+    (theirs, their_weights), (ours, our_weights) = runs
+    assert theirs == ours
+    assert all(torch.equal(their_weights[name], our_weights[name]) for name in our_weights)
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("name, spec", _ports("correct"))
 def test_correct_port_scores_full_marks(name, spec, results_dir):
     code, results, output = graded(FOLDER / f"{name}.py", results_dir)
@@ -47,6 +60,7 @@ def test_correct_port_scores_full_marks(name, spec, results_dir):
     assert results["score"] == pytest.approx(FULL), messages(results)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name, spec", _ports("buggy"))
 def test_buggy_port_loses_only_its_own_tags_and_is_told_why(name, spec, results_dir):
     code, results, output = graded(FOLDER / f"{name}.py", results_dir)
