@@ -185,10 +185,16 @@ def op_train_probe(vae: Any, header: dict, tensors: dict) -> tuple[dict, dict]:
     model = probe.ProbeModel()
     optimizer = torch.optim.SGD(model.parameters(), lr=probe.LR)
     calls = {"loss": 0}
+    try:
+        signature = inspect.signature(vae.loss_function)
+    except (TypeError, ValueError):  # not a plain callable: train() will say so when it calls it
+        signature = None
 
-    def counted_loss(*args: Any) -> Any:
+    def counted_loss(*args: Any, **kwargs: Any) -> Any:
         calls["loss"] += 1
-        return probe.probe_loss(*args)
+        if kwargs and signature is not None:  # loss_function(recon_x=..., x=...): its own names give the order
+            args, kwargs = signature.bind(*args, **kwargs).args, {}
+        return probe.probe_loss(*args, **kwargs)
 
     original, vae.loss_function = vae.loss_function, counted_loss
     try:
