@@ -25,3 +25,22 @@ def test_a_probe_loss_loop_matches_only_with_the_probe_loss():
     weights, mean = replay("zfbs", probe_loss)
     assert replayed_loop({"loss_calls": 5}, weights, MISTAKES) == ("zfbs", mean)
     assert replayed_loop({"loss_calls": 0}, weights, MISTAKES)[0] is None
+
+
+def test_a_loop_that_calls_encode_reparameterize_and_decode_itself_trains_the_probe_like_forward():
+    """A correct train() may spell the forward pass out (model.encode, .reparameterize, .decode):
+    the probe has those methods, and the loop gives the weights of the correct replay."""
+    import torch
+
+    from autograder.sandbox.probe import LR, ProbeModel, probe_loader
+
+    model = ProbeModel()
+    optimizer = torch.optim.SGD(model.parameters(), lr=LR)
+    for x, _ in probe_loader():
+        optimizer.zero_grad()
+        mu, logvar = model.encode(x.view(-1, 784))
+        recon = model.decode(model.reparameterize(mu, logvar))
+        probe_loss(recon, x, mu, logvar).backward()
+        optimizer.step()
+    weights = {name: p.detach() for name, p in model.named_parameters()}
+    assert replayed_loop({"loss_calls": 5}, weights, MISTAKES)[0] == "zfbs"

@@ -20,19 +20,30 @@ LR = 0.002
 
 
 class ProbeModel(nn.Module):
-    """Answers `model(x)` with (recon (B, 784), mu (B, 20), logvar (B, 20)), like the VAE."""
+    """Answers `model(x)` with (recon (B, 784), mu (B, 20), logvar (B, 20)), like the VAE, and has
+    the VAE's encode, reparameterize and decode (a train() may call them rather than forward).
+    It draws no noise: reparameterize returns mu, so two correct loops give the same weights."""
 
     def __init__(self) -> None:
         super().__init__()
         generator = torch.Generator().manual_seed(0)
         self.enc = nn.Parameter(0.05 * torch.randn(PIXELS, WIDTH, generator=generator))
-        self.dec = nn.Parameter(0.05 * torch.randn(WIDTH, PIXELS, generator=generator))
         self.head = nn.Parameter(0.1 * torch.randn(WIDTH, 2 * LATENT, generator=generator))
+        self.dec = nn.Parameter(0.05 * torch.randn(LATENT, PIXELS, generator=generator))
+
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        mu, logvar = (x.reshape(-1, PIXELS) @ self.enc @ self.head).chunk(2, dim=1)  # (B, 20) each
+        return mu.contiguous(), logvar.contiguous()
+
+    def reparameterize(self, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+        return mu
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(z @ self.dec)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        h = x.reshape(-1, PIXELS) @ self.enc  # (B, 4)
-        mu, logvar = (h @ self.head).chunk(2, dim=1)  # (B, 20) each
-        return torch.sigmoid(h @ self.dec), mu, logvar
+        mu, logvar = self.encode(x)
+        return self.decode(self.reparameterize(mu, logvar)), mu, logvar
 
 
 def probe_loss(recon_x: torch.Tensor, x: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
