@@ -114,3 +114,19 @@ def negative_elbo(state: dict[str, torch.Tensor], seed: int, batch_size: int = 1
         torch.manual_seed(seed)
         value = ref.evaluate(model_with(state), loader, torch.device("cpu"))
     return value if math.isfinite(value) else float("inf")
+
+
+def elbo_parts(state: dict[str, torch.Tensor], seed: int, batch_size: int = 1000) -> tuple[float, float]:
+    """The test negative ELBO's two parts, (reconstruction BCE, KL) in nats per image, as
+    negative_elbo draws them: what feedback.png shows, measured (the elbo check's diagnosis)."""
+    import torch.nn.functional as F
+
+    model, images = model_with(state), test_images()
+    bce = kl = 0.0
+    with torch.random.fork_rng(devices=[]), torch.no_grad():
+        torch.manual_seed(seed)
+        for x in images.split(batch_size):
+            recon, mu, logvar = model(x)
+            bce += float(F.binary_cross_entropy(recon, x.view(len(x), -1), reduction="sum"))
+            kl += float(-0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp()))
+    return bce / len(images), kl / len(images)
