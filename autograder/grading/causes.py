@@ -81,6 +81,7 @@ CAUSES: dict[str, str] = {
     "elbo.nothing_learnt": "after the epoch the reconstructions are no better than noise: nothing was learnt",
     "elbo.posterior_collapse": "posterior collapse: the KL term dominates, every image decodes to the same blob",
     "elbo.kl_exploded": "the trained posterior is far from the prior: the KL term is too weak or its sign flipped",
+    "elbo.diverged": "training diverged: the trained weights hold NaN or infinite values",
     "elbo.too_high": "the model trained, but its test loss stays above the threshold",
 }
 

@@ -9,19 +9,17 @@ batch mean.
 
 Each check judges the cases it needs: a case that raises (x of shape (B, 1, 28, 28) not flattened)
 or a loss of shape (1,) costs one check, not four. A failed value is compared with the common
-mistakes (MISTAKES below, computed here on the same inputs) to name the one it matches.
+mistakes (autograder/hidden/mistakes.py, computed here on the same inputs) to name the one it matches.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
-
 import pytest
 import torch
-import torch.nn.functional as F
 
 from autograder import config
 from autograder.grading import causes, reference
+from autograder.hidden import mistakes
 from autograder.hidden.checks import error_cause, explain_error, fail
 from autograder.sandbox.protocol import LOSS, LOSS_ARGUMENTS, loss_input
 
@@ -140,68 +138,11 @@ def _averaged_over_the_batch(theirs: dict[str, float], ours: dict[str, float], p
     return abs(added) <= config.LOSS_BATCH_MEAN_TOL * abs(expected)  # NaN: False
 
 
-Term = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
-
-
-def _kl(mu: torch.Tensor, logvar: torch.Tensor, variance: torch.Tensor | None = None) -> torch.Tensor:
-    variance = logvar.exp() if variance is None else variance
-    return -0.5 * torch.sum(1 + logvar - mu.pow(2) - variance)
-
-
-def _flat(x: torch.Tensor) -> torch.Tensor:
-    return x.reshape(x.shape[0], -1)
-
-
-FIX_BCE = "F.binary_cross_entropy(recon_x, x.view(-1, 784), reduction='sum')"
-FIX_KL = "kld = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())"
-# The common mistakes, as the term each computes (recon, x, mu, logvar -> summed term), with the
-# sentence that names it. A measured term that matches one (MISTAKE_MATCH_RTOL) is that mistake.
-MISTAKES: dict[str, dict[str, tuple[Term, str]]] = {
-    "bce": {
-        "bce.with_logits": (lambda r, x, mu, lv: F.binary_cross_entropy_with_logits(r, _flat(x), reduction="sum"),
-                            "Your reconstruction term is binary_cross_entropy_with_logits on decode's probabilities "
-                            f"(a second sigmoid): recon_x is already a probability, use {FIX_BCE}."),
-        "bce.squared_error": (lambda r, x, mu, lv: F.mse_loss(r, _flat(x), reduction="sum"),
-                              "Your reconstruction term is the squared error, not the binary cross-entropy of the "
-                              f"Bernoulli decoder: use {FIX_BCE}."),
-        "bce.missing_complement": (lambda r, x, mu, lv: -torch.sum(_flat(x) * torch.log(r)),
-                                   "Your reconstruction term is -sum(x log r) only: the (1 - x) log(1 - r) half is "
-                                   f"missing; use {FIX_BCE}."),
-    },
-    "kl": {
-        "kl.sign_flipped": (lambda r, x, mu, lv: -_kl(mu, lv),
-                            "Your KL term has its sign flipped (+1/2 * sum(...) is -KL, which training maximises): "
-                            f"{FIX_KL}."),
-        "kl.missing_half": (lambda r, x, mu, lv: 2 * _kl(mu, lv),
-                            f"Your KL term is twice the KL: the factor 1/2 is missing; {FIX_KL}."),
-        "kl.missing_one": (lambda r, x, mu, lv: _kl(mu, lv) + 0.5 * mu.numel(),
-                           f"Your KL term lacks the `1 +` inside the sum (it is off by 1/2 per entry): {FIX_KL}."),
-        "kl.logvar_as_variance": (lambda r, x, mu, lv: _kl(mu, lv, lv),
-                                  "Your KL term uses logvar where the variance exp(logvar) belongs (or "
-                                  f"logvar.exp() where logvar belongs): {FIX_KL}."),
-        "kl.std_as_variance": (lambda r, x, mu, lv: _kl(mu, lv, (0.5 * lv).exp()),
-                               "Your KL term uses the standard deviation exp(logvar / 2) where the variance "
-                               f"exp(logvar) belongs: {FIX_KL}."),
-        "kl.averaged": (lambda r, x, mu, lv: _kl(mu, lv) / mu.shape[1],
-                        f"Your KL term is averaged over the latent dimensions: sum it instead; {FIX_KL}."),
-        "kl.missing": (lambda r, x, mu, lv: torch.zeros(()),
-                       "Your loss does not change with mu and logvar at all: compute the KL term and add it, "
-                       f"{FIX_KL}."),
-    },
-}
-
-
 def _mistake(losses: Losses, term: str, prefix: str) -> tuple[str, str] | None:
     """The common mistake (cause, sentence) the measured term matches, or None."""
     theirs = losses.theirs
-    measured = theirs[f"{prefix}_all"] - theirs[f"{prefix}_half"]
-    for cause, (formula, sentence) in MISTAKES[term].items():
-        with torch.no_grad():
-            expected = (float(formula(*losses.arguments(f"{prefix}_all")))
-                        - float(formula(*losses.arguments(f"{prefix}_half"))))
-        if _near(measured, expected, config.MISTAKE_MATCH_RTOL):
-            return cause, sentence
-    return None
+    return mistakes.matching(term, theirs[f"{prefix}_all"] - theirs[f"{prefix}_half"],
+                             losses.arguments(f"{prefix}_all"), losses.arguments(f"{prefix}_half"))
 
 
 def _check_gradient(losses: Losses, case: str, inputs: tuple[str, ...], cause: str, term: str) -> None:
@@ -293,7 +234,7 @@ def test_kl_term_is_zero_at_the_prior_and_grows_with_each_of_mean_and_variance(a
     At the prior it is 0; with variance 1 it is 1/2 sum(mu^2); with mean 0 it is
     -1/2 sum(1 + logvar - exp(logvar)), which is not symmetric in logvar. A stand-in that is
     merely zero at the prior and positive elsewhere (mu.pow(2).sum(), logvar squared) fails.
-    A failure that matches a common mistake of the whole term (MISTAKES) names it first.
+    A failure that matches a common mistake of the whole term (mistakes.py) names it first.
     """
     losses = _losses(ask)
     theirs, ours = losses.values("kl_half", "kl_twice", "kl_prior", "kl_means", "kl_spreads"), losses.ours

@@ -11,7 +11,7 @@ from autograder import config
 from autograder.sandbox import probe
 from autograder.sandbox.protocol import TRAIN_ELBO, TRAIN_PROBE, state_in
 from autograder.grading import causes, reference
-from autograder.hidden.checks import elbo_training, fail
+from autograder.hidden.checks import CheckFailed, elbo_training, fail
 from autograder.hidden.replay import replay, replayed_loop
 from autograder.grading.feedback import save_feedback
 
@@ -132,7 +132,10 @@ def _diagnose(ask, state: dict[str, torch.Tensor], record) -> tuple[str, str]:
     gradient flows from, then the test ELBO's two parts (reconstruction BCE and KL per image)."""
     from autograder.hidden.test_loss import cut_terms
 
-    cut = cut_terms(ask)
+    try:
+        cut = cut_terms(ask)
+    except CheckFailed:  # loss_function cannot be asked (the loss checks say why): judge by the parts alone
+        cut = {}
     if cut:
         names = " and ".join(cut)
         return (f"Your loss_function's {names} term has the right value but no gradient (.item() or .detach() "
@@ -141,6 +144,9 @@ def _diagnose(ask, state: dict[str, torch.Tensor], record) -> tuple[str, str]:
     record("test_bce", bce)
     record("test_kl", kl)
     parts = f"(reconstruction {bce:.1f} + KL {kl:.1f} nats per image)"
+    if not math.isfinite(bce + kl):
+        return (f"feedback.png is blank or noise: training made the weights NaN or infinite {parts}; usually a "
+                "loss that can grow without bound (a sign, a log of 0) or an exploding step.", "elbo.diverged")
     if not kl <= config.ELBO_KL_HUGE_ABOVE:  # NaN: here
         return (f"feedback.png's samples from the prior look like noise while reconstructions may look fine: the "
                 f"KL is huge {parts}; the KL term is too weak or its sign is flipped.", "elbo.kl_exploded")
