@@ -76,6 +76,7 @@ CAUSES: dict[str, str] = {
     "train.no_step": "optimizer.step() is never called: nothing trains",
     "train.zero_grad_after_backward": "zero_grad() between backward() and step() erases the gradients",
     "train.returns_not_float": "train() returns something other than a float",
+    "train.returns_last_batch": "train() returns the last batch's loss, not the epoch's mean per example",
     "train.mean_per_batch": "train() returns the mean loss per batch, not per example",
     "train.reinitialises_model": "train() loads, rebuilds or re-initialises the model instead of training it",
     "elbo.nothing_learnt": "after the epoch the reconstructions are no better than noise: nothing was learnt",

@@ -12,7 +12,7 @@ from autograder.sandbox import probe
 from autograder.sandbox.protocol import TRAIN_ELBO, TRAIN_PROBE, state_in
 from autograder.grading import causes, reference
 from autograder.hidden.checks import CheckFailed, elbo_training, fail
-from autograder.hidden.replay import replay, replayed_loop
+from autograder.hidden.replay import loss_used, replay, replay_batches, replayed_loop
 from autograder.grading.feedback import save_feedback
 
 # Common mistakes, replayed on the probe to name them: letters as in replay().
@@ -76,6 +76,11 @@ def test_train_returns_the_mean_loss_per_example(ask):
     if abs(value * batches / examples - expected) <= config.PROBE_PER_BATCH_RTOL * abs(expected):
         fail(f"train() returned the mean loss per batch; return total_loss / len(loader.dataset) "
              f"({examples} examples), not / len(loader) ({batches} batches).", "train.mean_per_batch")
+    order, _ = replayed_loop(info, weights, MISTAKES)
+    last, size = replay_batches(order or "zfbs", loss_used(info))[1][-1]
+    if any(abs(value - candidate) <= config.PROBE_LOSS_RTOL * abs(candidate) for candidate in (last, last / size)):
+        fail(f"train() returned the last batch's loss, not the epoch's: add up loss.item() over every batch and "
+             f"return the total / len(loader.dataset) ({examples} examples).", "train.returns_last_batch")
     fail(f"train() returned {value:.4g}; replaying your loop on the same small test model gives a different mean "
          f"loss per example. Return the sum of loss.item() over all batches divided by len(loader.dataset).",
          causes.UNKNOWN)
