@@ -169,10 +169,14 @@ def named_the_cause(spec: dict, results: dict) -> bool:
     return all(words in text for words in spec.get("feedback", [])) and causes.UNKNOWN not in codes
 
 
-def test_buggy_corpus_feedback_named_the_cause_for_most_mistakes(results_dir, built, capsys):
-    """Counts, over the buggy corpus, the mistakes whose feedback named the cause (and prints it)."""
+def test_buggy_corpus_feedback_named_the_cause_for_most_mistakes(results_dir, capsys):
+    """Counts, over the buggy corpus graded in this session (`-k buggy`: this test comes after the
+    gradings and grades nothing itself), the mistakes whose feedback named the cause, and prints it."""
     buggy = [name for name, spec in EXPECTED.items() if spec["kind"] == "buggy"]
-    named = [name for name in buggy if named_the_cause(EXPECTED[name], graded(built(name), results_dir / name)[1])]
+    files = {name: results_dir / name / "vae" / "results.json" for name in buggy}
+    if not all(path.exists() for path in files.values()):
+        pytest.skip("counts only when every buggy variant was graded in this session (-k buggy, without -n)")
+    named = [name for name in buggy if named_the_cause(EXPECTED[name], json.loads(files[name].read_text()))]
     with capsys.disabled():
         print(f"\nfeedback named the cause for {len(named)}/{len(buggy)} mistakes; not: "
               f"{sorted(set(buggy) - set(named))}")
