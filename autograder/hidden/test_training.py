@@ -157,8 +157,9 @@ def _diagnose(ask, state: dict[str, torch.Tensor], record) -> tuple[str, str]:
                 f"KL is huge {parts}; the KL term is too weak or its sign is flipped.", "elbo.kl_exploded")
     if not bce < config.ELBO_NOTHING_LEARNT_BCE:
         return (f"feedback.png shows noise or grey: the reconstructions are no better than a model that learnt "
-                f"nothing {parts}; usually the weights barely moved (zero_grad, backward, step) or the loss is "
-                "not the lecture's.", "elbo.nothing_learnt")
+                f"nothing {parts}; usually the weights barely moved (zero_grad, backward, step), or encode, decode "
+                "or the loss compute something other than the lecture's (the other checks say which).",
+                "elbo.nothing_learnt")
     if kl < config.ELBO_COLLAPSE_KL_BELOW:
         return (f"feedback.png shows the same blob for every image: the posterior collapsed onto the prior {parts}, "
                 "the KL term dominates; usually the reconstruction term is averaged instead of summed.",
