@@ -33,7 +33,7 @@ def _samples(ask) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tenso
 
 @pytest.mark.rubric("reparameterize")
 def test_reparameterize_has_mean_mu_and_std_exp_half_logvar(ask):
-    mu, logvar, z, _ = _samples(ask)
+    mu, logvar, z, second = _samples(ask)
     spread = (z - mu).double().std(dim=0)  # per latent column
     center = (z - mu).double().mean(dim=0)
     expected = torch.exp(0.5 * LOGVARS).double()
@@ -47,9 +47,17 @@ def test_reparameterize_has_mean_mu_and_std_exp_half_logvar(ask):
         elif torch.allclose(spread, (0.5 * LOGVARS).abs().double(), rtol=config.VARIANCE_HINT_RTOL):
             hint = " Your spread looks like logvar / 2: the standard deviation is exp(logvar / 2), the exp is missing."
             cause = "reparameterize.std_is_half_logvar"
-        elif spread.max() < config.NO_NOISE_TOL:
+        elif spread.max() < config.NO_NOISE_TOL and not (z - mu).abs().max() >= config.NO_NOISE_TOL:
             hint = " z does not vary at all in training mode: add eps * std with eps ~ N(0, 1)."
             cause = "reparameterize.no_noise"
+        elif spread.max() < config.NO_NOISE_TOL and torch.equal(z, second):
+            hint = (" z is mu shifted by the same noise in every row and every call: the noise is drawn once; "
+                    "draw eps = torch.randn_like(std) inside reparameterize, on every call.")
+            cause = "reparameterize.noise_not_fresh"
+        elif spread.max() < config.NO_NOISE_TOL:
+            hint = (" Every row got the same noise: eps must have the shape of std, one draw per entry "
+                    "(torch.randn_like(std)).")
+            cause = "reparameterize.noise_shared"
         fail(f"With logvar = {LOGVARS[worst]:.2f}, z should spread around mu with standard deviation "
              f"exp(logvar / 2) = {expected[worst]:.3f}; yours had {spread[worst]:.3f}.{hint}", cause)
     shift = (center / expected).abs()
@@ -67,14 +75,6 @@ def creates_cpu_tensors(answer_info: dict) -> bool:
 
 @pytest.mark.rubric("reparameterize")
 def test_reparameterize_draws_fresh_independent_noise(ask):
-    # Run on the `meta` device (no data, any CPU build): noise made on the CPU breaks there, as on a GPU.
-    mu, logvar = _inputs(4)
-    answer = ask(REPARAMETERIZE, {"seed": 3, "meta": True}, {"mu": mu, "logvar": logvar},
-                 function="VAE.reparameterize")
-    if creates_cpu_tensors(answer.info):
-        fail("reparameterize creates a tensor on the CPU whatever the input's device: use torch.randn_like(std) "
-             "(noise of std's shape, dtype and device), so that the same code also trains on a GPU.",
-             "device.tensor_created_on_cpu")
     mu, logvar, first, second = _samples(ask)
     if torch.equal(first, second):
         fail("Two calls of reparameterize gave the same z: draw new noise on every call "
@@ -83,6 +83,14 @@ def test_reparameterize_draws_fresh_independent_noise(ask):
     if not (eps.std(dim=0).mean() >= config.NOISE_REPEAT_MIN and eps.std(dim=1).mean() >= config.NOISE_REPEAT_MIN):
         fail("The noise repeats across rows or columns: eps must have the shape of std, one independent "
              "draw per entry (torch.randn_like(std)).", "reparameterize.noise_shared")
+    # Then on the `meta` device (no data, any CPU build): noise made on the CPU breaks there, as on a GPU.
+    mu, logvar = _inputs(4)  # (the noise's own mistakes come first: eps made once in __init__ is on the CPU too)
+    answer = ask(REPARAMETERIZE, {"seed": 3, "meta": True}, {"mu": mu, "logvar": logvar},
+                 function="VAE.reparameterize")
+    if creates_cpu_tensors(answer.info):
+        fail("reparameterize creates a tensor on the CPU whatever the input's device: use torch.randn_like(std) "
+             "(noise of std's shape, dtype and device), so that the same code also trains on a GPU.",
+             "device.tensor_created_on_cpu")
 
 
 def _gradients(ask) -> tuple[dict, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
