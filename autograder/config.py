@@ -111,8 +111,9 @@ ELBO_DESCENT_MIN_CORRELATION = 0.3
 # reconstruction BCE at or above ELBO_NOTHING_LEARNT_BCE is no better than an untrained model's
 # (about 543 = 784 ln 2 for recon = 1/2 everywhere): nothing learnt; a KL below
 # ELBO_COLLAPSE_KL_BELOW: posterior collapse; above ELBO_KL_HUGE_ABOVE: the KL barely counted.
-# Measured (grading, one epoch): the reference about 100 + 25; an untrained model 551 + 0.1; poorly
-# trained models 3 to 18 nats of KL (mu.data in z: 193 + 3.1); a flipped KL sign 4e25 of KL.
+# Measured (BCE + KL, one epoch, buggy corpus): an untrained model 551 + 0.1; poorly trained ones
+# 140 to 295 + 3.1 to 18 (mu.data in z: 193 + 3.1); encode's heads swapped 532 + 42; KL sign flipped
+# 10905 + 4e25.
 ELBO_NOTHING_LEARNT_BCE = 400.0
 ELBO_COLLAPSE_KL_BELOW = 1.0
 ELBO_KL_HUGE_ABOVE = 200.0
