@@ -76,6 +76,9 @@ def creates_cpu_tensors(answer_info: dict) -> bool:
 @pytest.mark.rubric("reparameterize")
 def test_reparameterize_draws_fresh_independent_noise(ask):
     mu, logvar, first, second = _samples(ask)
+    if not _noise_added(mu, first):  # the same mistake as the spread check's, named as there
+        fail("z equals mu: no noise is added in training mode, so no fresh noise is drawn either: "
+             "z = mu + eps * std with eps = torch.randn_like(std), new on every call.", "reparameterize.no_noise")
     if torch.equal(first, second):
         fail("Two calls of reparameterize gave the same z: draw new noise on every call "
              "(torch.randn_like(std) inside the method, not once in __init__).", "reparameterize.noise_not_fresh")
