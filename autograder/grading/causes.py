@@ -72,9 +72,7 @@ CAUSES: dict[str, str] = {
     "kl.no_gradient": "the KL term's value is right, but .item()/.detach() stops its gradient",
     # train() and the elbo run.
     "train.no_zero_grad": "optimizer.zero_grad() is never called: gradients pile up",
-    "train.step_before_backward": "optimizer.step() comes before loss.backward(): nothing trains",
-    "train.no_step": "optimizer.step() is never called: nothing trains",
-    "train.zero_grad_after_backward": "zero_grad() between backward() and step() erases the gradients",
+    "train.no_update": "no step ever applies a gradient (step missing, before backward, or after zero_grad)",
     "train.returns_not_float": "train() returns something other than a float",
     "train.returns_last_batch": "train() returns the last batch's loss, not the epoch's mean per example",
     "train.mean_per_batch": "train() returns the mean loss per batch, not per example",
