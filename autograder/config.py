@@ -70,6 +70,9 @@ KL_AT_PRIOR_TOL = 1e-3
 # a BCE ratio within HINT_RATIO_BAND (relative) of 1/784 or 1/(784 B) reads as averaged.
 KL_AVERAGED_BELOW = 0.6
 HINT_RATIO_BAND = 0.5
+# A failed loss term within MISTAKE_MATCH_RTOL (relative) of a common mistake's value is that
+# mistake (autograder/hidden/test_loss.py's MISTAKES): it names the cause first.
+MISTAKE_MATCH_RTOL = 1e-3
 # reparameterize: z - mu below NO_NOISE_TOL everywhere means no noise was added (the
 # gradient check cannot run; the spread check names it). The standardised noise must vary by
 # at least NOISE_REPEAT_MIN (mean std along rows and along columns; independent N(0, 1) noise
@@ -105,6 +108,16 @@ ELBO_THRESHOLD = 133.0
 # with `make descent` on the reference, training seeds 0 and 1: 0.59 (fc4) to 0.94 (fc3) with
 # its own start, within +-0.016 of 0 with an unrelated start (weights trained elsewhere).
 ELBO_DESCENT_MIN_CORRELATION = 0.3
+# The elbo check's diagnosis when it fails, from the test ELBO's parts (nats per image): a
+# reconstruction BCE at or above ELBO_NOTHING_LEARNT_BCE is no better than an untrained model's
+# (about 543 = 784 ln 2 for recon = 1/2 everywhere): nothing learnt; a KL below
+# ELBO_COLLAPSE_KL_BELOW: posterior collapse; above ELBO_KL_HUGE_ABOVE: the KL barely counted.
+# Measured (BCE + KL, one epoch, buggy corpus): an untrained model 551 + 0.1; poorly trained ones
+# 140 to 295 + 3.1 to 18 (mu.data in z: 193 + 3.1); encode's heads swapped 532 + 42; KL sign flipped
+# 10905 + 4e25.
+ELBO_NOTHING_LEARNT_BCE = 400.0
+ELBO_COLLAPSE_KL_BELOW = 1.0
+ELBO_KL_HUGE_ABOVE = 200.0
 
 # --- The sandbox that runs the submission ---------------------------------------------------
 IMPORT_TIMEOUT_S = 60  # import the submission (torch's own import included)

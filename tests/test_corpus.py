@@ -5,6 +5,7 @@ import pytest
 
 from autograder import config
 from autograder.evidence import corpus
+from autograder.grading import causes
 from autograder.sandbox import integrity
 
 
@@ -51,3 +52,16 @@ def test_every_flag_a_hostile_variant_expects_is_one_the_grader_raises():
     known = {value for name, value in vars(integrity).items() if name.isupper() and isinstance(value, str)}
     expected = {flag for spec in corpus.variants().values() for flag in spec.get("flags", [])}
     assert expected and expected <= known, expected - known
+
+
+def test_every_buggy_variant_names_the_causes_its_failed_checks_record():
+    """`causes`: the cause codes (autograder/grading/causes.py) a variant's failed checks record;
+    every buggy variant has them, every code is in the table, a correct variant has none."""
+    for name, spec in corpus.variants().items():
+        listed = spec.get("causes", [])
+        assert isinstance(listed, list) and set(listed) <= set(causes.CAUSES), f"{name}: {set(listed) - set(causes.CAUSES)}"
+        assert len(set(listed)) == len(listed), f"{name}: a code listed twice"
+        if spec["kind"] == "buggy":
+            assert listed, f"{name}: a buggy variant names the causes its failed checks record"
+        if spec["kind"] == "correct":
+            assert not listed, f"{name}: a correct variant records no cause"

@@ -19,6 +19,7 @@ import pytest
 
 from autograder import config
 from autograder.evidence import corpus
+from autograder.grading import causes
 from autograder.grading.results import by_tag, integrity_flags, maximum
 from autograder.paths import ROOT, SOLUTIONS
 from autograder.sandbox.isolation import UID_RANGE, isolation_mode
@@ -26,6 +27,7 @@ from autograder.sandbox.isolation import UID_RANGE, isolation_mode
 EXPECTED = corpus.variants()
 FULL = sum(points for points, _ in config.RUBRIC.values())
 GRADE_TIMEOUT = 600
+NAMED_AT_LEAST = 0.95  # the share of buggy variants whose feedback must name the cause (measured: 42/42)
 
 pytestmark = pytest.mark.slow
 
@@ -110,6 +112,7 @@ def test_correct_variant_gets_full_marks(name, spec, results_dir, built):
     assert code == 0, output
     assert results["score"] == pytest.approx(FULL), messages(results)
     check_feedback(name, spec, results)
+    check_causes(name, spec, results)
 
 
 def check_feedback(name: str, spec: dict, results: dict) -> None:
@@ -138,6 +141,46 @@ def test_buggy_variant_loses_points_only_where_its_bug_is(name, spec, results_di
         if tag not in spec["loses"] and tag not in spec.get("may_lose", []):
             assert earned == pytest.approx(possible), f"{name} should keep {tag}:\n{messages(results)}"
     check_feedback(name, spec, results)
+    check_causes(name, spec, results)
+
+
+def recorded_causes(spec: dict, results: dict) -> set[str]:
+    """The distinct cause codes the failed checks record, outside the tags the variant `may_lose`
+    (those go either way, and so do their codes)."""
+    optional = set(spec.get("may_lose", []))
+    return {causes.cause_of(t) for t in results["tests"] if t["status"] != "passed" and t["tags"][0] not in optional}
+
+
+def check_causes(name: str, spec: dict, results: dict) -> None:
+    """The codes the failed checks record are exactly the variant's `causes` (a mistake mapped to
+    the wrong code fails here); a correct variant records none."""
+    expected = set(spec.get("causes", []))
+    recorded = recorded_causes(spec, results)
+    assert recorded == expected, f"{name}: the failed checks record causes {sorted(recorded)}, the corpus says " \
+                                 f"{sorted(expected)}:\n{messages(results)}"
+
+
+def named_the_cause(spec: dict, results: dict) -> bool:
+    """Whether the feedback named the mistake: its `feedback` words are there and no failed
+    check's code is `unknown`."""
+    tags = set(spec.get("loses", [])) | set(spec.get("may_lose", []))
+    text = "\n".join(t["output"] for t in results["tests"] if t["tags"][0] in tags)
+    codes = {causes.cause_of(t) for t in results["tests"] if t["status"] != "passed"}
+    return all(words in text for words in spec.get("feedback", [])) and causes.UNKNOWN not in codes
+
+
+def test_buggy_corpus_feedback_named_the_cause_for_most_mistakes(results_dir, capsys):
+    """Counts, over the buggy corpus graded in this session (`-k buggy`: this test comes after the
+    gradings and grades nothing itself), the mistakes whose feedback named the cause, and prints it."""
+    buggy = [name for name, spec in EXPECTED.items() if spec["kind"] == "buggy"]
+    files = {name: results_dir / name / "vae" / "results.json" for name in buggy}
+    if not all(path.exists() for path in files.values()):
+        pytest.skip("counts only when every buggy variant was graded in this session (-k buggy, without -n)")
+    named = [name for name in buggy if named_the_cause(EXPECTED[name], json.loads(files[name].read_text()))]
+    with capsys.disabled():
+        print(f"\nfeedback named the cause for {len(named)}/{len(buggy)} mistakes; not: "
+              f"{sorted(set(buggy) - set(named))}")
+    assert len(named) >= NAMED_AT_LEAST * len(buggy)
 
 
 @pytest.mark.skipif(isolation_mode() == "process", reason="hostile submissions need the grader run as root "

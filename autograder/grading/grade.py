@@ -89,7 +89,7 @@ def grade(submission: Path, results_path: Path = DEFAULT_RESULTS, sandbox_uid: i
     extra = {"isolation": isolation_mode(), "limits": limits_mode()}
     flags: set[str] = set()
     if code.source is None:
-        tests, output = zero_tests(code.note), ""
+        tests, output = zero_tests(code.note, "handin.not_gradable"), ""
     else:
         vae_py = Path(scratch.name) / "vae.py"
         vae_py.write_bytes(code.source)

@@ -123,3 +123,18 @@ def negative_elbo(state: dict[str, torch.Tensor], seed: int, batch_size: int = 1
     finally:
         torch.set_num_threads(before)
     return value if math.isfinite(value) else float("inf")
+
+
+def elbo_parts(state: dict[str, torch.Tensor], seed: int, batch_size: int = 1000) -> tuple[float, float]:
+    """The test negative ELBO's two parts, (reconstruction BCE, KL) in nats per image, as
+    negative_elbo draws them: what feedback.png shows, measured (the elbo check's diagnosis)."""
+    model, images = model_with(state), test_images()
+    bce = kl = 0.0
+    with torch.random.fork_rng(devices=[]), torch.no_grad():
+        torch.manual_seed(seed)
+        for x in images.split(batch_size):
+            recon, mu, logvar = model(x)
+            x = x.view(len(x), -1)  # F.binary_cross_entropy's sum, written out so that NaN gives NaN, not an error
+            bce += float(-torch.sum(x * recon.log().clamp(min=-100) + (1 - x) * (1 - recon).log().clamp(min=-100)))
+            kl += float(-0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp()))
+    return bce / len(images), kl / len(images)

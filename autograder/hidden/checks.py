@@ -42,6 +42,14 @@ def fail(message: str, cause: str = causes.UNKNOWN) -> NoReturn:
     raise CheckFailed(message, cause)
 
 
+def error_cause(error: dict[str, str]) -> str:
+    """The cause code of an error the worker reported (see explain_error)."""
+    kind = error.get("type", "Error")
+    if kind == "NotImplementedError":
+        return "function.not_implemented"
+    return "model.layers_changed" if kind == "WeightsRejected" else "function.raised"
+
+
 def explain_error(error: dict[str, str], function: str) -> str:
     kind, message, trace = error.get("type", "Error"), error.get("message", ""), error.get("traceback", "")
     if kind == "NotImplementedError":
@@ -69,18 +77,21 @@ def describe_failure(failure: SandboxFailure) -> str:
             "channel, or the answer was malformed); only this check is affected")
 
 
+SANDBOX_CAUSES = {"memory": "sandbox.memory", "timeout": "sandbox.timeout", "died": "sandbox.died"}
+
+
 def make_ask(sandbox: Any) -> Callable[..., Answer]:
     def ask(op: str, header: dict[str, Any], tensors: dict | None = None, *, function: str,
             uses: tuple[str, ...] = (), timeout: float | None = None) -> Answer:
         try:
             answer = sandbox.call(op, header, tensors, function=function, uses=uses, timeout=timeout)
         except SandboxFailure as failure:
-            fail(f"{describe_failure(failure)}.")
+            fail(f"{describe_failure(failure)}.", SANDBOX_CAUSES.get(failure.kind, "sandbox.unreadable_answer"))
         if answer.info.get("import_failed"):
             fail("vae.py could not be imported, so nothing in it could be checked.\n"
-                 + explain_error(answer.error, "importing vae.py"))
+                 + explain_error(answer.error, "importing vae.py"), "function.import_failed")
         if not answer.ok:
-            fail(explain_error(answer.error, function))
+            fail(explain_error(answer.error, function), error_cause(answer.error))
         return answer
 
     return ask
@@ -91,19 +102,19 @@ def tensor(answer: Answer, name: str, what: str) -> torch.Tensor:
     value = answer.tensors.get(name)
     if value is None:
         got = answer.info.get(f"{name}_type", "nothing")
-        fail(f"{what} should be a torch.Tensor, got {got}.")
+        fail(f"{what} should be a torch.Tensor, got {got}.", "function.not_a_tensor")
     return value
 
 
-def check_shape(what: str, value: torch.Tensor, expected: tuple[int, ...]) -> None:
+def check_shape(what: str, value: torch.Tensor, expected: tuple[int, ...], cause: str = "function.wrong_shape") -> None:
     if tuple(value.shape) != expected:
-        fail(f"{what} should have shape {expected}, got {tuple(value.shape)}.")
+        fail(f"{what} should have shape {expected}, got {tuple(value.shape)}.", cause)
 
 
 def check_float32(what: str, value: torch.Tensor) -> None:
     if value.dtype != torch.float32:
         fail(f"{what} should be float32 like the model's weights, got {value.dtype}. "
-             "Hint: create new tensors with torch.randn_like(...) or dtype=mu.dtype.")
+             "Hint: create new tensors with torch.randn_like(...) or dtype=mu.dtype.", "function.not_float32")
 
 
 def check_finite(what: str, value: torch.Tensor) -> None:
@@ -111,7 +122,7 @@ def check_finite(what: str, value: torch.Tensor) -> None:
     bad = int((~torch.isfinite(value)).sum())
     if bad:
         fail(f"{what} holds {bad} NaN or infinite value{'s' if bad > 1 else ''} (of {value.numel()}). "
-             "Hint: look for exp of a large number, log of 0, or a division by zero.")
+             "Hint: look for exp of a large number, log of 0, or a division by zero.", "function.not_finite")
 
 
 def differs(actual: torch.Tensor, expected: torch.Tensor) -> float | None:

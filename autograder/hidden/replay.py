@@ -30,9 +30,17 @@ def replay(order: str = "zfbs", loss_fn: Loss = probe_loss) -> tuple[dict[str, t
     per-batch loss, probe_loss unless told (the probe's outputs are valid Bernoulli means and
     Gaussian parameters, so the lecture's loss applies too).
     """
+    weights, losses = replay_batches(order, loss_fn)
+    return weights, sum(loss for loss, _ in losses) / len(probe_loader().dataset)
+
+
+@cache
+def replay_batches(order: str = "zfbs", loss_fn: Loss = probe_loss) -> tuple[dict[str, torch.Tensor], tuple]:
+    """As replay(), with each batch's (loss, number of examples) instead of the mean (the last
+    batch's loss names a train() that returns it)."""
     model = ProbeModel()
     loader = probe_loader()
-    total = 0.0
+    losses = []
     for x, _ in loader:
         loss = None
         for step in order:
@@ -41,12 +49,12 @@ def replay(order: str = "zfbs", loss_fn: Loss = probe_loss) -> tuple[dict[str, t
             elif step == "f":
                 recon, mu, logvar = model(x)
                 loss = loss_fn(recon, x, mu, logvar)
-                total += loss.item()
+                losses.append((loss.item(), len(x)))
             elif step == "b":
                 loss.backward()
             elif step == "s":
                 _sgd_step(model)
-    return {name: p.detach().clone() for name, p in model.named_parameters()}, total / len(loader.dataset)
+    return {name: p.detach().clone() for name, p in model.named_parameters()}, tuple(losses)
 
 
 def _sgd_step(model: ProbeModel) -> None:

@@ -6,15 +6,21 @@ the BCE part computes cancels out. The same trick with recon/x isolates the BCE 
 wrong BCE never costs KL points, and a wrong KL never costs BCE points. The reduction is
 measured first, by duplicating rows: the 4 rows twice add as much again to a sum, nothing to a
 batch mean.
+
+Each check judges the cases it needs: a case that raises (x of shape (B, 1, 28, 28) not flattened)
+or a loss of shape (1,) costs one check, not four. A failed value is compared with the common
+mistakes (autograder/hidden/mistakes.py, computed here on the same inputs) to name the one it matches.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 import pytest
 import torch
 
 from autograder import config
-from autograder.grading import reference
-from autograder.hidden.checks import fail, tensor
+from autograder.grading import causes, reference
+from autograder.hidden import mistakes
+from autograder.hidden.checks import error_cause, explain_error, fail
 from autograder.sandbox.protocol import LOSS, LOSS_ARGUMENTS, loss_input
 
 ROWS = config.LOSS_CHECK_ROWS
@@ -58,27 +64,71 @@ def _inputs() -> dict[str, torch.Tensor]:
             for name, value in zip(LOSS_ARGUMENTS, values)}
 
 
-def _losses(ask) -> tuple[dict[str, float], dict[str, float]]:
+@dataclass
+class Losses:
+    """What loss_function gave in each case, and what the reference gives."""
+
+    theirs: dict[str, float]  # the cases whose value could be read (one value: shape () or (1,))
+    ours: dict[str, float]
+    problems: dict[str, tuple[str, str]]  # case -> (message, cause) when it has no readable value
+    shapes: dict[str, tuple[int, ...]]
+    gradients: dict[str, list[str] | None]  # case -> the inputs a gradient reaches (None: unknown)
+    inputs: dict[str, torch.Tensor]
+
+    def values(self, *cases: str) -> dict[str, float]:
+        """The cases' values; the first case without one fails the check that needs it."""
+        for case in cases:
+            if case in self.problems:
+                fail(*self.problems[case])
+        return self.theirs
+
+    def arguments(self, case: str) -> list[torch.Tensor]:
+        return [self.inputs[loss_input(case, k)] for k in LOSS_ARGUMENTS]
+
+
+def _losses(ask) -> Losses:
     """loss_function's value in each case, and the reference's, as floats."""
     inputs = _inputs()
     cases = sorted({key.split(".")[0] for key in inputs})
     answer = ask(LOSS, {"cases": cases}, inputs, function="loss_function")
-    theirs = {}
+    theirs, problems, shapes, gradients = {}, {}, {}, {}
     for case in cases:
-        value = tensor(answer, case, "loss_function(...)")
-        if value.dim() != 0:
-            fail(f"loss_function should return a scalar tensor (shape ()), got shape {tuple(value.shape)}. "
-                 "Hint: sum over everything; reduction='none' keeps one value per pixel.")
-        theirs[case] = float(value)
+        problem = _problem(answer, case)
+        if problem:
+            problems[case] = problem
+            continue
+        value = answer.tensors[case]
+        shapes[case] = tuple(value.shape)
+        theirs[case] = float(value.reshape(()))
+        gradients[case] = answer.info.get(f"{case}_gradients")
     ref = reference.module()
     with torch.no_grad():
         ours = {case: float(ref.loss_function(*(inputs[loss_input(case, k)] for k in LOSS_ARGUMENTS)))
                 for case in cases}
-    return theirs, ours
+    return Losses(theirs, ours, problems, shapes, gradients, inputs)
 
 
-def _near(actual: float, expected: float) -> bool:
-    return abs(actual - expected) <= config.LOSS_RTOL * abs(expected) + config.LOSS_ATOL
+def _problem(answer, case: str) -> tuple[str, str] | None:
+    """Why a case has no value to judge (message, cause), or None when it has one."""
+    error = answer.info.get(f"{case}_error")
+    if isinstance(error, dict):
+        if case.startswith("bce_square") and error_cause(error) == "function.raised":
+            return ("loss_function raised for images x of shape (B, 1, 28, 28), as train() passes them, where recon_x "
+                    "is (B, 784): flatten x like recon_x, F.binary_cross_entropy(recon_x, x.view(-1, 784), "
+                    "reduction='sum').\n" + explain_error(error, "loss_function"), "loss.not_flattened")
+        return explain_error(error, "loss_function"), error_cause(error)
+    value = answer.tensors.get(case)
+    if value is None:
+        return (f"loss_function(...) should be a torch.Tensor, got {answer.info.get(f'{case}_type', 'nothing')}.",
+                "function.not_a_tensor")
+    if value.numel() != 1:
+        return (f"loss_function should return a scalar tensor (shape ()), got shape {tuple(value.shape)}. "
+                "Hint: sum over everything; reduction='none' keeps one value per pixel.", "loss.not_reduced")
+    return None
+
+
+def _near(actual: float, expected: float, rtol: float = config.LOSS_RTOL) -> bool:
+    return abs(actual - expected) <= rtol * abs(expected) + config.LOSS_ATOL
 
 
 def _averaged_over_the_batch(theirs: dict[str, float], ours: dict[str, float], prefix: str) -> bool:
@@ -88,44 +138,74 @@ def _averaged_over_the_batch(theirs: dict[str, float], ours: dict[str, float], p
     return abs(added) <= config.LOSS_BATCH_MEAN_TOL * abs(expected)  # NaN: False
 
 
-def _check_bce(theirs: dict[str, float], ours: dict[str, float], prefix: str, shape: str) -> None:
+def _mistake(losses: Losses, term: str, prefix: str) -> tuple[str, str] | None:
+    """The common mistake (cause, sentence) the measured term matches, or None."""
+    theirs = losses.theirs
+    return mistakes.matching(term, theirs[f"{prefix}_all"] - theirs[f"{prefix}_half"],
+                             losses.arguments(f"{prefix}_all"), losses.arguments(f"{prefix}_half"))
+
+
+def _check_gradient(losses: Losses, case: str, inputs: tuple[str, ...], cause: str, term: str) -> None:
+    """The term's value is right: fail if no gradient reaches its inputs (.item() or .detach() on it)."""
+    reached = losses.gradients.get(case)
+    if reached is not None and not set(inputs) <= set(reached):
+        fail(f"Your {term}'s value is right, but no gradient flows from it: .item() or .detach() on it inside "
+             "loss_function cuts it off, so training ignores it. Keep it a tensor and add it to the loss as it is.",
+             cause)
+
+
+def _check_bce(losses: Losses, prefix: str, shape: str) -> None:
+    theirs = losses.values(f"{prefix}_all", f"{prefix}_half", f"{prefix}_twice")
+    ours = losses.ours
     measured = theirs[f"{prefix}_all"] - theirs[f"{prefix}_half"]
     expected = ours[f"{prefix}_all"] - ours[f"{prefix}_half"]
     if _near(measured, expected):
+        _check_gradient(losses, f"{prefix}_all", ("recon",), "bce.no_gradient", "reconstruction term")
         return
     if _averaged_over_the_batch(theirs, ours, prefix):
         fail(f"With images x of shape {shape}, the reconstruction term is averaged over the batch (and perhaps the "
              "pixels): the same 4 images given twice leave it unchanged, where the sum over the batch doubles. "
-             "Use reduction='sum': F.binary_cross_entropy(recon_x, x.view(-1, 784), reduction='sum').")
+             "Use reduction='sum': F.binary_cross_entropy(recon_x, x.view(-1, 784), reduction='sum').", "bce.averaged")
     ratio = measured / expected if expected else float("nan")
     hints = {1 / 784: "it looks averaged over the pixels",
              1 / (784 * ROWS): "it looks averaged over pixels and batch (reduction='mean')"}
     hint = next((text for r, text in hints.items() if abs(ratio / r - 1) < config.HINT_RATIO_BAND), None)
-    fail(f"With images x of shape {shape}, the reconstruction term, measured on its own (4 extra images, same mu "
+    named = _mistake(losses, "bce", prefix)
+    cause = "bce.averaged" if hint else named[0] if named else causes.UNKNOWN
+    fail((f"{named[1]} " if named else "")
+         + f"With images x of shape {shape}, the reconstruction term, measured on its own (4 extra images, same mu "
          "and logvar), should be the binary cross-entropy summed over every pixel of every image: "
          "-sum[x log r + (1 - x) log(1 - r)]. "
          + (f"Yours is off: {hint}; use reduction='sum'." if hint else
             f"Yours differs by a factor {ratio:.3g}. Hint: F.binary_cross_entropy(recon_x, x.view(-1, 784), "
-            "reduction='sum'), recon_x first (probabilities, not logits)."))
+            "reduction='sum'), recon_x first (probabilities, not logits)."), cause)
 
 
 @pytest.mark.rubric("reconstruction")
 def test_bce_term_is_summed_over_pixels_and_batch(ask):
-    _check_bce(*_losses(ask), "bce", "(B, 784)")
+    losses = _losses(ask)
+    _check_bce(losses, "bce", "(B, 784)")
+    shape = next((s for s in losses.shapes.values() if s != ()), None)  # the one check a shape (1,) costs
+    if shape is not None:
+        fail(f"loss_function's value is right, but it should return a scalar tensor (shape ()), got shape {shape}: "
+             "drop keepdim=True, or return the sum itself rather than torch.tensor([...]).", "loss.not_scalar")
 
 
 @pytest.mark.rubric("reconstruction")
 def test_bce_term_takes_images_as_train_passes_them(ask):
-    _check_bce(*_losses(ask), "bce_square", "(B, 1, 28, 28) (flatten x like recon_x)")
+    _check_bce(_losses(ask), "bce_square", "(B, 1, 28, 28) (flatten x like recon_x)")
 
 
 @pytest.mark.rubric("kl")
 def test_kl_term_matches_the_closed_form(ask):
-    theirs, ours = _losses(ask)
+    losses = _losses(ask)
+    theirs, ours = losses.values("kl_all", "kl_half", "kl_twice"), losses.ours
     measured, expected = theirs["kl_all"] - theirs["kl_half"], ours["kl_all"] - ours["kl_half"]
     if _near(measured, expected):
+        _check_gradient(losses, "kl_all", ("mu", "logvar"), "kl.no_gradient", "KL term")
         return
     _fail_if_kl_averaged_over_the_batch(theirs, ours)
+    named = _mistake(losses, "kl", "kl")
     ratio = measured / expected if expected else float("nan")
     hint = ""
     if 0 < ratio < config.KL_AVERAGED_BELOW:
@@ -134,16 +214,17 @@ def test_kl_term_matches_the_closed_form(ask):
         hint = " Its sign is flipped: KL = -1/2 * sum(1 + logvar - mu^2 - exp(logvar)) is never negative."
     elif ratio == 0:
         hint = " Yours does not change with mu and logvar at all: is the KL term computed and added?"
-    fail("The KL term, measured on its own (4 extra rows of mu and logvar, same images), should be "
+    fail((f"{named[1]} " if named else "")
+         + "The KL term, measured on its own (4 extra rows of mu and logvar, same images), should be "
          "-1/2 * sum over latent dimensions and batch of (1 + logvar - mu^2 - exp(logvar)); "
-         f"yours differs from it by a factor {ratio:.3g}.{hint}")
+         f"yours differs from it by a factor {ratio:.3g}.{'' if named else hint}", named[0] if named else causes.UNKNOWN)
 
 
 def _fail_if_kl_averaged_over_the_batch(theirs: dict[str, float], ours: dict[str, float]) -> None:
     if _averaged_over_the_batch(theirs, ours, "kl"):
         fail("The KL term is averaged over the batch: the same 4 rows of mu and logvar given twice leave it "
              "unchanged, where the sum over the batch doubles. Sum it over latent dimensions and batch: "
-             "kld = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp()).")
+             "kld = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp()).", "kl.averaged")
 
 
 @pytest.mark.rubric("kl")
@@ -153,18 +234,38 @@ def test_kl_term_is_zero_at_the_prior_and_grows_with_each_of_mean_and_variance(a
     At the prior it is 0; with variance 1 it is 1/2 sum(mu^2); with mean 0 it is
     -1/2 sum(1 + logvar - exp(logvar)), which is not symmetric in logvar. A stand-in that is
     merely zero at the prior and positive elsewhere (mu.pow(2).sum(), logvar squared) fails.
+    A failure that matches a common mistake of the whole term (mistakes.py) names it first.
     """
-    theirs, ours = _losses(ask)
+    losses = _losses(ask)
+    theirs, ours = losses.values("kl_half", "kl_twice", "kl_prior", "kl_means", "kl_spreads"), losses.ours
     _fail_if_kl_averaged_over_the_batch(theirs, ours)  # a mean is not 0 at the prior: say why first
+    named = _mistake(losses, "kl", "kl") if "kl_all" in theirs else None
+    first, cause = (f"{named[1]} ", named[0]) if named else ("", causes.UNKNOWN)
     at_prior = theirs["kl_prior"] - theirs["kl_half"]
     if not abs(at_prior) <= config.KL_AT_PRIOR_TOL:
-        fail(f"For 4 rows with mu = 0 and logvar = 0, q(z|x) is the prior N(0, I), so their KL is 0; yours adds "
-             f"{at_prior:.4g}. Hint: check the `1 +` inside -1/2 * sum(1 + logvar - mu^2 - exp(logvar)).")
+        fail(f"{first}For 4 rows with mu = 0 and logvar = 0, q(z|x) is the prior N(0, I), so their KL is 0; yours adds "
+             f"{at_prior:.4g}. Hint: check the `1 +` inside -1/2 * sum(1 + logvar - mu^2 - exp(logvar)).", cause)
     for case, rows, part in (
         ("kl_means", "logvar = 0 (variance 1) and random mu", "1/2 * sum(mu^2): the mu^2 part"),
         ("kl_spreads", "mu = 0 and random logvar", "-1/2 * sum(1 + logvar - exp(logvar)): the variance part"),
     ):
         measured, expected = theirs[case] - theirs["kl_half"], ours[case] - ours["kl_half"]
         if not _near(measured, expected):
-            fail(f"For 4 rows with {rows}, the KL is {part}; yours adds {measured:.4g} where the closed form "
-                 f"gives {expected:.4g}. Hint: kld = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp()).")
+            fail(f"{first}For 4 rows with {rows}, the KL is {part}; yours adds {measured:.4g} where the closed form "
+                 f"gives {expected:.4g}. Hint: kld = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp()).", cause)
+
+
+def cut_terms(ask) -> dict[str, str]:
+    """The loss terms whose value is right but that no gradient flows from (.item(), .detach()), as
+    term -> cause code: the elbo check names them, since its training ignores them."""
+    losses = _losses(ask)
+    cut = {}
+    for term, prefix, inputs, cause in (("reconstruction", "bce", ("recon",), "bce.no_gradient"),
+                                        ("KL", "kl", ("mu", "logvar"), "kl.no_gradient")):
+        reached = losses.gradients.get(f"{prefix}_all")
+        if reached is None or set(inputs) <= set(reached) or f"{prefix}_half" not in losses.theirs:
+            continue
+        theirs, ours = losses.theirs, losses.ours
+        if _near(theirs[f"{prefix}_all"] - theirs[f"{prefix}_half"], ours[f"{prefix}_all"] - ours[f"{prefix}_half"]):
+            cut[term] = cause
+    return cut

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from autograder import config
-from autograder.grading import reference
+from autograder.grading import causes, reference
 from autograder.hidden.checks import check_shape, close, differs, fail, tensor
 from autograder.sandbox.protocol import DECODE, ENCODE, PARAMETERS, with_state_prefix
 
@@ -20,7 +20,7 @@ def test_five_layers_hold_the_lecture_parameter_count(ask):
     answer = ask(PARAMETERS, {"seed": config.GRADER_SEEDS["parameters"]}, function="VAE.__init__")
     parameters = answer.info.get("parameters")
     if not isinstance(parameters, dict):
-        fail("VAE() did not report its parameters.")
+        fail("VAE() did not report its parameters.", causes.INTERNAL)
     trainable = 0
     for shape, requires_grad in parameters.values():
         if requires_grad:
@@ -28,7 +28,8 @@ def test_five_layers_hold_the_lecture_parameter_count(ask):
     expected = reference.parameter_count()
     if trainable != expected:
         fail(f"VAE() has {trainable:,} trainable parameters; the five layers of the lecture hold {expected:,}. "
-             "Hint: keep __init__ as given: fc1 784->400, fc21 and fc22 400->20, fc3 20->400, fc4 400->784.")
+             "Hint: keep __init__ as given: fc1 784->400, fc21 and fc22 400->20, fc3 20->400, fc4 400->784.",
+             "model.parameter_count")
 
 
 MAX_LAYER_ENTRIES = 4_000_000  # a layer the grader will fill with its own weights (the lecture's hold 313,600)
@@ -45,15 +46,16 @@ def chosen_weights(ask, weights_seed: int) -> dict[str, torch.Tensor]:
     answer = ask(PARAMETERS, {"seed": config.GRADER_SEEDS["parameters"]}, function="VAE.__init__")
     declared = answer.info.get("parameters")
     if not isinstance(declared, dict):
-        fail("VAE() did not report its parameters.")
+        fail("VAE() did not report its parameters.", causes.INTERNAL)
     shapes = {}
     for name in reference.expected_shapes():
         try:
             shape = tuple(int(n) for n in declared[name][0])
         except (KeyError, TypeError, ValueError, IndexError):
-            fail(f"Your VAE has no `{name}`: keep the five layers of __init__ as given (fc1, fc21, fc22, fc3, fc4).")
+            fail(f"Your VAE has no `{name}`: keep the five layers of __init__ as given (fc1, fc21, fc22, fc3, fc4).",
+                 "model.layers_changed")
         if not shape or min(shape) <= 0 or math.prod(shape) > MAX_LAYER_ENTRIES:
-            fail(f"`{name}` has shape {shape}: keep the layer sizes of __init__ as given.")
+            fail(f"`{name}` has shape {shape}: keep the layer sizes of __init__ as given.", "model.layers_changed")
         shapes[name] = shape
     return reference.random_weights(shapes, weights_seed)
 
@@ -62,7 +64,7 @@ def _reference_with(weights: dict[str, torch.Tensor]) -> torch.nn.Module:
     try:
         return reference.model_with(with_state_prefix(weights), any_sizes=True)
     except reference.WeightsError as error:
-        fail(f"{error}.")
+        fail(f"{error}.", "model.layers_changed")
 
 
 @pytest.fixture(scope="module")
@@ -73,9 +75,9 @@ def encoded(ask, chosen_weights: dict[str, torch.Tensor]) -> dict:
     answer = ask(ENCODE, {"seed": config.GRADER_SEEDS["encode"]}, {"x": x, **with_state_prefix(weights)}, function="VAE.encode")
     if answer.info.get("length") != 2:
         fail(f"encode(x) should return a pair (mu, logvar), got {answer.info.get('returned')} "
-             f"of length {answer.info.get('length', 'none')}.")
+             f"of length {answer.info.get('length', 'none')}.", "encode.not_a_pair")
     mu, logvar = tensor(answer, "mu", "mu"), tensor(answer, "logvar", "logvar")
-    latent = reference.dims()[2]
+    latent = weights["fc21.weight"].shape[0]  # the submission's own latent size: a changed one costs parameter_count
     check_shape(f"mu for x of shape ({BATCH}, 784)", mu, (BATCH, latent))
     check_shape(f"logvar for x of shape ({BATCH}, 784)", logvar, (BATCH, latent))
     model = _reference_with(weights)
@@ -92,12 +94,12 @@ def _check_head(found: dict, name: str, head: str) -> None:
         return
     other = "logvar" if name == "mu" else "mu"
     if close(actual, found["without_relu"][name]):
-        fail(f"{name} matches the lecture's only without the ReLU: apply F.relu to fc1(x) first.")
+        fail(f"{name} matches the lecture's only without the ReLU: apply F.relu to fc1(x) first.", "encode.no_relu")
     if close(actual, found["expected"][other]):
         fail(f"{name} equals what the lecture computes for {other}: {name} = {head}(h1), "
-             "each output has its own head (and mu comes first).")
+             "each output has its own head (and mu comes first).", "encode.heads_mixed")
     fail(f"{name} differs from the lecture's computation with the grader's weights in your model (largest difference "
-         f"{differs(actual, expected):.3g}). Expected h1 = relu(fc1(x)), {name} = {head}(h1).")
+         f"{differs(actual, expected):.3g}). Expected h1 = relu(fc1(x)), {name} = {head}(h1).", causes.UNKNOWN)
 
 
 @pytest.mark.rubric("encode")
@@ -113,10 +115,11 @@ def test_encode_gives_logvar_from_its_own_head_fc22(encoded):
 @pytest.mark.rubric("decode")
 def test_decode_computes_pixel_probabilities_as_the_lecture_with_the_graders_weights(ask, chosen_weights):
     weights, seed = chosen_weights, config.GRADER_SEEDS["decode"]
-    z = torch.randn(BATCH, reference.dims()[2], generator=torch.Generator().manual_seed(seed))
+    latent = weights["fc3.weight"].shape[1]  # the submission's own latent size: a changed one costs parameter_count
+    z = torch.randn(BATCH, latent, generator=torch.Generator().manual_seed(seed))
     answer = ask(DECODE, {"seed": seed}, {"z": z, **with_state_prefix(weights)}, function="VAE.decode")
     recon = tensor(answer, "recon", "decode(z)")
-    check_shape(f"decode(z) for z of shape ({BATCH}, 20)", recon, (BATCH, reference.dims()[0]))
+    check_shape(f"decode(z) for z of shape ({BATCH}, {latent})", recon, (BATCH, reference.dims()[0]))
     model = _reference_with(weights)
     with torch.no_grad():
         expected = model.decode(z)
@@ -125,9 +128,9 @@ def test_decode_computes_pixel_probabilities_as_the_lecture_with_the_graders_wei
         logits = model.fc4(F.relu(model.fc3(z)))
         if close(recon, logits) or close(recon, F.relu(logits)):
             fail("decode's output matches the lecture's before the sigmoid: finish with torch.sigmoid(fc4(h3)), "
-                 "so that every pixel is a probability in (0, 1).")
+                 "so that every pixel is a probability in (0, 1).", "decode.no_sigmoid")
         if close(recon, torch.sigmoid(model.fc4(model.fc3(z)))):
-            fail("decode matches the lecture's only without the hidden ReLU: h3 = relu(fc3(z)).")
+            fail("decode matches the lecture's only without the hidden ReLU: h3 = relu(fc3(z)).", "decode.no_hidden_relu")
     fail(f"decode(z) differs from the lecture's computation with the grader's weights in your model (largest difference "
          f"{differs(recon, expected):.3g}; yours range from {recon.min():.3g} to {recon.max():.3g}). "
-         "Expected h3 = relu(fc3(z)), recon = sigmoid(fc4(h3)).")
+         "Expected h3 = relu(fc3(z)), recon = sigmoid(fc4(h3)).", causes.UNKNOWN)

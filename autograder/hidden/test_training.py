@@ -10,9 +10,9 @@ import torch
 from autograder import config
 from autograder.sandbox import probe
 from autograder.sandbox.protocol import TRAIN_ELBO, TRAIN_PROBE, state_in
-from autograder.grading import reference
-from autograder.hidden.checks import elbo_training, fail
-from autograder.hidden.replay import replay, replayed_loop
+from autograder.grading import causes, reference
+from autograder.hidden.checks import CheckFailed, elbo_training, fail
+from autograder.hidden.replay import loss_used, replay, replay_batches, replayed_loop
 from autograder.grading.feedback import save_feedback
 
 # Common mistakes, replayed on the probe to name them: letters as in replay().
@@ -22,6 +22,10 @@ MISTAKES = {
     "zfb": "the parameters never changed: call optimizer.step() after loss.backward()",
     "fbzs": "the parameters never changed: zero_grad() between backward() and step() erases the gradients",
 }
+
+
+# Their cause codes: the three loops that never move a weight leave the same weights, so one code.
+CAUSES_OF = {"fbs": "train.no_zero_grad", "zfsb": "train.no_update", "zfb": "train.no_update", "fbzs": "train.no_update"}
 
 
 INLINE_NOTE = ("train() does not call loss_function: fine here, since its loss is the lecture's, but "
@@ -47,13 +51,13 @@ def test_train_zeroes_backpropagates_and_steps_every_batch(ask, note):
             note(INLINE_NOTE)
         return
     if order is not None:
-        fail(f"After one epoch on a small test model, the weights show that {MISTAKES[order]}.")
+        fail(f"After one epoch on a small test model, the weights show that {MISTAKES[order]}.", CAUSES_OF[order])
     if inline:
         fail("train() never called loss_function, and after one epoch on a small test model its weights differ "
              "from those of a correct loop computing the lecture's loss (BCE + KL, summed): compute each "
-             "batch's loss with loss_function(recon, x, mu, logvar).")
+             "batch's loss with loss_function(recon, x, mu, logvar).", causes.UNKNOWN)
     fail("After one epoch on a small test model, the weights differ from those of a correct loop "
-         "(for each batch: optimizer.zero_grad(), forward, loss, loss.backward(), optimizer.step()).")
+         "(for each batch: optimizer.zero_grad(), forward, loss, loss.backward(), optimizer.step()).", causes.UNKNOWN)
 
 
 @pytest.mark.rubric("training_loop")
@@ -61,7 +65,7 @@ def test_train_returns_the_mean_loss_per_example(ask):
     info, weights = _probe_run(ask)
     value = info.get("value")
     if not isinstance(value, (int, float)):
-        fail(f"train() should return a float, got {info.get('returned')}. Hint: accumulate loss.item().")
+        fail(f"train() should return a float, got {info.get('returned')}. Hint: accumulate loss.item().", "train.returns_not_float")
     # Judged against the loop the student wrote (a mistake in it is the other check's to charge).
     _, expected = replayed_loop(info, weights, MISTAKES)
     if abs(value - expected) <= config.PROBE_LOSS_RTOL * abs(expected):
@@ -70,9 +74,15 @@ def test_train_returns_the_mean_loss_per_example(ask):
     batches, examples = len(loader), len(loader.dataset)
     if abs(value * batches / examples - expected) <= config.PROBE_PER_BATCH_RTOL * abs(expected):
         fail(f"train() returned the mean loss per batch; return total_loss / len(loader.dataset) "
-             f"({examples} examples), not / len(loader) ({batches} batches).")
+             f"({examples} examples), not / len(loader) ({batches} batches).", "train.mean_per_batch")
+    order, _ = replayed_loop(info, weights, MISTAKES)
+    last, size = replay_batches(order or "zfbs", loss_used(info))[1][-1]
+    if any(abs(value - candidate) <= config.PROBE_LOSS_RTOL * abs(candidate) for candidate in (last, last / size)):
+        fail(f"train() returned the last batch's loss, not the epoch's: add up loss.item() over every batch and "
+             f"return the total / len(loader.dataset) ({examples} examples).", "train.returns_last_batch")
     fail(f"train() returned {value:.4g}; replaying your loop on the same small test model gives a different mean "
-         f"loss per example. Return the sum of loss.item() over all batches divided by len(loader.dataset).")
+         f"loss per example. Return the sum of loss.item() over all batches divided by len(loader.dataset).",
+         causes.UNKNOWN)
 
 
 def _descends_from(initial: dict[str, torch.Tensor], trained: dict[str, torch.Tensor]) -> tuple[str, float]:
@@ -103,18 +113,55 @@ def test_one_epoch_of_your_training_reaches_a_good_test_elbo(ask, sandbox, feedb
         model_state = answer.tensors
         value = reference.negative_elbo(model_state, config.ELBO_EVAL_SEED, threads=sandbox.threads)
     except reference.WeightsError as error:
-        fail(f"{error}.")
+        fail(f"{error}.", "model.layers_changed")
     record("test_negative_elbo", value)
     save_feedback(reference.model_with(model_state), feedback_dir, value)
     if not value < config.ELBO_THRESHOLD:  # written so that NaN fails
-        fail(f"After {config.ELBO_EPOCHS} epoch of your train() (batch {config.ELBO_BATCH_SIZE}, Adam, lr "
+        diagnosis, cause = _diagnose(ask, model_state, record)
+        fail(f"{diagnosis} After {config.ELBO_EPOCHS} epoch of your train() (batch {config.ELBO_BATCH_SIZE}, Adam, lr "
              f"{config.ELBO_LR}), the grader measured a test loss (negative ELBO) of {value:.1f} nats per image; "
              f"at most {config.ELBO_THRESHOLD:.0f} earns the points. The pictures in feedback.png show what "
-             "your model learnt. Check the loss (summed, both terms), the reparameterization, and the loop.")
+             "your model learnt. Check the loss (summed, both terms), the reparameterization, and the loop.", cause)
     layer, similarity = _descends_from(state_in(initial), model_state)
     record("descent_correlation", similarity)
     if not similarity >= config.ELBO_DESCENT_MIN_CORRELATION:
         fail(f"The grader loaded random weights of its own into your model before training; after your train() "
              f"the weights no longer come from them ({layer} correlates {similarity:.2f} with where it started, "
              f"where one real epoch keeps at least {config.ELBO_DESCENT_MIN_CORRELATION}). train() must train the "
-             "model it is given, not load, rebuild or re-initialise one.")
+             "model it is given, not load, rebuild or re-initialise one.", "train.reinitialises_model")
+
+
+def _diagnose(ask, state: dict[str, torch.Tensor], record) -> tuple[str, str]:
+    """What feedback.png shows and what it usually means, from measured evidence: a loss term no
+    gradient flows from, then the test ELBO's two parts (reconstruction BCE and KL per image)."""
+    from autograder.hidden.test_loss import cut_terms
+
+    try:
+        cut = cut_terms(ask)
+    except CheckFailed:  # loss_function cannot be asked (the loss checks say why): judge by the parts alone
+        cut = {}
+    if cut:
+        names = " and ".join(cut)
+        return (f"Your loss_function's {names} term has the right value but no gradient (.item() or .detach() "
+                f"on it), so this training ignored it: keep every term a tensor.", next(iter(cut.values())))
+    bce, kl = reference.elbo_parts(state, config.ELBO_EVAL_SEED)
+    record("test_bce", bce)
+    record("test_kl", kl)
+    parts = f"(reconstruction {bce:.1f} + KL {kl:.1f} nats per image)"
+    if not math.isfinite(bce + kl):
+        return (f"feedback.png is blank or noise: training made the weights NaN or infinite {parts}; usually a "
+                "loss that can grow without bound (a sign, a log of 0) or an exploding step.", "elbo.diverged")
+    if not kl <= config.ELBO_KL_HUGE_ABOVE:  # NaN: here
+        return (f"feedback.png's samples from the prior look like noise while reconstructions may look fine: the "
+                f"KL is huge {parts}; the KL term is too weak or its sign is flipped.", "elbo.kl_exploded")
+    if not bce < config.ELBO_NOTHING_LEARNT_BCE:
+        return (f"feedback.png shows noise or grey: the reconstructions are no better than a model that learnt "
+                f"nothing {parts}; usually the weights barely moved (zero_grad, backward, step), or encode, decode "
+                "or the loss compute something other than the lecture's (the other checks say which).",
+                "elbo.nothing_learnt")
+    if kl < config.ELBO_COLLAPSE_KL_BELOW:
+        return (f"feedback.png shows the same blob for every image: the posterior collapsed onto the prior {parts}, "
+                "the KL term dominates; usually the reconstruction term is averaged instead of summed.",
+                "elbo.posterior_collapse")
+    return (f"feedback.png shows blurry digits: your model learnt, but not enough in one epoch {parts}; "
+            "check the loss (summed, both terms), the reparameterization and the loop.", "elbo.too_high")

@@ -168,13 +168,42 @@ def op_gradient_flow(vae: Any, header: dict, tensors: dict) -> tuple[dict, dict]
 
 
 def op_loss(vae: Any, header: dict, tensors: dict) -> tuple[dict, dict]:
+    """loss_function's value in each case; a case that raises is answered as `{case}_error` (the
+    grader judges the cases each check needs, so one failing input shape costs only its check).
+
+    `{case}_gradients` names the inputs (recon_x, mu, logvar) a gradient reaches from the loss:
+    a term cut off with .item() or .detach() has the right value but trains nothing.
+    """
     info: dict = {}
     out: dict = {}
     for case in header["cases"]:
-        loss = vae.loss_function(*(tensors[protocol.loss_input(case, k)] for k in protocol.LOSS_ARGUMENTS))
+        inputs = [tensors[protocol.loss_input(case, k)] for k in protocol.LOSS_ARGUMENTS]
+        try:
+            loss = vae.loss_function(*inputs)
+        except Exception as error:  # the grader reads the message; this case only
+            info[f"{case}_error"] = describe_error(error)
+            continue
         info[case] = list(loss.shape) if hasattr(loss, "shape") else type(loss).__name__
-        keep_tensor(case, loss, info, out)
+        keep_tensor(case, loss.detach() if hasattr(loss, "detach") else loss, info, out)
+        info[f"{case}_gradients"] = loss_gradients(vae, inputs)
     return info, out
+
+
+def loss_gradients(vae: Any, inputs: list) -> list[str] | None:
+    """The names of the inputs that receive a non-zero gradient from loss_function (None: unknown)."""
+    import torch
+
+    leaves = {name: value.clone().requires_grad_(name != "x") for name, value in zip(protocol.LOSS_ARGUMENTS, inputs)}
+    try:
+        loss = vae.loss_function(*(leaf.clone() for leaf in leaves.values()))
+        if not isinstance(loss, torch.Tensor) or loss.numel() != 1:
+            return None
+        if loss.grad_fn is None:
+            return []
+        loss.sum().backward()
+    except Exception:  # an in-place operation, say: the value check still judges it
+        return None
+    return [name for name, leaf in leaves.items() if leaf.grad is not None and bool(leaf.grad.abs().sum() > 0)]
 
 
 def op_train_probe(vae: Any, header: dict, tensors: dict) -> tuple[dict, dict]:
