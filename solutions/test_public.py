@@ -286,18 +286,25 @@ def test_loss_is_a_scalar_tensor_with_gradients():
                "(.item(), .detach(), float(), NumPy): training would never see it. Keep it a tensor.")
 
 
+def doubling(inputs: tuple, changed: tuple) -> float:
+    """How much one loss term grows when the same rows come twice: the term is the loss's change
+    from `changed` to `inputs` (only that term's arguments differ). 2 for a sum over the batch, 1 for a mean."""
+    once = loss_value(*inputs) - loss_value(*changed)
+    doubled = loss_value(*map(twice, inputs)) - loss_value(*map(twice, changed))
+    return doubled / once if once else float("nan")
+
+
+def expect_summed_over_the_batch(term: str, ratio: float, fix: str, dims: str) -> None:
+    expect(near(ratio, 2.0), f"the same {BATCH} rows given twice should double the {term} term (a sum over the "
+           f"batch); yours changed by a factor {ratio:.3g}. Hint: "
+           + (f"it is averaged over the batch (a .mean() or a division by the batch size): {fix}"
+              if near(ratio, 1.0) else f"sum over the batch and the {dims}."))
+
+
 def test_reconstruction_term_is_summed_over_the_batch():
     recon, x, mu, logvar = loss_inputs()
-    other = 1 - recon
-    once = loss_value(recon, x, mu, logvar) - loss_value(other, x, mu, logvar)
-    doubled = loss_value(twice(recon), twice(x), twice(mu), twice(logvar)) - loss_value(
-        twice(other), twice(x), twice(mu), twice(logvar))
-    ratio = doubled / once if once else float("nan")
-    expect(near(ratio, 2.0), f"the same {BATCH} rows given twice should double the BCE term (a sum over the "
-           f"batch); yours changed by a factor {ratio:.3g}. Hint: "
-           + ("it is averaged over the batch (reduction=\"mean\", .mean() or a division by the batch size): "
-              "use reduction=\"sum\"." if near(ratio, 1.0)
-              else "sum over the batch and the pixels."))
+    ratio = doubling((recon, x, mu, logvar), (1 - recon, x, mu, logvar))
+    expect_summed_over_the_batch("BCE", ratio, "use reduction=\"sum\" (the default \"mean\" averages).", "pixels")
 
 
 def test_reconstruction_term_is_the_binary_cross_entropy():
@@ -332,14 +339,8 @@ def test_reconstruction_term_is_the_binary_cross_entropy():
 def test_kl_term_is_summed_over_the_batch():
     recon, x, mu, logvar = loss_inputs()
     zero = torch.zeros_like(mu)
-    once = loss_value(recon, x, mu, logvar) - loss_value(recon, x, zero, zero)
-    doubled = loss_value(twice(recon), twice(x), twice(mu), twice(logvar)) - loss_value(
-        twice(recon), twice(x), twice(zero), twice(zero))
-    ratio = doubled / once if once else float("nan")
-    expect(near(ratio, 2.0), f"the same {BATCH} rows given twice should double the KL term (a sum over the "
-           f"batch); yours changed by a factor {ratio:.3g}. Hint: "
-           + ("it is averaged over the batch: the same 4 rows twice have the same mean. Use torch.sum over "
-              "rows and latent dims, no .mean() and no division by the batch size." if near(ratio, 1.0) else "sum over the batch and the latent dims."))
+    ratio = doubling((recon, x, mu, logvar), (recon, x, zero, zero))
+    expect_summed_over_the_batch("KL", ratio, "use torch.sum over rows and latent dims.", "latent dims")
 
 
 def test_kl_term_is_zero_at_the_prior():

@@ -13,9 +13,8 @@ import tomllib
 import pytest
 import torch
 
-from autograder.grading.results import by_tag
 from autograder.paths import ROOT, SOLUTIONS
-from test_graders import FULL, check_feedback, graded, messages
+from test_graders import FULL, check_feedback, check_tags, graded, messages
 
 FOLDER = ROOT / "tests" / "submissions" / "thirdparty"
 PORTS = tomllib.loads((FOLDER / "manifest.toml").read_text())
@@ -65,10 +64,5 @@ def test_correct_port_scores_full_marks(name, spec, results_dir):
 def test_buggy_port_loses_only_its_own_tags_and_is_told_why(name, spec, results_dir):
     code, results, output = graded(FOLDER / f"{name}.py", results_dir)
     assert code == 0, output
-    tags = by_tag(results)
-    for tag in spec["loses"]:
-        assert tags[tag][0] < tags[tag][1], f"{name} should lose points under {tag}:\n{messages(results)}"
-    for tag, (earned, possible) in tags.items():
-        if tag not in spec["loses"] and tag not in spec.get("may_lose", []):
-            assert earned == pytest.approx(possible), f"{name} should keep {tag}:\n{messages(results)}"
+    check_tags(name, spec, results)
     check_feedback(name, spec, results)
