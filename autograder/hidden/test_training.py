@@ -163,5 +163,5 @@ def _diagnose(ask, state: dict[str, torch.Tensor], record) -> tuple[str, str]:
         return (f"feedback.png shows the same blob for every image: the posterior collapsed onto the prior {parts}, "
                 "the KL term dominates; usually the reconstruction term is averaged instead of summed.",
                 "elbo.posterior_collapse")
-    return (f"feedback.png shows blurry digits: your model learnt, but not enough in one epoch {parts}; "
-            "check the loss (summed, both terms), the reparameterization and the loop.", "elbo.too_high")
+    return (f"feedback.png shows blurry digits: your model learnt, but not enough in one epoch {parts}.",
+            "elbo.too_high")
