@@ -201,6 +201,8 @@ def test_hostile_submission_neither_breaks_the_grader_nor_gains_points(name, spe
         assert tags[tag][0] == pytest.approx(tags[tag][1]), f"{name} should keep {tag}:\n{messages(results)}"
     flags = integrity_flags(results)
     assert set(spec.get("flags", [])) <= set(flags), f"{name} should be flagged {spec['flags']}, was {flags}"
+    if "causes" in spec:  # optional for hostile cases: the class report's synthetic class uses it
+        check_causes(name, spec, results)
     assert not _sandbox_processes(), "a process of the submission outlived grading"
 
 
