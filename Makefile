@@ -40,10 +40,10 @@ $(DATA_STAMP): $(STAMP) data/SHA256SUMS $(wildcard data/MNIST/raw/*.gz)
 check: ## Student: quick public checks of assignment/vae.py.
 	cd assignment && ../$(PY) -m pytest -q -p no:cacheprovider test_public.py
 
-test: $(STAMP) $(DATA_STAMP) ## This repository's own tests, all of them (CI; about 20 minutes on 2 cores).
+test: $(STAMP) $(DATA_STAMP) ## This repository's own tests, all of them (CI; about 22 minutes on 2 cores).
 	$(PY) -m pytest -q
 
-test-fast: $(STAMP) $(DATA_STAMP) ## The quick tests only (no grading of the corpus, no notebook runs; under 2 minutes).
+test-fast: $(STAMP) $(DATA_STAMP) ## The quick tests only (no grading of the corpus, no notebook runs; about 100 s).
 	$(PY) -m pytest -q -m "not slow" -n auto
 
 assignment: ## Instructor: regenerate assignment/ from solutions/.
