@@ -62,7 +62,6 @@ MISTAKES: dict[str, dict[str, tuple[Term, str]]] = {
 }
 
 
-
 def matching(term: str, measured: float, all_rows: list[torch.Tensor], half_rows: list[torch.Tensor]) -> tuple[str, str] | None:
     """The common mistake (cause, sentence) whose `term` (bce or kl), differenced between the
     cases with all rows and half the rows, equals `measured`; None when none does."""
