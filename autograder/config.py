@@ -135,6 +135,14 @@ TASK_LIMIT = 512
 # other program may use it (the grader kills every process of this uid after grading).
 # Batch grading uses SANDBOX_UID - slot for its parallel jobs.
 SANDBOX_UID = 64000
+# The user name the worker runs under, in every isolation mode (USER and LOGNAME): the sandbox
+# uid has no account, and libraries that ask for a name (torch._dynamo's cache folder calls
+# getpass.getuser(); on torch 2.11 with CUDA the import failed without one) get this one.
+SANDBOX_USER = "vae-student"
+# Force a weaker isolation mode than the strongest that works here ("uid" or "process"): for
+# this repository's tests of each mode, or a machine where bubblewrap misbehaves. Unset: the
+# strongest. Asking for a mode stronger than what works is a grader error, never a downgrade.
+ISOLATION_ENV = "VAE_SANDBOX_ISOLATION"
 
 # --- Notebook submissions -------------------------------------------------------------------
 # nbgrader grade_id of vae.ipynb's editable code cell that holds (or imports) the student's code.

@@ -101,6 +101,8 @@ def grade(submission: Path, results_path: Path = DEFAULT_RESULTS, sandbox_uid: i
             tests = run_hidden_tests(sandbox, results_path.parent)
         finally:
             sandbox.close()  # every process of the submission is gone before results are written
+        if sandbox.library_failure:  # no score: the grading machine is broken, not the submission
+            raise GraderError(str(sandbox.library_failure))
         output = "\n".join(filter(None, [code.note, sandbox_output_note(sandbox)]))
         extra.update(worker_starts=sandbox.starts)
         flags = integrity.scan(code.source) | sandbox.flags  # for a person: they change no points

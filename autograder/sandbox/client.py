@@ -65,6 +65,18 @@ class Answer:
         return self.info.get("error") or {}
 
 
+class LibraryFailure(RuntimeError):
+    """A library the worker needs failed to import inside the sandbox: the grading machine's fault
+    (its installation, or the sandbox's environment), never the submission's."""
+
+    def __init__(self, mode: str, failed: Any) -> None:
+        failed = failed if isinstance(failed, dict) else {}
+        self.library = str(failed.get("library", "an unnamed library"))
+        super().__init__(f"inside the sandbox ({mode} mode), {self.library} failed to import: "
+                         f"{failed.get('type', 'Error')}: {str(failed.get('message', ''))[:500]}. "
+                         "This is the grading machine's environment, not the submission.")
+
+
 class WorkerAltered(ProtocolError):
     """The worker refused a request: the code answering it was swapped (worker.py's self-check)."""
 
@@ -91,6 +103,7 @@ class Sandbox:
         self.process: subprocess.Popen | None = None
         self.import_error: dict[str, str] | None = None
         self.import_failure: SandboxFailure | None = None
+        self.library_failure: LibraryFailure | None = None
         self.hung: dict[str, SandboxFailure] = {}  # student function -> how it failed
         self.flags: set[str] = set()  # integrity flags for a person (integrity.py); never points
         self.starts = 0
@@ -101,8 +114,8 @@ class Sandbox:
 
     # -- set-up ---------------------------------------------------------------------------
     def _prepare(self) -> None:
-        (self.workdir / "submission").mkdir()
-        (self.workdir / "tmp").mkdir()
+        for folder in ("submission", "tmp", "home"):
+            (self.workdir / folder).mkdir()
         # O_NOFOLLOW: never read through a link (it could point at the reference solution).
         with open(os.open(self.submission, os.O_RDONLY | os.O_NOFOLLOW), "rb") as source:
             (self.workdir / "submission" / "vae.py").write_bytes(source.read(16 << 20))
@@ -117,7 +130,8 @@ class Sandbox:
 
     def _command(self) -> tuple[list[str], Path]:
         here = isolation.INSIDE if self.mode == "bwrap" else self.workdir
-        worker = [sys.executable, "-I", str(here / "worker.py")]
+        # -I ignores PYTHON* variables: -u and -B say unbuffered output and no bytecode files themselves.
+        worker = [sys.executable, "-I", "-u", "-B", str(here / "worker.py")]
         prefix = (isolation.bwrap_prefix(self.workdir, self.uid, tmpfs_mb=self.limits.memory_mb)
                   if self.mode == "bwrap" else [])
         return prefix + worker, here
@@ -128,10 +142,7 @@ class Sandbox:
         self._ans_r, ans_w = os.pipe()
         command, here = self._command()
         command += [str(req_r), str(ans_w), str(here / "submission" / "vae.py")]
-        env = {"PATH": "/usr/bin:/bin", "HOME": str(here), "TMPDIR": str(here / "tmp"), "LANG": "C.UTF-8",
-               "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0", "PYTHONUNBUFFERED": "1", "MPLBACKEND": "Agg",
-               "OMP_NUM_THREADS": str(self.threads), "VAE_WORKER_THREADS": str(self.threads)}
-        env.update({k: v for k, v in os.environ.items() if k.startswith(("OPENBLAS_", "CUDA_", "NVIDIA_"))})
+        env = isolation.worker_environment(here, self.threads)
         if self.cgroup:
             self._oom_kills = self.cgroup.oom_kills()
         preexec = before_exec(self.limits, own_uid=self.uid is not None,
@@ -265,8 +276,8 @@ class Sandbox:
         return bool(self.cgroup) and self.cgroup.oom_kills() > self._oom_kills
 
     def _ensure_started(self) -> None:
-        if self.import_failure:
-            raise self.import_failure
+        if self.import_failure or self.library_failure:
+            raise self.import_failure or self.library_failure
         if not self._awaiting_import:
             if self.process and self.process.poll() is None:
                 if not self._pending():
@@ -277,7 +288,11 @@ class Sandbox:
         self._awaiting_import = False
         deadline = time.monotonic() + self.limits.import_timeout_s
         try:
-            self._read(deadline, protocol.READY_ID)  # Python and torch are up
+            ready, _ = self._read(deadline, protocol.READY_ID)  # Python and its libraries are up
+            if not ready["ok"]:
+                self.library_failure = LibraryFailure(self.mode, ready.get(protocol.LIBRARY_ERROR))
+                self._shutdown()
+                raise self.library_failure
             answer, _ = self._read(deadline, protocol.IMPORT_ID)
         except (TimeoutError, EOFError, ProtocolError, OSError) as error:
             self.import_failure = self._failure(error, IMPORTING, self.limits.import_timeout_s)

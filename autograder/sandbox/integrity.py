@@ -126,9 +126,11 @@ def scan(source: str | bytes) -> set[str]:
 
 
 def trusted_roots() -> tuple[str, ...]:
-    """Where shared objects may come from: the system and the Python installation."""
+    """Where shared objects may come from: the system and the Python installation (its prefixes,
+    and the package folders on the grader's path, which a .pth file may add from elsewhere)."""
     roots = {"/usr/", "/lib/", "/lib32/", "/lib64/", "/etc/ld.so"}
-    for prefix in {sys.base_prefix, sys.prefix}:
+    packages = [entry for entry in sys.path if Path(entry).name in ("site-packages", "dist-packages")]
+    for prefix in {sys.base_prefix, sys.prefix, *packages}:
         roots |= {str(Path(prefix).absolute()) + "/", str(Path(prefix).resolve()) + "/"}
     return tuple(sorted(roots))
 

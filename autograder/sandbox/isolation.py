@@ -8,7 +8,7 @@ Isolation, strongest first (`isolation_mode()` says which one is in force):
   no capabilities.
 - "uid": root without bubblewrap. The worker runs as an unprivileged uid; the grader has
   made the repository's folders unreadable to it (protect_repository) and checks that.
-- "process": the grader runs as an ordinary user. The worker is a separate process with its
+- "process": the grader runs as an ordinary user (or config.ISOLATION_ENV asks for it). The worker is a separate process with its
   own session and the limits of limits.py, but it runs as that user, so it can read whatever
   that user can (the reference included) and write where that user can. Grade untrusted code
   as root (CI, Gradescope), or in a container, for the stronger modes.
@@ -121,10 +121,42 @@ def bwrap_works() -> bool:
     return _BWRAP_WORKS
 
 
+MODES = ("bwrap", "uid", "process")  # strongest first
+
+
 def isolation_mode() -> str:
+    """The strongest mode that works here, or the weaker one config.ISOLATION_ENV asks for."""
+    forced = os.environ.get(config.ISOLATION_ENV, "")
+    if forced and forced not in MODES:
+        raise IsolationError(f"{config.ISOLATION_ENV}={forced!r}: the modes are {', '.join(MODES)}.")
+    if forced == "process":
+        return forced
     if not is_root():
-        return "process"
-    return "bwrap" if bwrap_works() else "uid"
+        best = "process"
+    elif forced == "uid":
+        best = "uid"  # no need to probe bubblewrap
+    else:
+        best = "bwrap" if bwrap_works() else "uid"
+    if forced and MODES.index(forced) < MODES.index(best):
+        raise IsolationError(f"{config.ISOLATION_ENV}={forced} asks for more isolation than works here ({best}).")
+    return forced or best
+
+
+def worker_environment(here: Path, threads: int) -> dict[str, str]:
+    """The worker's whole environment, the same in every mode: a user name, and a home, a
+    temporary folder and the caches that libraries write (PyTorch's inductor and Triton,
+    CUDA's kernel cache, matplotlib), all inside the sandbox's folder (`here`, as the worker
+    sees it). Nothing of the grader's environment passes but the CPU and GPU library settings."""
+    home = here / "home"
+    env = {"PATH": "/usr/bin:/bin", "USER": config.SANDBOX_USER, "LOGNAME": config.SANDBOX_USER,
+           "HOME": str(home), "TMPDIR": str(here / "tmp"), "XDG_CACHE_HOME": str(home / ".cache"),
+           "TORCHINDUCTOR_CACHE_DIR": str(home / ".cache" / "torchinductor"),
+           "TRITON_CACHE_DIR": str(home / ".cache" / "triton"), "CUDA_CACHE_PATH": str(home / ".cache" / "nv"),
+           "MPLCONFIGDIR": str(home / ".config" / "matplotlib"), "MPLBACKEND": "Agg", "LANG": "C.UTF-8",
+           "OMP_NUM_THREADS": str(threads), "VAE_WORKER_THREADS": str(threads)}
+    env.update({k: v for k, v in os.environ.items() if k.startswith(("OPENBLAS_", "CUDA_", "NVIDIA_"))
+                and k != "CUDA_CACHE_PATH"})
+    return env
 
 
 def allocate_uid(preferred: int) -> tuple[int, int]:

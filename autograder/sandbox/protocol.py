@@ -28,6 +28,9 @@ MAX_HEADER = 1 << 20  # bytes of JSON
 MAX_BODY = 1 << 29  # bytes of tensors
 
 READY_ID = "ready"  # the worker's first answer: Python and torch are up
+# ...or not: a READY answer with ok=false names, in this field, the library that failed to import
+# inside the sandbox ({"library", "type", "message"}): the grading machine's fault, not the student's.
+LIBRARY_ERROR = "library_error"
 IMPORT_ID = "import"  # its second: the submission imported (ok) or not (error)
 
 # An answer's list of what the worker found swapped since before the import (worker.py's

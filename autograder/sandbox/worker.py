@@ -324,8 +324,37 @@ def altered(kept: Snapshot, now: dict[str, Any]) -> list[str]:
                   if now.get(name) is not value or getattr(value, "__code__", None) is not code)
 
 
+def _adam() -> None:
+    import torch
+
+    torch.optim.Adam([torch.zeros(1, requires_grad=True)])
+
+
+# What the operations use, imported before the submission: a library that fails here fails on the
+# grading machine, and the grader says so naming it, instead of a student's train() raising later.
+LIBRARIES = (("numpy", lambda: importlib.import_module("numpy")),
+             ("torch", lambda: importlib.import_module("torch")),
+             ("safetensors", lambda: importlib.import_module("safetensors.torch")),
+             ("torch.optim (an optimizer imports torch._dynamo)", _adam),
+             ("common.py (MNIST loading)", lambda: importlib.import_module("common")))
+
+
+def import_libraries() -> dict[str, str] | None:
+    """None, or the first library that failed: {"library", "type", "message"}."""
+    for name, load in LIBRARIES:
+        try:
+            load()
+        except BaseException as error:  # anything a broken installation raises
+            return {"library": name, "type": type(error).__name__, "message": str(error)[:1000]}
+    return None
+
+
 def serve(requests: int, answers: int) -> None:
     """Answer requests until the grader closes the pipe."""
+    failed = import_libraries()
+    if failed:
+        protocol.write_frame(answers, {"id": protocol.READY_ID, "ok": False, protocol.LIBRARY_ERROR: failed})
+        return
     import torch
 
     # Private copies, taken before the submission runs (see the module docstring).
