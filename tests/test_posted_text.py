@@ -11,6 +11,7 @@ headings, entities) mixed with any Unicode. Gradescope's results declare their s
 """
 from __future__ import annotations
 
+import html
 import re
 import unicodedata
 from html.parser import HTMLParser
@@ -22,7 +23,7 @@ from hypothesis import given, settings, strategies as st
 from autograder import config
 from autograder.deploy import class_report, classroom, report
 from autograder.deploy.grade_all import Outcome
-from autograder.grading import causes, results
+from autograder.grading import causes, results, student_text
 
 ATTACKS = [
     "[link](https://evil.example/x)", "![badge](https://img.shields.io/badge/points-100-green)",
@@ -101,6 +102,46 @@ def assert_posted_as_text(write, student: str) -> None:
 
 
 student_texts_that_show = student_texts.filter(lambda text: readable(text) != "")
+
+
+# --- The owner: autograder/grading/student_text.py ---------------------------------------------------
+
+any_texts = st.one_of(student_texts, st.text(st.characters(exclude_categories=())))  # surrogates too
+
+
+@EXAMPLES
+@given(any_texts)
+def test_literal_is_one_code_span_that_shows_the_text_on_one_line(text):
+    page = Page(render(f"Said: {student_text.literal(text)}"))
+    code = [("code", ()), ("/code", ())] if readable(text) else []
+    assert page.elements == [("p", ()), *code, ("/p", ())] and page.text == f"Said: {readable(text)}".strip()
+
+
+@EXAMPLES
+@given(any_texts)
+def test_cell_is_one_table_cell_that_shows_the_text(text):
+    page = Page(render(f"| a | b |\n|---|---|\n| {student_text.cell(text)} | b |"))
+    assert [tag for tag, _ in page.elements].count("td") == 2 and page.text == f"a b {readable(text)} b".replace("  ", " ")
+
+
+@EXAMPLES
+@given(any_texts)
+def test_block_is_one_code_block_that_keeps_the_lines(text):
+    page = render(f"Printed:\n\n{student_text.block(text)}\n\nThe end.")
+    inner = [("pre", ()), ("code", ()), ("/code", ()), ("/pre", ())] if readable(text) else []
+    assert Page(page).elements == [("p", ()), ("/p", ()), *inner, ("p", ()), ("/p", ())]
+    shown = html.unescape("".join(re.findall(r"<pre><code>(.*?)</code></pre>", page, re.S)))
+    assert " ".join(shown.split()) == readable(text)
+    assert [line.rstrip() for line in shown.splitlines()] == \
+        [line.rstrip() for line in student_text.printable(text).strip("\n").rstrip().splitlines()] * bool(readable(text))
+
+
+@EXAMPLES
+@given(any_texts, st.integers(1, 200))
+def test_line_is_one_plain_line_within_its_limit(text, limit):
+    flat = student_text.line(text, limit)
+    assert len(flat) <= limit and not [c for c in flat if unicodedata.category(c) in ("Cc", "Cs", "Zl", "Zp")]
+    assert flat == readable(text) or flat == readable(text)[:limit - 1] + "…"
 
 
 # --- The CI job summary and the commit comment ---------------------------------------------------------
