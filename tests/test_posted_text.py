@@ -121,7 +121,8 @@ def test_literal_is_one_code_span_that_shows_the_text_on_one_line(text):
 @given(any_texts)
 def test_cell_is_one_table_cell_that_shows_the_text(text):
     page = Page(render(f"| a | b |\n|---|---|\n| {student_text.cell(text)} | b |"))
-    assert [tag for tag, _ in page.elements].count("td") == 2 and page.text == f"a b {readable(text)} b".replace("  ", " ")
+    assert [tag for tag, _ in page.elements].count("td") == 2
+    assert page.text == " ".join(f"a b {readable(text)} b".split())
 
 
 @EXAMPLES
@@ -132,8 +133,8 @@ def test_block_is_one_code_block_that_keeps_the_lines(text):
     assert Page(page).elements == [("p", ()), ("/p", ()), *inner, ("p", ()), ("/p", ())]
     shown = html.unescape("".join(re.findall(r"<pre><code>(.*?)</code></pre>", page, re.S)))
     assert " ".join(shown.split()) == readable(text)
-    assert [line.rstrip() for line in shown.splitlines()] == \
-        [line.rstrip() for line in student_text.printable(text).strip("\n").rstrip().splitlines()] * bool(readable(text))
+    lines = student_text.printable(text).strip("\n").rstrip().splitlines() if readable(text) else []
+    assert [line.rstrip() for line in shown.splitlines()] == [line.rstrip() for line in lines]
 
 
 @EXAMPLES

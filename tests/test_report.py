@@ -96,3 +96,8 @@ def test_a_long_message_is_shown_whole():
     data = {"tests": [{"name": "kl", "score": 0, "max_score": 15, "status": "failed", "output": message,
                        "tags": ["kl"]}]}
     assert "THE LAST WORDS." in markdown(data)
+
+
+def test_the_graders_note_and_what_the_code_printed_show_as_a_block_no_fence_inside_can_close():
+    data = results(("kl", 0, 15), output="Graded vae.py.\nYour code printed:\n```\n**Points 100/100**")
+    assert markdown(data).endswith("\n````\nGraded vae.py.\nYour code printed:\n```\n**Points 100/100**\n````\n")

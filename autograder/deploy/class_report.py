@@ -288,8 +288,8 @@ def markdown(students: list[Student], gradebook: str = "gradebook.csv") -> str:
     table = cause_students(students)
     if table:
         lines += ["| cause | meaning | students | share | who |", "|---|---|---:|---:|---|"]
-        lines += [f"| `{code}` | {student_text.ours(causes.CAUSES.get(code, ''))} | {len(names)} | {_share(len(names), n)} | "
-                  f"{_names(names)} |" for code, names in table]
+        lines += [f"| `{code}` | {student_text.ours(causes.CAUSES.get(code, ''))} | {len(names)} | "
+                  f"{_share(len(names), n)} | {_names(names)} |" for code, names in table]
     else:
         lines.append("No check failed.")
     values = elbo_values(students)
