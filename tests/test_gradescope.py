@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -59,18 +60,44 @@ def test_zip_has_both_entry_points_at_its_root_and_executable(autograder_zip):
             assert mode & 0o111, f"{name} must be executable in the zip (mode {oct(mode)})"
 
 
+# What grading an upload needs, written out here (not read from gradescope.py) so that a file the zip
+# should not carry fails this test: the entry points, the grader, the reference and what `make setup` reads.
+NEEDED = re.compile(r"""(setup\.sh|run_autograder|Makefile|requirements\.txt
+    |autograder/(__init__|config|paths|deploy/__init__|deploy/gradescope)\.py
+    |autograder/(grading|sandbox|hidden)/\w+\.py|autograder/hidden/pytest\.ini
+    |solutions/(vae|common)\.py|data/SHA256SUMS|data/MNIST/raw/[\w-]+-ubyte\.gz)""", re.X)
+
+
 def test_zip_carries_the_grader_the_reference_and_the_packed_data(autograder_zip):
     names = set(zipfile.ZipFile(autograder_zip).namelist())
     for needed in ("autograder/__init__.py", "autograder/config.py", "autograder/deploy/gradescope.py",
+                   "autograder/grading/grade.py", "autograder/hidden/pytest.ini", "autograder/sandbox/worker.py",
                    "solutions/vae.py", "solutions/common.py", "requirements.txt", "Makefile",
-                   "data/SHA256SUMS", "data/README.md", "data/MNIST/raw/train-images-idx3-ubyte.gz"):
+                   "data/SHA256SUMS", "data/MNIST/raw/train-images-idx3-ubyte.gz"):
         assert needed in names
 
 
-def test_zip_leaves_out_unpacked_data_environments_and_this_repositorys_tests(autograder_zip):
+def test_zip_carries_only_what_grading_needs(autograder_zip):
     names = zipfile.ZipFile(autograder_zip).namelist()
-    assert not [n for n in names if n.endswith("-ubyte") or "__pycache__" in n or n.startswith(
-        (".venv/", "tests/", "build/", "assignment/", ".git/"))]
+    assert [n for n in names if not NEEDED.fullmatch(n)] == []
+    assert not [n for n in names if n.endswith((".ipynb", "-ubyte")) or "__pycache__" in n or n.startswith(
+        ("solutions/test_public", "autograder/deploy/instructor_files/", "autograder/deploy/release",
+         "autograder/authoring/", "autograder/evidence/", "tests/", ".venv/", "build/", "assignment/", ".git/"))]
+
+
+def test_every_module_in_the_zip_imports_from_the_zip_alone(autograder_zip, tmp_path):
+    with zipfile.ZipFile(autograder_zip) as archive:
+        archive.extractall(tmp_path)
+        modules = [n[:-3].replace("/", ".") for n in archive.namelist()
+                   if n.startswith("autograder/") and n.endswith(".py")]
+    check = ("import importlib, sys\n"
+             f"for name in {modules!r}:\n"
+             "    module = importlib.import_module(name.removesuffix('.__init__'))\n"
+             f"    assert module.__file__.startswith({str(tmp_path)!r}), module.__file__\n")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    run = subprocess.run([sys.executable, "-c", check], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert len(modules) > 20
 
 
 def test_zip_is_the_same_bytes_when_built_twice(autograder_zip, tmp_path):

@@ -43,8 +43,8 @@ def test_markdown_has_one_row_per_check_and_the_total():
     table = markdown(results(("encode", 10, 10), ("kl", 0, 15)))
     rows = [line for line in table.splitlines() if line.startswith("| ")]
     assert rows[0].startswith("| Check |")
-    assert rows[1] == "| encode | 10/10 | passed | output of encode |"
-    assert rows[2] == "| kl | 0/15 | failed | output of kl |"
+    assert rows[1] == "| `encode` | 10/10 | passed | `output of encode` |"
+    assert rows[2] == "| `kl` | 0/15 | failed | `output of kl` |"
     assert rows[3] == "| **Total** | **10/25** | | |"
     assert "**Points 10/25**" in table
 
@@ -52,8 +52,8 @@ def test_markdown_has_one_row_per_check_and_the_total():
 def test_markdown_keeps_each_row_on_one_line_and_escapes_pipes():
     data = results(("kl", 0, 15))
     data["tests"][0]["output"] = "expected shape (4,)\ngot | (4, 20)\n" + "x" * 1000
-    row = next(line for line in markdown(data).splitlines() if line.startswith("| kl |"))
-    assert "\n" not in row and "got \\| (4, 20)" in row and row.endswith("x" * 1000 + " |")
+    row = next(line for line in markdown(data).splitlines() if line.startswith("| `kl` |"))
+    assert "\n" not in row and "got \\| (4, 20)" in row and row.endswith("x" * 1000 + "` |")
 
 
 def test_markdown_hides_the_output_of_checks_not_yet_visible():
@@ -96,3 +96,8 @@ def test_a_long_message_is_shown_whole():
     data = {"tests": [{"name": "kl", "score": 0, "max_score": 15, "status": "failed", "output": message,
                        "tags": ["kl"]}]}
     assert "THE LAST WORDS." in markdown(data)
+
+
+def test_the_graders_note_and_what_the_code_printed_show_as_a_block_no_fence_inside_can_close():
+    data = results(("kl", 0, 15), output="Graded vae.py.\nYour code printed:\n```\n**Points 100/100**")
+    assert markdown(data).endswith("\n````\nGraded vae.py.\nYour code printed:\n```\n**Points 100/100**\n````\n")

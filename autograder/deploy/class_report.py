@@ -11,15 +11,14 @@ should look at (integrity flags, grader errors, timeouts). `make grade-all` writ
 gradebook; this command rebuilds it without grading again.
 
 The report reads well on GitHub and in any viewer: tables, relative image links, no HTML. Every
-text a student controls (a folder name, what a grader error printed, a flag) is escaped: it shows
-as text and can neither add Markdown or HTML nor break a table.
+text a student controls (a folder name, what a grader error printed, a flag) is shown as text
+(autograder/grading/student_text.py): it can neither add Markdown or HTML nor break a table.
 """
 from __future__ import annotations
 
 import argparse
 import csv
 import math
-import re
 import statistics
 import sys
 from dataclasses import dataclass
@@ -30,7 +29,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from autograder import config
-from autograder.grading import causes, results as results_format
+from autograder.grading import causes, results as results_format, student_text
 
 REPORT = "report.md"
 FIGURES = {"scores": "report-scores.png", "tags": "report-tags.png", "causes": "report-causes.png",
@@ -41,10 +40,6 @@ NAMES_SHOWN = 30  # students named per cause, then "and N more"
 CELL_CHARS = 300  # of a student-derived text in one cell
 ELBO_SHOWN_UP_TO = 2 * config.ELBO_THRESHOLD  # the figure's right edge: higher values are drawn there
 FULL_MARKS = sum(points for points, _ in config.RUBRIC.values())
-# What Markdown reads inside a line (GitHub's too: `~` strikethrough, `|` a table cell, `$` math):
-# escaped, these show as themselves; other characters mean nothing there and stay readable.
-_MARKDOWN = re.compile(r"([\\`*_\[\]()<>!&~|$#])")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 @dataclass
@@ -253,19 +248,9 @@ DRAW = {"scores": scores_figure, "tags": tags_figure, "causes": causes_figure, "
 # --- Markdown --------------------------------------------------------------------------------------
 
 
-def text(value: object, limit: int = CELL_CHARS) -> str:
-    """`value` as literal Markdown text on one line: every character that means something in a
-    line backslash-escaped (so no emphasis, code, link, HTML or table pipe survives), control
-    characters and line breaks made spaces, cut to `limit` characters."""
-    plain = " ".join(_CONTROL.sub(" ", str(value)).split())
-    if len(plain) > limit:
-        plain = plain[:limit] + "…"
-    return _MARKDOWN.sub(r"\\\1", plain)
-
-
-def _ours(line: str) -> str:
-    """Our own text (a cause's meaning, which may hold `code`) in one table cell: one line, pipes escaped."""
-    return " ".join(line.split()).replace("|", "\\|")
+def text(value: object) -> str:
+    """A student's text (a name, an error, a flag) in a table cell: shown as text, cut to CELL_CHARS."""
+    return student_text.cell(value, CELL_CHARS)
 
 
 def _names(names: list[str]) -> str:
@@ -286,7 +271,7 @@ def markdown(students: list[Student], gradebook: str = "gradebook.csv") -> str:
     n = len(students)
     totals = [s.total for s in students]
     lines = ["# Class report", "",
-             f"{n} submissions, from {text(gradebook)} and each student's `results.json`. "
+             f"{n} submissions, from {student_text.literal(gradebook, CELL_CHARS)} and each student's `results.json`. "
              "Rebuild with `make class-report GRADEBOOK=...`.", ""]
     lines += ["## Scores", "", f"![Score distribution]({FIGURES['scores']})", "",
               "| submissions | mean | median | lowest | highest | full marks |", "|---:|---:|---:|---:|---:|---:|",
@@ -303,8 +288,8 @@ def markdown(students: list[Student], gradebook: str = "gradebook.csv") -> str:
     table = cause_students(students)
     if table:
         lines += ["| cause | meaning | students | share | who |", "|---|---|---:|---:|---|"]
-        lines += [f"| `{code}` | {_ours(causes.CAUSES.get(code, ''))} | {len(names)} | {_share(len(names), n)} | "
-                  f"{_names(names)} |" for code, names in table]
+        lines += [f"| `{code}` | {student_text.ours(causes.CAUSES.get(code, ''))} | {len(names)} | "
+                  f"{_share(len(names), n)} | {_names(names)} |" for code, names in table]
     else:
         lines.append("No check failed.")
     values = elbo_values(students)

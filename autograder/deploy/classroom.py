@@ -47,6 +47,7 @@ from github import Auth, Github, GithubException
 from autograder import config
 from autograder.deploy import report
 from autograder.deploy.grade_all import JOB_TIMEOUT_S, Command, Outcome, discover, grade_all, write_gradebook
+from autograder.grading import student_text
 from autograder.paths import BUILD
 
 CONTEXT = "autograder"  # the commit status's name; the student workflow looks for it
@@ -158,13 +159,14 @@ def verdict(outcome: Outcome, problem: str) -> tuple[str, str]:
     """(status state, description): full marks succeed, fewer points fail, no grade is an error.
 
     `problem` is why the submission had nothing to grade (no vae.py): a grade of 0 the student
-    can act on. Any other failure is the grader's, told to the instructor in report.md.
+    can act on. Any other failure is the grader's, told to the instructor in report.md. GitHub
+    shows the description as plain text: one line, at most DESCRIPTION_CHARS characters.
     """
     if outcome.results is not None:
         score, maximum = report.points(outcome.results)
         return ("success" if score >= maximum else "failure"), report.points_line(outcome.results)
     if problem:
-        return "failure", f"Points 0/{report.number(MAXIMUM)}: {problem}"[:DESCRIPTION_CHARS]
+        return "failure", student_text.line(f"Points 0/{report.number(MAXIMUM)}: {problem}", DESCRIPTION_CHARS)
     return "error", "Not graded yet: the grader failed on this commit; it will try again"
 
 
@@ -192,10 +194,6 @@ def run_url_from_env() -> str | None:
     """The link to this GitHub Actions run, when running in one."""
     server, repository, run = (os.environ.get(k) for k in ("GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "GITHUB_RUN_ID"))
     return f"{server}/{repository}/actions/runs/{run}" if server and repository and run else None
-
-
-def _cell(text: str) -> str:
-    return " ".join(str(text).split()).replace("|", "\\|")
 
 
 def grade_class(client: Any, org: str, prefix: str, out: Path, token: str | None = None,
@@ -239,12 +237,13 @@ def grade_class(client: Any, org: str, prefix: str, out: Path, token: str | None
 
 
 def write_report(heads: list[Head], path: Path, org: str, prefix: str) -> str:
-    """The class at a glance, as markdown: each repository, its newest commit and its points."""
-    lines = [f"## Class {org}/{prefix}*", "",
+    """The class at a glance, as markdown: each repository, its newest commit and its points.
+    Names, points and notes (git's and GitHub's errors, a hand-in's note) are shown as text."""
+    lines = [f"## Class {student_text.literal(f'{org}/{prefix}*')}", "",
              "| Student | Repository | Commit | State | Points | Note |", "|---|---|---|---|---|---|"]
     for h in heads:
-        lines.append(f"| {h.student} | {h.repo.full_name} | {h.sha[:12]} | {h.state} "
-                     f"| {_cell(h.points)} | {_cell(h.note)} |")
+        cells = (h.student, h.repo.full_name, h.sha[:12], h.state, h.points, h.note)
+        lines.append("| " + " | ".join(student_text.cell(c) for c in cells) + " |")
     counts = {state: sum(h.state == state for h in heads) for state in dict.fromkeys(h.state for h in heads)}
     lines += ["", ", ".join(f"{n} {state}" for state, n in counts.items()) or "no repositories"]
     text = "\n".join(lines) + "\n"

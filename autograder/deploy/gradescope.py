@@ -4,8 +4,11 @@
     python -m autograder.deploy.gradescope run [--root /autograder]           # what run_autograder does
 
 The zip holds, at its root, Gradescope's two entry points (autograder/deploy/gradescope_files/:
-`setup.sh` builds the image once, `run_autograder` runs per submission) and the grader's
-source: autograder/, solutions/ (the reference), data/ (packed), requirements.txt, Makefile.
+`setup.sh` builds the image once, `run_autograder` runs per submission) and what grading an
+upload needs, nothing more (GRADER_FOLDERS, GRADER_FILES, the packed MNIST): the grader, the
+reference vae.py, what `make setup` reads. Never the solution notebook (model answers), the
+public checks, the instructor's workflows and deploy tools, the authoring tools, the evidence
+or this repository's tests.
 
 `run` hands <root>/submission, the upload as the student made it, to `python -m
 autograder.grading.grade`, which resolves it exactly as `make grade` and `grade-all` do
@@ -27,28 +30,27 @@ from autograder.paths import BUILD, DEPLOY, ROOT, SKIP_DIRS
 
 ENTRY_POINTS = DEPLOY / "gradescope_files"
 DEFAULT_ROOT = Path("/autograder")
-# What the zip holds besides the entry points: the grader's side of this repository.
-SOURCE_FOLDERS = ("autograder", "solutions", "data")
-SOURCE_FILES = ("requirements.txt", "Makefile", "pyproject.toml")
+# What the zip holds besides the entry points: what grading one upload needs, relative to the
+# repository. Every file of these folders (caches left out) ...
+GRADER_FOLDERS = ("autograder/grading", "autograder/hidden", "autograder/sandbox")
+# ... these files (`make setup` reads the Makefile and requirements.txt, and unpacks and checks
+# MNIST with solutions/common.py; run_autograder calls this module) ...
+GRADER_FILES = ("autograder/__init__.py", "autograder/config.py", "autograder/paths.py",
+                "autograder/deploy/__init__.py", "autograder/deploy/gradescope.py",
+                "solutions/vae.py", "solutions/common.py", "requirements.txt", "Makefile", "data/SHA256SUMS")
+# ... and MNIST packed (setup.sh unpacks and verifies it: never the unpacked 50 MB).
+PACKED_DATA = "data/MNIST/raw/*.gz"
 GRADER = (sys.executable, "-m", "autograder.grading.grade")
 GRADER_FAILED = ("The autograder itself failed on this submission (not a problem in your code that it could "
                  "name). Your instructor can see the log; try again later or tell them.")
 
 
-def _included(relative: Path) -> bool:
-    if not SKIP_DIRS.isdisjoint(relative.parts[1:]):  # below the source folder (data/ is one)
-        return False
-    if relative.parts[0] == "data":  # never the unpacked 50 MB: setup.sh unpacks and verifies
-        return relative.suffix in {".gz", ".md"} or relative.name == "SHA256SUMS"
-    return True
-
-
 def source_files(root: Path = ROOT) -> list[Path]:
     """The repository files the zip carries, relative to `root`."""
-    files = [Path(name) for name in SOURCE_FILES if (root / name).is_file()]
-    for folder in SOURCE_FOLDERS:
+    files = [Path(name) for name in GRADER_FILES] + [p.relative_to(root) for p in root.glob(PACKED_DATA)]
+    for folder in GRADER_FOLDERS:
         files += [p.relative_to(root) for p in (root / folder).rglob("*")
-                  if p.is_file() and _included(p.relative_to(root))]
+                  if p.is_file() and SKIP_DIRS.isdisjoint(p.relative_to(root / folder).parts)]
     return sorted(files)
 
 

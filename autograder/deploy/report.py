@@ -17,10 +17,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from autograder.grading import results as results_format
+from autograder.grading import results as results_format, student_text
 
 NOTICE_TITLE = "Autograding complete"
 HIDDEN = {"hidden", "after_due_date", "after_published"}  # Gradescope visibilities not shown now
+STATUSES = {"passed", "failed"}  # the statuses the grader writes, shown as words
 
 
 class ReportError(ValueError):
@@ -58,13 +59,10 @@ def notice(results: dict[str, Any]) -> str:
     return f"::notice title={NOTICE_TITLE}::{points_line(results)}"
 
 
-def _cell(text: str) -> str:
-    """One table cell: a single line, pipes escaped, never cut (results.json already caps its strings)."""
-    return " ".join(str(text).split()).replace("|", "\\|")
-
-
 def markdown(results: dict[str, Any]) -> str:
-    """The score table: one row per check, then the total."""
+    """The score table: one row per check, then the total. Every string from results.json may hold
+    a student's text (a message quotes what the submission raised or printed): each is shown as
+    text (autograder/grading/student_text.py), never cut (results.json already caps its strings)."""
     score, maximum = points(results)
     lines = [
         "## Autograding",
@@ -78,14 +76,14 @@ def markdown(results: dict[str, Any]) -> str:
         shown = test.get("visibility", "visible") not in HIDDEN
         status = test.get("status") or ("passed" if test.get("score") == test.get("max_score") else "failed")
         lines.append(
-            f"| {_cell(test.get('name', '?'))} "
+            f"| {student_text.cell(test.get('name', '?'))} "
             f"| {number(float(test.get('score', 0)))}/{number(float(test.get('max_score', 0)))} "
-            f"| {_cell(status)} "
-            f"| {_cell(test.get('output', '')) if shown else '(shown after the deadline)'} |"
+            f"| {status if status in STATUSES else student_text.cell(status)} "
+            f"| {student_text.cell(test.get('output', '')) if shown else '(shown after the deadline)'} |"
         )
     lines.append(f"| **Total** | **{number(score)}/{number(maximum)}** | | |")
-    if results.get("output"):
-        lines += ["", _cell(results["output"])]
+    if student_text.block(results.get("output", "")):
+        lines += ["", student_text.block(results["output"])]
     return "\n".join(lines) + "\n"
 
 

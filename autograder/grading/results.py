@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Iterable, TypedDict
 
 from autograder import config
-from autograder.grading import causes
+from autograder.grading import causes, student_text
 
 VISIBLE = "visible"
 INTEGRITY_FLAGS = "integrity_flags"  # in the result's extra_data: a sorted list of short strings
@@ -51,6 +51,9 @@ class Results(TypedDict, total=False):
     stdout_visibility: str
     tests: list[Entry]
     extra_data: dict[str, Any]
+    output_format: str  # how Gradescope shows the strings: student_text.GRADESCOPE, plain text
+    test_output_format: str
+    test_name_format: str
 
 
 class ResultsError(ValueError):
@@ -93,7 +96,7 @@ def build(tests: list[Entry], output: str = "", execution_time: float = 0.0,
     extra_data's INTEGRITY_FLAGS, sorted (an empty list when none): they change no points."""
     results = Results(score=round(sum(float(t["score"]) for t in tests), 2),
                       execution_time=round(execution_time, 2), output=output, visibility=VISIBLE,
-                      stdout_visibility="hidden", tests=tests)
+                      stdout_visibility="hidden", tests=tests, **student_text.GRADESCOPE)
     if flags is not None:
         extra = {**(extra or {}), INTEGRITY_FLAGS: sorted(set(flags))}
     if extra is not None:
