@@ -14,7 +14,7 @@ GRADEBOOK ?= build/grade-all/gradebook.csv
 export SUBMISSION RESULTS SUBMISSIONS ORG PREFIX OUT GRADEBOOK
 
 .DEFAULT_GOAL := help
-.PHONY: help setup check test test-fast assignment train grade bench calibrate descent
+.PHONY: help setup check test test-fast assignment train grade bench calibrate descent gpu-check
 
 help: ## List the targets.
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -57,6 +57,9 @@ bench: ## Time grading against a plain script doing the same work (target 1.25x)
 
 calibrate: ## Retrain correct and buggy variants for the elbo threshold (~6 min; ARGS=--report-only re-renders).
 	$(PY) -m autograder.evidence.calibrate $(ARGS)
+
+gpu-check: ## The grader on the best device (CUDA, MPS, else CPU): scores, grading vs plain time, 10 epochs; ARGS=--epochs 0.
+	$(PY) -m autograder.evidence.gpu_check $(ARGS)
 
 descent: ## How far one epoch moves the weights (the elbo check's descent threshold).
 	$(PY) -m autograder.evidence.descent

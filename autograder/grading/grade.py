@@ -104,7 +104,7 @@ def grade(submission: Path, results_path: Path = DEFAULT_RESULTS, sandbox_uid: i
         if sandbox.library_failure:  # no score: the grading machine is broken, not the submission
             raise GraderError(str(sandbox.library_failure))
         output = "\n".join(filter(None, [code.note, sandbox_output_note(sandbox)]))
-        extra.update(worker_starts=sandbox.starts)
+        extra.update(worker_starts=sandbox.starts, timings=sandbox.timings)
         flags = integrity.scan(code.source) | sandbox.flags  # for a person: they change no points
     scratch.cleanup()
     results = build(tests, output, time.perf_counter() - start, extra, flags)

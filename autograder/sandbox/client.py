@@ -107,6 +107,10 @@ class Sandbox:
         self.hung: dict[str, SandboxFailure] = {}  # student function -> how it failed
         self.flags: set[str] = set()  # integrity flags for a person (integrity.py); never points
         self.starts = 0
+        # Where the time goes (the first start's): the worker up with its libraries, the submission
+        # imported (seconds since the start; results.json's extra_data.timings, `make gpu-check`).
+        self.timings: dict[str, float] = {}
+        self._started_at = 0.0
         self._next_id = 1
         self._awaiting_import = False
         self._watchdog: MemoryWatchdog | None = None
@@ -138,6 +142,7 @@ class Sandbox:
 
     def start(self) -> None:
         self.starts += 1
+        self._started_at = time.monotonic()
         req_r, self._req_w = os.pipe()
         self._ans_r, ans_w = os.pipe()
         command, here = self._command()
@@ -293,7 +298,9 @@ class Sandbox:
                 self.library_failure = LibraryFailure(self.mode, ready.get(protocol.LIBRARY_ERROR))
                 self._shutdown()
                 raise self.library_failure
+            self.timings.setdefault("worker_ready_s", round(time.monotonic() - self._started_at, 3))
             answer, _ = self._read(deadline, protocol.IMPORT_ID)
+            self.timings.setdefault("submission_imported_s", round(time.monotonic() - self._started_at, 3))
         except (TimeoutError, EOFError, ProtocolError, OSError) as error:
             self.import_failure = self._failure(error, IMPORTING, self.limits.import_timeout_s)
             raise self.import_failure from None
