@@ -18,7 +18,7 @@ from autograder.paths import ROOT
 
 STUBBED = config.STUDENT_FUNCTIONS
 EXPECTED_FILES = {
-    "README.md", "Makefile", ".gitignore", ".github/workflows/autograde.yml", "requirements.txt",
+    "README.md", "Makefile", "setup.mk", ".gitignore", ".github/workflows/autograde.yml", "requirements.txt",
     "data/README.md", "data/SHA256SUMS",
     *(f"data/MNIST/raw/{name}.gz" for name in (
         "train-images-idx3-ubyte", "train-labels-idx1-ubyte",
@@ -191,7 +191,7 @@ def test_release_make_setup_unpacks_and_verifies_the_data(release_copy):
 
 def test_release_make_setup_installs_the_pinned_requirements_into_a_venv(release):
     dry = subprocess.run(["make", "-n", "-C", str(release), "setup"], capture_output=True, text=True)
-    assert "-m venv .venv" in dry.stdout
+    assert "-m venv --clear .venv" in dry.stdout
     assert "-m pip install" in dry.stdout and "-r requirements.txt" in dry.stdout
     assert "assignment/common.py" in dry.stdout
 
@@ -249,10 +249,10 @@ def test_workflow_holds_no_secret_and_names_no_grader_repository(release):
     assert len(checkouts) == 1 and checkouts[0]["with"]["persist-credentials"] is False
 
 
-def test_workflow_sets_up_python_311_with_a_pip_cache(release):
+def test_workflow_sets_up_the_python_that_setup_mk_asks_for(release):
     setup = next(s["with"] for s in steps(release) if str(s.get("uses", "")).startswith("actions/setup-python@"))
-    assert setup["python-version"] == "3.11" and setup["cache"] == "pip"
-    assert setup["cache-dependency-path"].endswith("requirements.txt")
+    wanted = re.search(r"^MIN_PYTHON := (\S+)$", (release / "setup.mk").read_text(), re.M).group(1)
+    assert setup["python-version"] == wanted
 
 
 def test_workflow_runs_the_public_checks_with_the_release_makefile(release):
