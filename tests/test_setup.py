@@ -200,3 +200,23 @@ def test_readme_states_the_python_setup_checks(readme: str) -> None:
     text = (ROOT / readme).read_text()
     stated = set(re.findall(r"Python (3\.\d+)", text))
     assert stated == {min_python()}, f"{readme} names Python {sorted(stated)}; setup.mk checks {min_python()}"
+
+
+# --- Line endings and what set-up writes, in this repository --------------------------------------
+
+def git(*args: str) -> list[str]:
+    return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True).stdout.splitlines()
+
+
+def test_files_that_sh_or_make_runs_keep_lf_endings_in_any_checkout() -> None:
+    must_be_lf = ["Makefile", "setup.mk", "autograder/deploy/gradescope_files/setup.sh",
+                  "autograder/deploy/gradescope_files/run_autograder", "autograder/deploy/release_files/Makefile",
+                  ".ci/run", "requirements.txt", "solutions/vae.py", "data/SHA256SUMS"]
+    assert git("check-attr", "eol", "--", *must_be_lf) == [f"{path}: eol: lf" for path in must_be_lf]
+    assert git("check-attr", "binary", "--", "data/MNIST/raw/t10k-images-idx3-ubyte.gz") == [
+        "data/MNIST/raw/t10k-images-idx3-ubyte.gz: binary: set"]
+
+
+def test_what_training_from_assignment_writes_is_ignored() -> None:
+    written = ["assignment/results/samples.png", "build/train/samples.png"]
+    assert git("check-ignore", "--no-index", "--", *written) == written
