@@ -1,12 +1,13 @@
 """A variational autoencoder (VAE) for MNIST, after pytorch/examples `vae/main.py`.
 
 Fill in the five functions marked `# YOUR CODE HERE`: `VAE.encode`, `VAE.reparameterize`,
-`VAE.decode`, `loss_function` and `train`. Check them with `make check` (from the repository's
-folder); train with `python -m vae --epochs 10` run from this folder. This file is what the
-hidden checks grade (or the notebook's `vae-code` cell, if you write your definitions there
-instead of importing them); the notebook's six questions are graded by hand: hand in vae.py
-and vae.ipynb together. Kingma & Welling (2013), "Auto-Encoding Variational Bayes",
-https://arxiv.org/abs/1312.6114
+`VAE.decode`, `loss_function` and `train`. Check them with `make check` and train with
+`make train` (from the repository's folder, after `make setup`), or train from this folder with
+the set-up environment's Python: `../.venv/bin/python -m vae --epochs 10` (a system `python`
+lacks the pinned packages). This file is what the hidden checks grade (or the notebook's
+`vae-code` cell, if you write your definitions there instead of importing them); the
+notebook's six questions are graded by hand: hand in vae.py and vae.ipynb together.
+Kingma & Welling (2013), "Auto-Encoding Variational Bayes", https://arxiv.org/abs/1312.6114
 """
 from __future__ import annotations
 

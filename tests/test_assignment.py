@@ -1,6 +1,7 @@
 """assignment/ is exactly what `make assignment` writes, holds no answers, and its stubs raise."""
 from __future__ import annotations
 
+import ast
 import difflib
 import re
 from pathlib import Path
@@ -129,3 +130,11 @@ def call_train(m):
 def test_each_stub_raises_not_implemented_naming_itself(student_vae, name, call):
     with pytest.raises(NotImplementedError, match="^" + re.escape(stub_message(name)) + "$"):
         call(student_vae)
+
+
+def test_vae_docstring_runs_the_set_up_python_not_a_system_one():
+    docstring = ast.get_docstring(ast.parse((ASSIGNMENT / "vae.py").read_text()))
+    commands = re.findall(r"`([^`]*python[^`]*)`", docstring)
+    assert commands, "the docstring should say how to train from the command line"
+    bare = [command for command in commands if re.match(r"python3? ", command)]
+    assert not bare, f"vae.py's docstring runs {bare}: a system Python lacks torch; use ../.venv/bin/python"

@@ -62,7 +62,7 @@ def test_zip_has_both_entry_points_at_its_root_and_executable(autograder_zip):
 
 # What grading an upload needs, written out here (not read from gradescope.py) so that a file the zip
 # should not carry fails this test: the entry points, the grader, the reference and what `make setup` reads.
-NEEDED = re.compile(r"""(setup\.sh|run_autograder|Makefile|requirements\.txt
+NEEDED = re.compile(r"""(setup\.sh|run_autograder|Makefile|setup\.mk|requirements\.txt
     |autograder/(__init__|config|paths|deploy/__init__|deploy/gradescope)\.py
     |autograder/(grading|sandbox|hidden)/\w+\.py|autograder/hidden/pytest\.ini
     |solutions/(vae|common)\.py|data/SHA256SUMS|data/MNIST/raw/[\w-]+-ubyte\.gz)""", re.X)
@@ -72,7 +72,7 @@ def test_zip_carries_the_grader_the_reference_and_the_packed_data(autograder_zip
     names = set(zipfile.ZipFile(autograder_zip).namelist())
     for needed in ("autograder/__init__.py", "autograder/config.py", "autograder/deploy/gradescope.py",
                    "autograder/grading/grade.py", "autograder/hidden/pytest.ini", "autograder/sandbox/worker.py",
-                   "solutions/vae.py", "solutions/common.py", "requirements.txt", "Makefile",
+                   "solutions/vae.py", "solutions/common.py", "requirements.txt", "Makefile", "setup.mk",
                    "data/SHA256SUMS", "data/MNIST/raw/train-images-idx3-ubyte.gz"):
         assert needed in names
 

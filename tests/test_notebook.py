@@ -5,6 +5,7 @@ solutions/vae.ipynb is the nbgrader source; assignment/vae.ipynb is what
 """
 from __future__ import annotations
 
+import shutil
 import sys
 from pathlib import Path
 
@@ -84,6 +85,47 @@ def test_solution_notebook_runs_in_quick_mode_and_draws_figures(monkeypatch: pyt
     # the digit, a batch, loss curves, reconstructions, prior samples, the bonus's digit grid
     assert len(figures) >= 6, f"expected at least 6 figures, got {len(figures)}: {figures}"
     assert {"plot-losses", "plot-reconstructions", "plot-samples", "bonus-generate"} <= set(figures)
+
+
+# --- The released notebook runs to the end ---------------------------------------------------
+
+# The cells that draw what the model learned: in quick mode each must say that a quick run draws
+# blurs, not digits (the notebook's text promises digits of the full run).
+PICTURE_CELLS = ("plot-reconstructions", "plot-samples")
+BONUS_CODE_CELLS = ("bonus-train", "bonus-generate")
+
+
+def printed_by(nb: nbformat.NotebookNode, cell_id: str) -> str:
+    cell = next(c for c in nb.cells if c.get("id") == cell_id)
+    return "".join(o.get("text", "") for o in cell.outputs)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_released_notebook_runs_to_the_last_cell_with_the_five_functions_done(
+        tmp_path: Path, root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run All on assignment/vae.ipynb, beside the reference's vae.py, bonus left as released."""
+    folder = tmp_path / "assignment"
+    folder.mkdir()
+    shutil.copyfile(STUDENT_NOTEBOOK, folder / "vae.ipynb")
+    shutil.copyfile(ASSIGNMENT / "common.py", folder / "common.py")
+    shutil.copyfile(SOLUTIONS / "vae.py", folder / "vae.py")  # the five functions done
+    (tmp_path / "data").symlink_to(root / "data")  # common.py finds data/ beside assignment/
+    monkeypatch.setenv(QUICK_ENV, "1")
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    nb = run_notebook(read(folder / "vae.ipynb"), folder)  # a CellExecutionError names the cell
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert all(c.execution_count is not None for c in code), "Run All stopped before the last cell"
+    for cell_id in BONUS_CODE_CELLS:
+        printed = printed_by(nb, cell_id)
+        assert "not written yet" in printed and "skipped" in printed, (
+            f"the unfinished bonus cell {cell_id!r} should say it is skipped; it printed {printed!r}"
+        )
+    assert "CVAE." in printed_by(nb, "bonus-train"), "the skip should name the unfinished method"
+    for cell_id in PICTURE_CELLS:
+        assert "blurs, not digits" in printed_by(nb, cell_id), (
+            f"in quick mode, cell {cell_id!r} should say that a quick run draws blurs, not digits"
+        )
 
 
 # --- The student notebook ------------------------------------------------------------------

@@ -18,7 +18,7 @@ from autograder.paths import ROOT
 
 STUBBED = config.STUDENT_FUNCTIONS
 EXPECTED_FILES = {
-    "README.md", "Makefile", ".gitignore", ".github/workflows/autograde.yml", "requirements.txt",
+    "README.md", "Makefile", "setup.mk", ".gitignore", ".gitattributes", ".github/workflows/autograde.yml", "requirements.txt",
     "data/README.md", "data/SHA256SUMS",
     *(f"data/MNIST/raw/{name}.gz" for name in (
         "train-images-idx3-ubyte", "train-labels-idx1-ubyte",
@@ -191,7 +191,7 @@ def test_release_make_setup_unpacks_and_verifies_the_data(release_copy):
 
 def test_release_make_setup_installs_the_pinned_requirements_into_a_venv(release):
     dry = subprocess.run(["make", "-n", "-C", str(release), "setup"], capture_output=True, text=True)
-    assert "-m venv .venv" in dry.stdout
+    assert "-m venv --clear .venv" in dry.stdout
     assert "-m pip install" in dry.stdout and "-r requirements.txt" in dry.stdout
     assert "assignment/common.py" in dry.stdout
 
@@ -206,6 +206,48 @@ def test_release_make_train_trains_the_students_model_into_results(release):
 def test_release_make_check_without_setup_says_to_run_setup(release):
     run = subprocess.run(["make", "-C", str(release), "check"], capture_output=True, text=True)
     assert run.returncode != 0 and "run 'make setup' first" in run.stdout
+
+
+def commands_without_make(release: Path) -> list[str]:
+    """The README's plain commands, for Windows or a machine without `make`."""
+    text = (release / "README.md").read_text()
+    block = re.search(r"<!-- without-make -->\n```\n(.*?)```", text, re.S)
+    assert block, "README.md: the block of commands without make (after <!-- without-make -->) is missing"
+    return block.group(1).splitlines()
+
+
+def test_release_commands_without_make_install_what_make_setup_installs(release):
+    dry = subprocess.run(["make", "-n", "-C", str(release), "setup", "PYTHON=python3"],
+                         capture_output=True, text=True).stdout.splitlines()
+    installs = [line for line in commands_without_make(release) if "venv " in line or "pip install" in line]
+    assert len(installs) == 2
+    for line in installs:  # each one is what make runs, give or take its flags
+        assert any(set(line.split()) <= set(made.split()) for made in dry), f"make setup does not run {line!r}"
+
+
+def test_release_commands_without_make_run_as_documented(release_copy):
+    """Everything but the install, with this repository's Python standing in for .venv's."""
+    shutil.copy(ROOT / "solutions" / "vae.py", release_copy / "assignment" / "vae.py")
+    commands = [line for line in commands_without_make(release_copy)
+                if "venv " not in line and "pip install" not in line]
+    assert not [line for line in commands if line.split()[0] == "make"]
+    script = "set -e\n" + re.sub(r"(\.\./)?\.venv/bin/python", sys.executable, "\n".join(commands))
+    run = subprocess.run(["bash", "-c", script], cwd=release_copy, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
+    assert "unpacked and verified" in run.stdout and f"{public_check_count()} passed" in run.stdout
+
+
+def test_release_keeps_lf_endings_and_ignores_what_setup_and_training_write(release_copy):
+    subprocess.run(["git", "init", "-q"], cwd=release_copy, check=True)
+    must_be_lf = ["Makefile", "setup.mk", ".github/workflows/autograde.yml", "assignment/vae.py",
+                  "assignment/vae.ipynb", "requirements.txt", "data/SHA256SUMS"]
+    attributes = subprocess.run(["git", "check-attr", "eol", "--", *must_be_lf], cwd=release_copy,
+                                capture_output=True, text=True, check=True).stdout.splitlines()
+    assert attributes == [f"{path}: eol: lf" for path in must_be_lf]
+    written = ["results/samples.png", "assignment/results/samples.png", ".venv/bin/python"]
+    ignored = subprocess.run(["git", "check-ignore", "--", *written], cwd=release_copy,
+                             capture_output=True, text=True).stdout.splitlines()
+    assert ignored == written
 
 
 # --- The CI workflow -------------------------------------------------------------------------------
@@ -249,10 +291,10 @@ def test_workflow_holds_no_secret_and_names_no_grader_repository(release):
     assert len(checkouts) == 1 and checkouts[0]["with"]["persist-credentials"] is False
 
 
-def test_workflow_sets_up_python_311_with_a_pip_cache(release):
+def test_workflow_sets_up_the_python_that_setup_mk_asks_for(release):
     setup = next(s["with"] for s in steps(release) if str(s.get("uses", "")).startswith("actions/setup-python@"))
-    assert setup["python-version"] == "3.11" and setup["cache"] == "pip"
-    assert setup["cache-dependency-path"].endswith("requirements.txt")
+    wanted = re.search(r"^MIN_PYTHON := (\S+)$", (release / "setup.mk").read_text(), re.M).group(1)
+    assert setup["python-version"] == wanted
 
 
 def test_workflow_runs_the_public_checks_with_the_release_makefile(release):

@@ -33,11 +33,11 @@ DEFAULT_ROOT = Path("/autograder")
 # What the zip holds besides the entry points: what grading one upload needs, relative to the
 # repository. Every file of these folders (caches left out) ...
 GRADER_FOLDERS = ("autograder/grading", "autograder/hidden", "autograder/sandbox")
-# ... these files (`make setup` reads the Makefile and requirements.txt, and unpacks and checks
+# ... these files (`make setup` reads the Makefile, setup.mk and requirements.txt, and unpacks and checks
 # MNIST with solutions/common.py; run_autograder calls this module) ...
 GRADER_FILES = ("autograder/__init__.py", "autograder/config.py", "autograder/paths.py",
                 "autograder/deploy/__init__.py", "autograder/deploy/gradescope.py",
-                "solutions/vae.py", "solutions/common.py", "requirements.txt", "Makefile", "data/SHA256SUMS")
+                "solutions/vae.py", "solutions/common.py", "requirements.txt", "Makefile", "setup.mk", "data/SHA256SUMS")
 # ... and MNIST packed (setup.sh unpacks and verifies it: never the unpacked 50 MB).
 PACKED_DATA = "data/MNIST/raw/*.gz"
 GRADER = (sys.executable, "-m", "autograder.grading.grade")

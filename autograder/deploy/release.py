@@ -30,7 +30,7 @@ TEMPLATE_TARGETS = {
     "gitignore": ".gitignore",
     "autograde.yml": ".github/workflows/autograde.yml",
 }
-COPIED_FILES = ("requirements.txt", "data/README.md", "data/SHA256SUMS")
+COPIED_FILES = ("requirements.txt", "setup.mk", ".gitattributes", "data/README.md", "data/SHA256SUMS")
 DATA_GLOB = "MNIST/raw/*.gz"  # under data/: the packed IDX files, never the unpacked ones
 # Paths that must never be in a release: the instructor side of this repository.
 FORBIDDEN_TOP = {"autograder", "solutions", "tests", "docs", ".ci", "build"}
