@@ -51,6 +51,7 @@ CAUSES: dict[str, str] = {
     "reparameterize.no_noise": "z = mu: no noise is added in training mode",
     "reparameterize.not_centred": "z is not centred on mu (noise of non-zero mean)",
     "reparameterize.noise_not_fresh": "the same noise on every call (drawn once, or the RNG reseeded)",
+    "reparameterize.noise_not_normal": "noise of the right mean and spread but not normal (uniform, +-1, Laplace)",
     "reparameterize.noise_shared": "one noise value shared across rows or columns (eps of the wrong shape)",
     "gradient_flow.cut": "no gradient reaches mu or logvar through z (.data, .detach(), NumPy, torch.normal)",
     # loss_function.
