@@ -105,6 +105,7 @@ PROBE_PER_BATCH_RTOL = 1e-3
 ELBO_EPOCHS = 1  # most of a grading's time is this epoch
 ELBO_BATCH_SIZE = 128  # the lecture's and the notebook's
 ELBO_LR = 1e-3  # Adam's default, the lecture's
+ELBO_ADAM_BETAS = (0.9, 0.999)  # torch.optim.Adam's defaults, which the worker's optimizer keeps
 ELBO_SEED = 0  # training seed (weights, shuffling, noise)
 ELBO_EVAL_SEED = 1234  # noise seed when the grader evaluates the test ELBO
 # Highest test negative ELBO (nats per image, 10,000 test images) that earns the points.
@@ -117,6 +118,19 @@ ELBO_THRESHOLD = 133.0
 # with `make descent` on the reference, training seeds 0 and 1: 0.59 (fc4) to 0.94 (fc3) with
 # its own start, within +-0.016 of 0 with an unrelated start (weights trained elsewhere).
 ELBO_DESCENT_MIN_CORRELATION = 0.3
+# One epoch's work, which train() must not exceed: MNIST's 60,000 training images in batches of
+# ELBO_BATCH_SIZE, so ceil(60,000 / 128) = 469 optimizer steps (by any optimizer) and 60,000 images
+# served by the grader's loader, plus one batch (a train() that looks at a batch first is honest).
+ELBO_TRAIN_IMAGES = 60_000
+# The trusted side's own clock, which no code in the worker can forge: the training call's wall
+# time, divided by the time the grader then takes to evaluate the test ELBO (10,000 images, same
+# machine, same moment), must stay at most ELBO_MAX_TIME_RATIO. PLACEHOLDER
+ELBO_MAX_TIME_RATIO = 1000.0
+# Only live hidden units count (autograder/hidden/checks.py's live_units: not dead on every test
+# image, and some outgoing weight at least ELBO_SILENT_WEIGHT, where the grader's start puts the
+# largest of each unit's 40 or 784 outgoing weights near 1/sqrt(400) = 0.05): weights trained
+# elsewhere hide in live units beside the grader's, which dead or ignored units keep.
+ELBO_SILENT_WEIGHT = 1e-3
 # The elbo check's diagnosis when it fails, from the test ELBO's parts (nats per image): a
 # reconstruction BCE at or above ELBO_NOTHING_LEARNT_BCE is no better than an untrained model's
 # (about 543 = 784 ln 2 for recon = 1/2 everywhere): nothing learnt; a KL below

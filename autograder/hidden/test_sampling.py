@@ -6,7 +6,8 @@ import torch
 
 from autograder import config
 from autograder.grading import causes, reference
-from autograder.hidden.checks import check_finite, check_float32, check_shape, close, differs, fail, tensor
+from autograder.hidden.checks import (check_finite, check_float32, check_shape, close, differs, fail, noise_shape,
+                                      normal_ks_distance, tensor)
 from autograder.sandbox.protocol import GRADIENT_FLOW, REPARAMETERIZE
 
 # One (mu, logvar) pair per latent column: several spreads, not only logvar = 0.
@@ -69,32 +70,10 @@ def test_reparameterize_has_mean_mu_and_std_exp_half_logvar(ask):
     distance = normal_ks_distance(eps)
     if not distance <= config.REPARAM_KS_LIMIT:  # written so that NaN fails
         fail(f"z has the right mean and spread, but its noise is not normally distributed: the standardised "
-             f"values (z - mu) / std {_shape_of(eps)}. Their distance from N(0, 1) (Kolmogorov-Smirnov, scaled) "
+             f"values (z - mu) / std {noise_shape(eps)}. Their distance from N(0, 1) (Kolmogorov-Smirnov, scaled) "
              f"is {distance:.1f}; correct noise stays below {config.REPARAM_KS_LIMIT:g}. Hint: the "
              "reparameterization needs eps drawn from the standard normal distribution, not another one "
              "rescaled to variance 1.", "reparameterize.noise_not_normal")
-
-
-def normal_ks_distance(values: torch.Tensor) -> float:
-    """sqrt(n) times the Kolmogorov-Smirnov distance of the values' empirical CDF from N(0, 1)'s
-    (Kolmogorov's limit law gives its false-alarm rate: config.REPARAM_KS_LIMIT)."""
-    ordered = values.flatten().double().sort().values
-    n = ordered.numel()
-    cdf = torch.special.ndtr(ordered)
-    steps = torch.arange(1, n + 1, dtype=torch.float64) / n
-    return n ** 0.5 * float(torch.maximum(steps - cdf, cdf - (steps - 1 / n)).max())
-
-
-def _shape_of(eps: torch.Tensor) -> str:
-    """What the standardised noise looks like, in words (a hint: the distance decides)."""
-    if torch.unique((eps * 1000).round()).numel() <= eps.shape[1] * 4:  # a few values per column, to rounding
-        return "take only a few distinct values, like +-1 noise"
-    excess_kurtosis = float((eps ** 4).mean() / (eps ** 2).mean() ** 2 - 3)
-    if excess_kurtosis < -config.REPARAM_KURTOSIS_HINT:
-        return "are flat and bounded, like uniform noise (torch.rand)"
-    if excess_kurtosis > config.REPARAM_KURTOSIS_HINT:
-        return "have heavier tails than a normal's, like Laplace noise"
-    return "are not shaped like a standard normal's"
 
 
 def creates_cpu_tensors(answer_info: dict) -> bool:
