@@ -27,6 +27,15 @@ ATOL = 1e-4
 REPARAM_SAMPLES = 4000
 REPARAM_MEAN_TOL = 0.08
 REPARAM_STD_TOL = 0.06
+# ... and the shape of its distribution: the Kolmogorov-Smirnov distance of the 80,000 standardised
+# noise values from N(0, 1), times sqrt(80,000), must stay at most REPARAM_KS_LIMIT. Kolmogorov's
+# limit law puts P(sqrt(n) D > 3.0) at 2 exp(-18) = 3.0e-8 for correct noise; measured on 3,000
+# grader-sized draws of torch.randn: largest 2.37, tails at 1.36 / 1.63 of 4.5% / 0.87% (theory
+# 4.9% / 0.98%). Noise scaled to unit variance gives 15.8 (uniform), 17.8 (Laplace), 11.1
+# (Student t, 5 degrees of freedom), 97 (+-1). A hint names the shape by the excess kurtosis
+# (uniform -1.2, +-1 -2, Laplace +3, normal 0): below -REPARAM_KURTOSIS_HINT flat, above heavy-tailed.
+REPARAM_KS_LIMIT = 3.0
+REPARAM_KURTOSIS_HINT = 0.5
 # loss_function's reduction: the same 4 rows given twice must add as much again to a sum; a
 # term that changes by at most this fraction of that is averaged over the batch (a batch mean
 # changes by float32 rounding only, about 1e-7 of it).
@@ -96,6 +105,7 @@ PROBE_PER_BATCH_RTOL = 1e-3
 ELBO_EPOCHS = 1  # most of a grading's time is this epoch
 ELBO_BATCH_SIZE = 128  # the lecture's and the notebook's
 ELBO_LR = 1e-3  # Adam's default, the lecture's
+ELBO_ADAM_BETAS = (0.9, 0.999)  # torch.optim.Adam's defaults, which the worker's optimizer keeps
 ELBO_SEED = 0  # training seed (weights, shuffling, noise)
 ELBO_EVAL_SEED = 1234  # noise seed when the grader evaluates the test ELBO
 # Highest test negative ELBO (nats per image, 10,000 test images) that earns the points.
@@ -108,6 +118,27 @@ ELBO_THRESHOLD = 133.0
 # with `make descent` on the reference, training seeds 0 and 1: 0.59 (fc4) to 0.94 (fc3) with
 # its own start, within +-0.016 of 0 with an unrelated start (weights trained elsewhere).
 ELBO_DESCENT_MIN_CORRELATION = 0.3
+# One epoch's work, which train() must not exceed: MNIST's 60,000 training images in batches of
+# ELBO_BATCH_SIZE, so ceil(60,000 / 128) = 469 optimizer steps (by any optimizer) and 60,000 images
+# served by the grader's loader, plus one batch (a train() that looks at a batch first is honest).
+ELBO_TRAIN_IMAGES = 60_000
+# The trusted side's own clock, which no code in the worker can forge: the training call's wall
+# time, divided by the time the grader then takes to evaluate the test ELBO (10,000 images, same
+# machine, same moment), must stay at most ELBO_MAX_TIME_RATIO. Measured on correct code (the
+# reference and four corpus variants, CPU, 2 cores shared with other jobs): 14 on an idle moment
+# to 305 under load, as other work comes and goes; `make descent` (its own loader): 48 to 71. The
+# limit keeps 3x the worst: a backstop against many extra epochs when the worker's counts are
+# forged, not a measure of one extra epoch (the counts and the weights' moves are).
+ELBO_MAX_TIME_RATIO = 1000.0
+# Only live hidden units count (autograder/hidden/checks.py's live_units: not dead on every test
+# image, and some outgoing weight at least ELBO_SILENT_WEIGHT, where the grader's start puts the
+# largest of each unit's 40 or 784 outgoing weights near 1/sqrt(400) = 0.05): weights trained
+# elsewhere hide in live units beside the grader's, which dead or ignored units keep.
+ELBO_SILENT_WEIGHT = 1e-3
+# Live units are judged on the first ELBO_LIVE_UNIT_IMAGES test images (all 10,000 took 0.33 s of
+# the grader's one thread, 3% of an 11 s grading; a unit live on none of 2,000 is left out, which
+# only narrows what the correlation looks at).
+ELBO_LIVE_UNIT_IMAGES = 2000
 # The elbo check's diagnosis when it fails, from the test ELBO's parts (nats per image): a
 # reconstruction BCE at or above ELBO_NOTHING_LEARNT_BCE is no better than an untrained model's
 # (about 543 = 784 ln 2 for recon = 1/2 everywhere): nothing learnt; a KL below

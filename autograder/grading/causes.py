@@ -51,6 +51,7 @@ CAUSES: dict[str, str] = {
     "reparameterize.no_noise": "z = mu: no noise is added in training mode",
     "reparameterize.not_centred": "z is not centred on mu (noise of non-zero mean)",
     "reparameterize.noise_not_fresh": "the same noise on every call (drawn once, or the RNG reseeded)",
+    "reparameterize.noise_not_normal": "noise of the right mean and spread but not normal (uniform, +-1, Laplace)",
     "reparameterize.noise_shared": "one noise value shared across rows or columns (eps of the wrong shape)",
     "gradient_flow.cut": "no gradient reaches mu or logvar through z (.data, .detach(), NumPy, torch.normal)",
     # loss_function.
@@ -76,7 +77,8 @@ CAUSES: dict[str, str] = {
     "train.returns_not_float": "train() returns something other than a float",
     "train.returns_last_batch": "train() returns the last batch's loss, not the epoch's mean per example",
     "train.mean_per_batch": "train() returns the mean loss per batch, not per example",
-    "train.reinitialises_model": "train() loads, rebuilds or re-initialises the model instead of training it",
+    "train.reinitialises_model": "train() loads, rebuilds, re-initialises or adds to the model instead of training it",
+    "train.more_than_one_epoch": "train() did more than one epoch's work (extra passes or optimizer steps, its own loop)",
     "elbo.nothing_learnt": "after the epoch the reconstructions are no better than noise: nothing was learnt",
     "elbo.posterior_collapse": "posterior collapse: the KL term dominates, every image decodes to the same blob",
     "elbo.kl_exploded": "the trained posterior is far from the prior: the KL term is too weak or its sign flipped",

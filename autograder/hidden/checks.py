@@ -6,6 +6,7 @@ whose message teaches: what was expected, what happened, a hint.
 """
 from __future__ import annotations
 
+import math
 from typing import Any, Callable, NoReturn
 
 import pytest
@@ -14,7 +15,7 @@ import torch
 from autograder import config
 from autograder.grading import causes
 from autograder.sandbox.client import IMPORTING, Answer, SandboxFailure
-from autograder.sandbox.protocol import with_state_prefix
+from autograder.sandbox.protocol import state_in, with_state_prefix
 
 
 def elbo_training(seed: int, weights_seed: int) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
@@ -24,6 +25,115 @@ def elbo_training(seed: int, weights_seed: int) -> tuple[dict[str, Any], dict[st
 
     header = {"seed": seed, "epochs": config.ELBO_EPOCHS, "batch_size": config.ELBO_BATCH_SIZE, "lr": config.ELBO_LR}
     return header, with_state_prefix(reference.random_weights(reference.expected_shapes(), weights_seed))
+
+
+def adam_move_bound(steps: int, lr: float, betas: tuple[float, float] = config.ELBO_ADAM_BETAS) -> float:
+    """The furthest `steps` steps of Adam (torch.optim.Adam, weight decay 0) can move any one weight.
+
+    Step t moves a weight by lr * m_t / (1 - b1^t) / (sqrt(v_t / (1 - b2^t)) + eps), with
+    m_t = (1 - b1) sum_i b1^(t-i) g_i and v_t = (1 - b2) sum_i b2^(t-i) g_i^2; eps > 0 only shrinks
+    it. Cauchy-Schwarz, sum_i b1^(t-i) |g_i| <= sqrt(sum_k<t (b1^2 / b2)^k) sqrt(sum_i b2^(t-i) g_i^2),
+    gives |move_t| <= lr (1 - b1) / sqrt(1 - b2) sqrt((1 - r^t) / (1 - r)) sqrt(1 - b2^t) / (1 - b1^t),
+    r = b1^2 / b2, whatever the gradients: 1 lr at t = 1, 4.45 lr at t = 469, 7.27 lr as t grows.
+    The whole run's bound is the sum over t = 1 .. steps: 1.465 for the elbo epoch's 469 steps at
+    lr 1e-3 (3.12 lr a step on average). An optimizer whose state or settings train() changed is
+    not bound by it; that is what the check is for.
+    """
+    b1, b2 = betas
+    r = b1 * b1 / b2
+    return lr * sum((1 - b1) / math.sqrt(1 - b2) * math.sqrt((1 - r ** t) / (1 - r)) * math.sqrt(1 - b2 ** t)
+                    / (1 - b1 ** t) for t in range(1, steps + 1))
+
+
+# A hidden unit's incoming weights are a row, its outgoing weights a column, of these matrices.
+UNITS = {"fc1": ("fc1.weight", ("fc21.weight", "fc22.weight")), "fc3": ("fc3.weight", ("fc4.weight",))}
+
+
+def live_units(state: dict[str, torch.Tensor], images: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Which hidden units (fc1's, fc3's) can change what the model computes on these images: not
+    zero after the ReLU on every image (dead), and some outgoing weight at least
+    config.ELBO_SILENT_WEIGHT (not ignored). `state`: the weights with the protocol's prefix."""
+    from autograder.grading import reference
+
+    model = reference.model_with(state)
+    with torch.no_grad():
+        h1 = torch.relu(model.fc1(images.reshape(len(images), -1)))
+        h3 = torch.relu(model.fc3(model.fc21(h1)))  # decoding mu: the sample's noise aside
+        live = {}
+        for layer, hidden in (("fc1", h1), ("fc3", h3)):
+            outgoing = torch.cat([model.get_parameter(name) for name in UNITS[layer][1]])
+            live[layer] = (hidden.amax(dim=0) > 0) & (outgoing.abs().amax(dim=0) >= config.ELBO_SILENT_WEIGHT)
+    return live
+
+
+def live_entries(name: str, weight: torch.Tensor, live: dict[str, torch.Tensor]) -> torch.Tensor:
+    """The entries of weight matrix `name` that connect live units (all of them where no hidden
+    unit is on either side): the part of the matrix that decides what the model computes."""
+    for layer, (incoming, outgoing) in UNITS.items():
+        if name == incoming:
+            weight = weight[live[layer]]
+        if name in outgoing:
+            weight = weight[:, live[layer]]
+    return weight
+
+
+def normal_ks_distance(values: torch.Tensor) -> float:
+    """sqrt(n) times the Kolmogorov-Smirnov distance of the values' empirical CDF from N(0, 1)'s
+    (Kolmogorov's limit law gives its false-alarm rate: config.REPARAM_KS_LIMIT)."""
+    ordered = values.flatten().double().sort().values
+    n = ordered.numel()
+    cdf = torch.special.ndtr(ordered)
+    steps = torch.arange(1, n + 1, dtype=torch.float64) / n
+    return n ** 0.5 * float(torch.maximum(steps - cdf, cdf - (steps - 1 / n)).max())
+
+
+def noise_shape(eps: torch.Tensor) -> str:
+    """What the standardised noise looks like, in words (a hint: the distance decides)."""
+    if torch.unique((eps * 1000).round()).numel() <= eps.shape[1] * 4:  # a few values per column, to rounding
+        return "take only a few distinct values, like +-1 noise"
+    excess_kurtosis = float((eps ** 4).mean() / (eps ** 2).mean() ** 2 - 3)
+    if excess_kurtosis < -config.REPARAM_KURTOSIS_HINT:
+        return "are flat and bounded, like uniform noise (torch.rand)"
+    if excess_kurtosis > config.REPARAM_KURTOSIS_HINT:
+        return "have heavier tails than a normal's, like Laplace noise"
+    return "are not shaped like a standard normal's"
+
+
+def descends_from(initial: dict[str, torch.Tensor], trained: dict[str, torch.Tensor]) -> tuple[str, float]:
+    """The weight matrix least correlated with where training started, over the weights of the
+    hidden units that are live after training (checks.live_units), and that correlation."""
+    from autograder.grading import reference
+
+    worst = ("", float("inf"))
+    live = live_units(trained, reference.test_images()[:config.ELBO_LIVE_UNIT_IMAGES])
+    trained = state_in(trained)
+    for name, before in initial.items():
+        if name.endswith(".weight"):
+            value = reference.correlation(live_entries(name, before, live), live_entries(name, trained[name], live))
+            if not math.isfinite(value):
+                return name, value  # no live unit, constant or NaN: as far from the start as it gets
+            worst = min(worst, (name, value), key=lambda pair: pair[1])
+    return worst
+
+
+def epoch_steps() -> int:
+    return config.ELBO_EPOCHS * math.ceil(config.ELBO_TRAIN_IMAGES / config.ELBO_BATCH_SIZE)
+
+
+def check_one_epoch_of_work(info: dict) -> None:
+    """The worker's counts of train()'s work (forgeable from inside: the clock and the weights' moves
+    back them): images served by the grader's loader, and optimizer steps, within one epoch's."""
+    served, steps = info.get("images_served"), info.get("optimizer_steps")
+    most = config.ELBO_EPOCHS * config.ELBO_TRAIN_IMAGES + config.ELBO_BATCH_SIZE
+    if not (isinstance(served, int) and isinstance(steps, int)):
+        fail("The grader could not count your train()'s work during the elbo epoch (the worker's counts "
+             "are missing): train() must only train the model it is given.", "train.more_than_one_epoch")
+    if served > most or steps > epoch_steps():
+        fail(f"train() was called for {config.ELBO_EPOCHS} epoch, {epoch_steps()} batches of "
+             f"{config.ELBO_BATCH_SIZE}; it drew {served:,} images from the loader ({most - config.ELBO_BATCH_SIZE:,} "
+             f"in one pass) and took {steps} optimizer steps. Hint: one call of train() is one pass over the "
+             "loader it is given, one optimizer.step() per batch, with the optimizer it is given.",
+             "train.more_than_one_epoch")
 
 
 class CheckFailed(pytest.fail.Exception):

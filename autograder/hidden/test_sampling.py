@@ -6,7 +6,8 @@ import torch
 
 from autograder import config
 from autograder.grading import causes, reference
-from autograder.hidden.checks import check_finite, check_float32, check_shape, close, differs, fail, tensor
+from autograder.hidden.checks import (check_finite, check_float32, check_shape, close, differs, fail, noise_shape,
+                                      normal_ks_distance, tensor)
 from autograder.sandbox.protocol import GRADIENT_FLOW, REPARAMETERIZE
 
 # One (mu, logvar) pair per latent column: several spreads, not only logvar = 0.
@@ -65,6 +66,14 @@ def test_reparameterize_has_mean_mu_and_std_exp_half_logvar(ask):
         worst = int(shift.argmax())
         fail(f"z should be centred on mu; with mu = {MUS[worst]:.2f} your samples averaged "
              f"{MUS[worst] + center[worst]:.3f}. Hint: z = mu + eps * std, with eps of mean 0.", "reparameterize.not_centred")
+    eps = ((z - mu) / torch.exp(0.5 * logvar)).double()
+    distance = normal_ks_distance(eps)
+    if not distance <= config.REPARAM_KS_LIMIT:  # written so that NaN fails
+        fail(f"z has the right mean and spread, but its noise is not normally distributed: the standardised "
+             f"values (z - mu) / std {noise_shape(eps)}. Their distance from N(0, 1) (Kolmogorov-Smirnov, scaled) "
+             f"is {distance:.1f}; correct noise stays below {config.REPARAM_KS_LIMIT:g}. Hint: the "
+             "reparameterization needs eps drawn from the standard normal distribution, not another one "
+             "rescaled to variance 1.", "reparameterize.noise_not_normal")
 
 
 def creates_cpu_tensors(answer_info: dict) -> bool:

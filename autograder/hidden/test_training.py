@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -11,7 +12,8 @@ from autograder import config
 from autograder.sandbox import probe
 from autograder.sandbox.protocol import TRAIN_ELBO, TRAIN_PROBE, state_in
 from autograder.grading import causes, reference
-from autograder.hidden.checks import CheckFailed, elbo_training, fail
+from autograder.hidden.checks import (CheckFailed, adam_move_bound, check_one_epoch_of_work, descends_from, elbo_training,
+                                      epoch_steps, fail)
 from autograder.hidden.replay import loss_used, replay, replay_batches, replayed_loop
 from autograder.grading.feedback import save_feedback
 
@@ -85,33 +87,49 @@ def test_train_returns_the_mean_loss_per_example(ask):
          causes.UNKNOWN)
 
 
-def _descends_from(initial: dict[str, torch.Tensor], trained: dict[str, torch.Tensor]) -> tuple[str, float]:
-    """The weight matrix least correlated with where training started, and that correlation."""
-    worst = ("", float("inf"))
+def _check_moves(initial: dict[str, torch.Tensor], trained: dict[str, torch.Tensor]) -> None:
+    """No weight further from its start than one epoch of the grader's Adam can move it."""
+    bound = adam_move_bound(epoch_steps(), config.ELBO_LR)
     trained = state_in(trained)
     for name, before in initial.items():
-        if name.endswith(".weight"):
-            after = trained.get(name)
-            fits = after is not None and after.shape == before.shape
-            value = reference.correlation(before, after) if fits else float("nan")
-            if not math.isfinite(value):
-                return name, value  # missing, reshaped, constant or NaN: as far from the start as it gets
-            worst = min(worst, (name, value), key=lambda pair: pair[1])
-    return worst
+        after = trained.get(name)
+        move = float((after.double() - before.double()).abs().max()) if after is not None else float("nan")
+        if not move <= bound * (1 + config.RTOL):  # written so that NaN fails
+            fail(f"After your train(), `{name}` holds a weight {move:.3g} away from where the grader started it; "
+                 f"{epoch_steps()} steps of Adam with lr {config.ELBO_LR} move no weight further than "
+                 f"{bound:.3g}, whatever the gradients. train() must train the model it is given with the "
+                 "optimizer it is given: not load weights, add to them, or change the optimizer's settings.",
+                 "train.reinitialises_model")
+
+
+def _check_time(call_seconds: float, evaluation_seconds: float, record) -> None:
+    """The grader's own clock: the training call against its evaluation of the test ELBO just after."""
+    ratio = call_seconds / max(evaluation_seconds, 1e-3)
+    record("epoch_time_ratio", ratio)
+    if not ratio <= config.ELBO_MAX_TIME_RATIO:
+        fail(f"Your train() took {call_seconds:.0f} s for one epoch, {ratio:.0f} times what the grader took to "
+             f"evaluate the test set just after; one epoch's work takes at most about "
+             f"{config.ELBO_MAX_TIME_RATIO:.0f} times as long. Hint: one call of train() is one pass over the "
+             "loader it is given; no extra passes, no loop of your own.", "train.more_than_one_epoch")
 
 
 @pytest.mark.rubric("elbo")
 def test_one_epoch_of_your_training_reaches_a_good_test_elbo(ask, sandbox, feedback_dir, record, weights_seed):
     header, initial = elbo_training(config.ELBO_SEED, weights_seed)
+    began = time.monotonic()
     answer = ask(TRAIN_ELBO, header, initial, function="train",
                  uses=tuple(name for name in config.STUDENT_FUNCTIONS if name != "train"),
                  timeout=config.TRAIN_TIMEOUT_S)
+    call_seconds = time.monotonic() - began
     record("epoch_seconds", answer.info.get("epoch_seconds"))
     record("train_device", answer.info.get("device"))
     record("weights_seed", weights_seed)
+    check_one_epoch_of_work(answer.info)
     try:
         model_state = answer.tensors
+        began = time.monotonic()
         value = reference.negative_elbo(model_state, config.ELBO_EVAL_SEED, threads=sandbox.threads)
+        evaluation_seconds = time.monotonic() - began
     except reference.WeightsError as error:
         fail(f"{error}.", "model.layers_changed")
     record("test_negative_elbo", value)
@@ -122,13 +140,18 @@ def test_one_epoch_of_your_training_reaches_a_good_test_elbo(ask, sandbox, feedb
              f"{config.ELBO_LR}), the grader measured a test loss (negative ELBO) of {value:.1f} nats per image; "
              f"at most {config.ELBO_THRESHOLD:.0f} earns the points. The pictures in feedback.png show what "
              "your model learnt. Check the loss (summed, both terms), the reparameterization, and the loop.", cause)
-    layer, similarity = _descends_from(state_in(initial), model_state)
+    # The test ELBO is good: was it earned by one epoch of training the grader's weights?
+    _check_time(call_seconds, evaluation_seconds, record)
+    initial = state_in(initial)
+    _check_moves(initial, model_state)
+    layer, similarity = descends_from(initial, model_state)
     record("descent_correlation", similarity)
     if not similarity >= config.ELBO_DESCENT_MIN_CORRELATION:
         fail(f"The grader loaded random weights of its own into your model before training; after your train() "
              f"the weights no longer come from them ({layer} correlates {similarity:.2f} with where it started, "
-             f"where one real epoch keeps at least {config.ELBO_DESCENT_MIN_CORRELATION}). train() must train the "
-             "model it is given, not load, rebuild or re-initialise one.", "train.reinitialises_model")
+             f"over the hidden units your model uses, where one real epoch keeps at least "
+             f"{config.ELBO_DESCENT_MIN_CORRELATION}). train() must train the model it is given, not load, rebuild "
+             "or re-initialise one, or hide other weights beside it.", "train.reinitialises_model")
 
 
 def _diagnose(ask, state: dict[str, torch.Tensor], record) -> tuple[str, str]:

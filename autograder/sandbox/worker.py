@@ -241,21 +241,29 @@ def _as_float(value: Any) -> float | None:
         return None
 
 
-def batch_loader(images: Any, labels: Any, batch_size: int, seed: int) -> Any:
+def batch_loader(images: Any, labels: Any, batch_size: int, seed: int, served: list[int] | None = None) -> Any:
     """The notebook's `DataLoader(TensorDataset(...), batch_size, shuffle=True)`, as fast as a plain loop.
 
     Everything a student's train() may read is as in the notebook (`loader.batch_size`,
     `len(loader)`, `len(loader.dataset)`, batches `[x (B, 1, 28, 28), labels (B,)]`); only the
     batches are gathered in one indexing each instead of one per image: torch's fetcher calls a
     dataset's `__getitems__(indices)` when it has one, and `_as_batch` passes its result through.
+    `served[0]` counts the images the dataset hands out, through the loader or indexed directly.
     """
     import torch
     from torch.utils.data import DataLoader, RandomSampler, TensorDataset
 
+    served = [0] if served is None else served
+
     class WholeBatches(TensorDataset):
         def __getitems__(self, indices: list[int]) -> list:
+            served[0] += len(indices)
             index = torch.as_tensor(indices, device=self.tensors[0].device)
             return [tensor[index] for tensor in self.tensors]
+
+        def __getitem__(self, index: Any) -> tuple:
+            served[0] += 1
+            return super().__getitem__(index)
 
     # shuffle=True's sampler, built here so that the loader draws its worker seed from the global RNG
     # as before (the submission's noise, hence its score, stays what it was).
@@ -270,7 +278,14 @@ def _as_batch(batch: list) -> list:
 
 
 def op_train_elbo(vae: Any, header: dict, tensors: dict) -> tuple[dict, dict]:
+    """The submission's train(), `epochs` times, on the grader's weights, loader and Adam.
+
+    Counts its work for the grader (who also times the call and bounds how far the weights moved):
+    the images the loader's dataset served, and the steps of every optimizer, the grader's or one
+    train() made (torch's global step hook).
+    """
     import torch
+    from torch.optim.optimizer import register_optimizer_step_post_hook
 
     from common import load_mnist, pick_device
 
@@ -278,13 +293,19 @@ def op_train_elbo(vae: Any, header: dict, tensors: dict) -> tuple[dict, dict]:
     images, labels = load_mnist(train=True, raw_dir=Path.cwd())
     model = new_model(vae, header["seed"], tensors).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=header["lr"])
-    loader = batch_loader(images.to(device), labels.to(device), header["batch_size"], header["seed"])
+    served, steps = [0], [0]
+    loader = batch_loader(images.to(device), labels.to(device), header["batch_size"], header["seed"], served)
     values, seconds = [], []
-    for _ in range(header["epochs"]):
-        start = time.perf_counter()
-        values.append(_as_float(vae.train(model, loader, optimizer, device)))
-        seconds.append(time.perf_counter() - start)
-    return {"values": values, "epoch_seconds": seconds, "device": str(device)}, state_of(model)
+    hook = register_optimizer_step_post_hook(lambda *_: steps.__setitem__(0, steps[0] + 1))
+    try:
+        for _ in range(header["epochs"]):
+            start = time.perf_counter()
+            values.append(_as_float(vae.train(model, loader, optimizer, device)))
+            seconds.append(time.perf_counter() - start)
+    finally:
+        hook.remove()
+    return {"values": values, "epoch_seconds": seconds, "device": str(device), "images_served": served[0],
+            "optimizer_steps": steps[0]}, state_of(model)
 
 
 OPS = {
