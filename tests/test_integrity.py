@@ -177,18 +177,17 @@ def _decode(box: Sandbox) -> None:
     box.call(protocol.DECODE, {"seed": 0}, {"z": torch.zeros(1, 2)}, function="VAE.decode")
 
 
-def test_a_swapped_operation_is_refused_and_flagged_while_the_others_still_answer(tampering):
+def test_an_answer_computed_while_an_operation_was_swapped_is_refused_and_the_swap_undone(tampering):
     _encode(tampering, ANSWER)
     _decode(tampering)
     assert tampering.flags == set()
-    _encode(tampering, SWAP_DECODE)
-    assert _encode(tampering, ANSWER).tolist() == [[0.0, 0.0]]  # answered from the worker's private table
-    assert tampering.flags == {WORKER_ALTERED}
     with pytest.raises(SandboxFailure) as caught:
-        _decode(tampering)
+        _encode(tampering, SWAP_DECODE)  # swaps OPS["decode"] while encode runs
     assert caught.value.kind == "protocol" and "swapped" in caught.value.detail
-    _decode(tampering)  # a fresh worker, not swapped: answers again
     assert tampering.flags == {WORKER_ALTERED}
+    assert _encode(tampering, ANSWER).tolist() == [[0.0, 0.0]]
+    answer = tampering.call(protocol.DECODE, {"seed": 0}, {"z": torch.ones(1, 2)}, function="VAE.decode")
+    assert answer.tensors["recon"].tolist() == [[1.0, 1.0]]  # the submission's own decode, not the forged one
 
 
 def test_shared_memory_still_open_at_the_end_is_flagged(tmp_path, misbehaving_vae):
