@@ -230,7 +230,7 @@ def private_copy(submission: Submission, into: Path) -> Path:
     grader's command line, which every process may read, then names no classmate's hand-in."""
     copy = into / "handin"
     for file in submission.files:
-        target = copy / file.relative_to(submission.folder)
+        target = copy / (file.relative_to(submission.folder) if file.is_relative_to(submission.folder) else file.name)
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(handin.read_regular(file, config.HANDIN_MAX_BYTES, file.name))
     return copy
