@@ -162,6 +162,10 @@ OUTPUT_LIMIT_KB = 64  # what is kept of the submission's stdout and stderr (head
 # Processes and threads of the submission together (its control group; without one, of the
 # sandbox uid in bwrap and uid modes): torch needs about two per core, a fork bomb needs them all.
 TASK_LIMIT = 512
+# Each grading's CPU share (its control group's cgroup2 cpu.weight; cgroup v1 cpu.shares is this
+# times 1024/100). 100 is the kernel's default for a group and weighs as much as one ordinary
+# process: gradings running together share the cores equally, however many processes each starts.
+CPU_WEIGHT = 100
 # The unprivileged uid that runs submissions when grading as root. It needs no account, and no
 # other program may use it (the grader kills every process of this uid after grading).
 # Batch grading uses SANDBOX_UID - slot for its parallel jobs.

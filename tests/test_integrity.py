@@ -9,6 +9,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -32,6 +33,9 @@ from autograder.sandbox.limits import Limits
     ("from protocol import write_frame", {WORKER_MODULE, PIPES}),
     ('table = getattr(main, "OPS")', {WORKER_OPS}),
     ("target.__code__ = forged.__code__", {WORKER_OPS}),
+    ("target.__defaults__ = (forged,)", {WORKER_OPS}),
+    ('target.__globals__["keep_tensor"] = forged', {WORKER_OPS}),
+    ("import sys\nsys.settrace(rebind_locals)", {FRAMES}),
     ("import sys\ncaller = sys._getframe(1).f_globals", {FRAMES}),
     ("import inspect\nframes = inspect.stack()", {FRAMES}),
     ("import gc\nfound = [o for o in gc.get_objects() if isinstance(o, dict)]", {FRAMES}),
@@ -176,18 +180,17 @@ def _decode(box: Sandbox) -> None:
     box.call(protocol.DECODE, {"seed": 0}, {"z": torch.zeros(1, 2)}, function="VAE.decode")
 
 
-def test_a_swapped_operation_is_refused_and_flagged_while_the_others_still_answer(tampering):
+def test_an_answer_computed_while_an_operation_was_swapped_is_refused_and_the_swap_undone(tampering):
     _encode(tampering, ANSWER)
     _decode(tampering)
     assert tampering.flags == set()
-    _encode(tampering, SWAP_DECODE)
-    assert _encode(tampering, ANSWER).tolist() == [[0.0, 0.0]]  # answered from the worker's private table
-    assert tampering.flags == {WORKER_ALTERED}
     with pytest.raises(SandboxFailure) as caught:
-        _decode(tampering)
+        _encode(tampering, SWAP_DECODE)  # swaps OPS["decode"] while encode runs
     assert caught.value.kind == "protocol" and "swapped" in caught.value.detail
-    _decode(tampering)  # a fresh worker, not swapped: answers again
     assert tampering.flags == {WORKER_ALTERED}
+    assert _encode(tampering, ANSWER).tolist() == [[0.0, 0.0]]
+    answer = tampering.call(protocol.DECODE, {"seed": 0}, {"z": torch.ones(1, 2)}, function="VAE.decode")
+    assert answer.tensors["recon"].tolist() == [[1.0, 1.0]]  # the submission's own decode, not the forged one
 
 
 def test_shared_memory_still_open_at_the_end_is_flagged(tmp_path, misbehaving_vae):
@@ -204,3 +207,96 @@ def test_a_frame_for_another_request_is_flagged_as_a_protocol_anomaly(tampering)
     with pytest.raises(SandboxFailure):
         _encode(tampering, FORGE)
     assert tampering.flags == {PROTOCOL_ANOMALY}
+
+
+# --- Attacks on the worker's private copies, code and frames (issue 16, section 4) -----------------
+# Each mode of encode tampers one way (or tries to), then answers; a decode request afterwards
+# shows whether the forged `decode` answers (recon of shape (1, 784)) or the honest one (z itself).
+
+ATTACKS_PRELUDE = '''
+import gc, os, sys
+import torch
+
+def _forged_decode(vae, header, tensors):
+    return {}, {"recon": torch.zeros(1, 784)}
+
+def _forged_keep_tensor(name, value, info, out):
+    out[name] = torch.zeros(1, 784)
+
+def _worker():
+    return sys.modules["__main__"]
+
+def _swap_in_every_table(table):
+    try:
+        table["decode"] = _forged_decode
+    except TypeError:  # not a dict: cannot be patched
+        pass
+
+class _QuietJson:
+    """A json whose dumps drops the worker's report of what was swapped, and its refusal."""
+    def __init__(self, real):
+        self.real = real
+
+    def dumps(self, header, **kwargs):
+        header = {key: value for key, value in header.items() if key not in ("altered", "error")}
+        return self.real.dumps({**header, "ok": True}, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self.real, name)
+
+'''
+ATTACKS = {
+    "private table through the garbage collector": '''
+            for holder in gc.get_referrers(_worker().op_decode):
+                if isinstance(holder, dict) and "decode" in holder and holder is not _worker().OPS:
+                    _swap_in_every_table(holder)''',
+    "private table through the frames": '''
+            frame = sys._getframe()
+            while frame is not None:
+                if "table" in frame.f_locals:
+                    _swap_in_every_table(frame.f_locals["table"])
+                frame = frame.f_back''',
+    "code object": '''
+            _worker().op_decode.__code__ = _forged_decode.__code__''',
+    "default arguments": '''
+            _worker().new_model.__defaults__ = ({"state.fc1.weight": torch.zeros(2, 2)},)''',
+    "a global of the worker's functions": '''
+            _worker().op_decode.__globals__["keep_tensor"] = _forged_keep_tensor''',
+    "protocol.write_frame": '''
+            import protocol
+            real = protocol.write_frame
+            protocol.write_frame = lambda fd, header, tensors=None: real(fd, {**header, "ok": True}, tensors)''',
+    "the protocol's json, hiding the swap": '''
+            import protocol
+            protocol.json = _QuietJson(protocol.json)
+            _worker().OPS["decode"] = _forged_decode''',
+}
+ATTACK_BRANCHES = "".join(f"        if mode == {number}:\n            try:\n{textwrap.indent(textwrap.dedent(code), ' ' * 16)}\n"
+                          "            except Exception:\n                pass\n"
+                          for number, code in enumerate(ATTACKS.values(), start=1))
+
+
+@pytest.mark.parametrize("attack", list(ATTACKS))
+def test_tampering_with_the_workers_copies_code_or_frames_is_flagged_or_forges_nothing(tmp_path, misbehaving_vae,
+                                                                                     attack):
+    box = _sandbox(tmp_path, misbehaving_vae(ATTACKS_PRELUDE, ATTACK_BRANCHES, TAMPERS_METHODS))
+    try:
+        mode = list(ATTACKS).index(attack) + 1
+        try:
+            _encode(box, mode)
+        except (AssertionError, SandboxFailure):
+            pass  # the answer of the request that tampered may be refused
+        answers = []
+        for _ in range(2):  # the second one from a fresh worker where the first was refused
+            try:
+                answer = box.call(protocol.DECODE, {"seed": 0}, {"z": torch.ones(1, 2)}, function="VAE.decode")
+                answers.append(answer.tensors.get("recon"))
+            except SandboxFailure:
+                answers.append(None)
+    finally:
+        box.close()
+    forged = [recon for recon in answers if recon is not None and tuple(recon.shape) == (1, 784)]
+    assert not forged, f"{attack}: the forged decode answered, flags {box.flags}"
+    assert answers[-1] is not None and answers[-1].tolist() == [[1.0, 1.0]], f"{attack}: no honest answer, flags {box.flags}"
+    if box.flags != {WORKER_ALTERED}:
+        assert attack == "private table through the frames" and box.flags == set(), box.flags  # no change made

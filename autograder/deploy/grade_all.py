@@ -29,6 +29,7 @@ import stat
 import subprocess
 from functools import partial
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -193,8 +194,14 @@ def grade_one(submission: Submission, out: Path, uid: int | None, timeout: float
         outcome.error = submission.problem
         log.write_text(submission.problem + "\n")
         return outcome
-    with open(log, "wb") as sink:
-        process = subprocess.Popen(command(submission.folder, results, uid), stdout=sink, stderr=subprocess.STDOUT,
+    with open(log, "wb") as sink, tempfile.TemporaryDirectory(prefix="vae-handin-") as private:
+        try:
+            copy = private_copy(submission, Path(private))
+        except handin.HandInError as error:  # changed since it was found (a file became a link, say)
+            outcome.error = str(error)
+            log.write_text(outcome.error + "\n")
+            return outcome
+        process = subprocess.Popen(command(copy, results, uid), stdout=sink, stderr=subprocess.STDOUT,
                                    stdin=subprocess.DEVNULL, cwd=ROOT, start_new_session=True)
         try:
             code = process.wait(timeout=timeout)
@@ -215,6 +222,18 @@ def grade_one(submission: Submission, out: Path, uid: int | None, timeout: float
         except results_format.ResultsError as error:
             outcome.error = f"results.json {error}"
     return outcome
+
+
+def private_copy(submission: Submission, into: Path) -> Path:
+    """The files graded of `submission` (read carefully: handin.read_regular), copied at their
+    places under `into`, a folder only the grader can read. Each grading is given its copy: the
+    grader's command line, which every process may read, then names no classmate's hand-in."""
+    copy = into / "handin"
+    for file in submission.files:
+        target = copy / (file.relative_to(submission.folder) if file.is_relative_to(submission.folder) else file.name)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(handin.read_regular(file, config.HANDIN_MAX_BYTES, file.name))
+    return copy
 
 
 def sandbox_uid(slot: int) -> int | None:

@@ -1,4 +1,5 @@
-"""A control group per sandbox: the cap on memory and tasks that nothing in the sandbox escapes.
+"""A control group per sandbox: the cap on memory and tasks, and the CPU share, that nothing in
+the sandbox escapes.
 
 A process's resident memory misses what a submission can hold elsewhere: a memfd or a file in
 /tmp or /dev/shm (tmpfs) is memory no process's RSS counts. A control group's memory limit
@@ -15,6 +16,13 @@ Limits, strongest first (`limits_mode()` says which one is in force; `make setup
   the resident memory, open memfd and shm files and the private tmpfs of the submission's
   processes, bubblewrap bounds /tmp and /dev/shm, and RLIMIT_NPROC caps the sandbox uid's tasks.
 
+CPU: where the cpu controller is there too (cgroup2's cpu.weight, v1's cpu.shares), the group
+weighs config.CPU_WEIGHT, as one ordinary process does: the scheduler shares the cores between
+groups first, so a submission that starts 150 spinning processes, or its own session (which
+escapes the grader's priority), takes no more CPU from the gradings beside it than one process
+would. Without it (`Cgroup.cpu_shared` false, and in "rlimit" mode) nothing bounds a
+submission's share of the CPU beyond its CPU-time limit and task cap.
+
 Each group is created below the grader's own (it stays inside whatever limits the grader has)
 and named `vae-grader-<uid>`: the sandbox uid is one grader's alone (isolation.allocate_uid).
 """
@@ -27,9 +35,11 @@ import time
 from pathlib import Path
 from typing import Callable
 
+from autograder import config
 from autograder.sandbox.limits import kill_until_gone
 
-CONTROLLERS = ("memory", "pids")
+CONTROLLERS = ("memory", "pids")  # required: without both, no group is made
+SHARE = "cpu"  # joined where it is there: the group's CPU share
 _unnamed = itertools.count()
 
 
@@ -77,9 +87,17 @@ def _write(path: Path, value: str) -> None:
         f.write(value)
 
 
-def _parents() -> tuple[str, list[Path]] | None:
-    """("cgroup2" or "cgroup1", the folders new groups are made in) where both controllers are
-    there to use, else None."""
+def _v1_parent(controller: str, own: dict[str, str]) -> Path | None:
+    """The grader's own group's folder in the v1 hierarchy of `controller`, if it is mounted."""
+    for mount, root, fstype, options in _mounts():
+        if fstype == "cgroup" and controller in options and controller in own:
+            return _below(mount, root, own[controller])
+    return None
+
+
+def _parents() -> tuple[str, list[Path], list[str]] | None:
+    """("cgroup2" or "cgroup1", the folders new groups are made in, the controllers used) where
+    memory and pids are there to use (cpu too where it is), else None."""
     own = _own_groups()
     for mount, root, fstype, _ in _mounts():
         if fstype == "cgroup2" and "" in own:
@@ -89,25 +107,30 @@ def _parents() -> tuple[str, list[Path]] | None:
             except OSError:
                 continue
             if set(CONTROLLERS) <= available:
-                return "cgroup2", [parent]
-    folders = []
-    for controller in CONTROLLERS:
-        for mount, root, fstype, options in _mounts():
-            if fstype == "cgroup" and controller in options and controller in own:
-                parent = _below(mount, root, own[controller])
-                if parent and parent not in folders:
-                    folders.append(parent)
-                break
-        else:
+                return "cgroup2", [parent], [*CONTROLLERS, *[SHARE] * (SHARE in available)]
+    folders, used = [], []
+    for controller in (*CONTROLLERS, SHARE):
+        parent = _v1_parent(controller, own)
+        if parent is None and controller != SHARE:
             return None
-    return "cgroup1", folders
+        if parent is not None:
+            used.append(controller)
+            if parent not in folders:
+                folders.append(parent)
+    return "cgroup1", folders, used
 
 
 class Cgroup:
-    """One sandbox's group (a folder per hierarchy: one for cgroup2, memory's and pids' for v1)."""
+    """One sandbox's group (a folder per hierarchy: one for cgroup2; memory's, pids' and cpu's
+    for v1)."""
 
-    def __init__(self, version: str, folders: list[Path]) -> None:
-        self.version, self.folders = version, folders
+    def __init__(self, version: str, folders: list[Path], controllers: tuple[str, ...] = CONTROLLERS) -> None:
+        self.version, self.folders, self.controllers = version, folders, controllers
+
+    @property
+    def cpu_shared(self) -> bool:
+        """The group has its CPU share (the cpu controller): see the module docstring."""
+        return SHARE in self.controllers
 
     @classmethod
     def create(cls, name: str, memory_mb: int, tasks: int) -> Cgroup | None:
@@ -117,13 +140,13 @@ class Cgroup:
         found = _parents()
         if found is None:
             return None
-        version, parents = found
-        group = cls(version, [parent / name for parent in parents])
+        version, parents, controllers = found
+        group = cls(version, [parent / name for parent in parents], tuple(controllers))
         try:
             if version == "cgroup2":
                 subtree = (parents[0] / "cgroup.subtree_control").read_text().split()
-                if not set(CONTROLLERS) <= set(subtree):
-                    _write(parents[0] / "cgroup.subtree_control", " ".join(f"+{c}" for c in CONTROLLERS))
+                if not set(controllers) <= set(subtree):
+                    _write(parents[0] / "cgroup.subtree_control", " ".join(f"+{c}" for c in controllers))
             for folder in group.folders:
                 folder.mkdir(exist_ok=True)
             group.kill()
@@ -134,7 +157,8 @@ class Cgroup:
         return group
 
     def _file(self, name: str) -> Path:
-        """The folder holding control file `name` (v1: memory.* in memory's, pids.* in pids')."""
+        """The folder holding control file `name` (v1: memory.* in memory's, pids.* in pids', cpu.* in
+        cpu's)."""
         for folder in self.folders:
             if (folder / name).exists():
                 return folder / name
@@ -155,6 +179,10 @@ class Cgroup:
                     _write(self._file("memory.memsw.limit_in_bytes"), str(memory))
                 _write(self._file("memory.limit_in_bytes"), str(memory))
         _write(self._file("pids.max"), str(tasks))
+        if self.cpu_shared:  # cpu.shares: 1024 is v1's default, as 100 is cpu.weight's
+            name, value = (("cpu.weight", config.CPU_WEIGHT) if self.version == "cgroup2"
+                           else ("cpu.shares", config.CPU_WEIGHT * 1024 // 100))
+            _write(self._file(name), str(value))
 
     def joiner(self) -> Callable[[], None]:
         """A function for the worker's process to run before exec (as root, before it drops
@@ -217,16 +245,25 @@ def group_name(uid: int | None) -> str:
     return f"vae-grader-{uid}" if uid is not None else f"vae-grader-pid{os.getpid()}-{next(_unnamed)}"
 
 
-_MODE: str | None = None
+_MODE: tuple[str, bool] | None = None
 
 
-def limits_mode() -> str:
-    """"cgroup2", "cgroup1" or "rlimit": what caps memory and tasks here (a group is made and
-    removed to be sure)."""
+def _probe() -> tuple[str, bool]:
+    """(limits_mode, cpu_shared), found once by making a group and removing it."""
     global _MODE
     if _MODE is None:
         probe = Cgroup.create(group_name(None), 64, 8)
-        _MODE = probe.version if probe else "rlimit"
+        _MODE = (probe.version, probe.cpu_shared) if probe else ("rlimit", False)
         if probe:
             probe.remove()
     return _MODE
+
+
+def limits_mode() -> str:
+    """"cgroup2", "cgroup1" or "rlimit": what caps memory and tasks here."""
+    return _probe()[0]
+
+
+def cpu_shared() -> bool:
+    """Each sandbox's group has its CPU share here (the cpu controller: see the module docstring)."""
+    return _probe()[1]

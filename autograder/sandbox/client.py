@@ -95,6 +95,9 @@ class Sandbox:
         # Memory and tasks: a control group of its own where one can be made, else the watchdog.
         self.cgroup = cgroups.Cgroup.create(cgroups.group_name(self.uid), self.limits.memory_mb, self.limits.tasks)
         self.limits_mode = self.cgroup.version if self.cgroup else "rlimit"
+        # uid mode: a private /proc where the kernel allows one (unshare, then setpriv drops to the uid);
+        # elsewhere the worker's process becomes the uid before exec.
+        self.private_proc = self.mode == "uid" and isolation.private_proc_works()
         self._oom_kills = 0
         self.submission = submission
         self.threads = threads or len(os.sched_getaffinity(0))  # parallel graders: 1 each
@@ -137,7 +140,7 @@ class Sandbox:
         # -I ignores PYTHON* variables: -u and -B say unbuffered output and no bytecode files themselves.
         worker = [sys.executable, "-I", "-u", "-B", str(here / "worker.py")]
         prefix = (isolation.bwrap_prefix(self.workdir, self.uid, tmpfs_mb=self.limits.memory_mb)
-                  if self.mode == "bwrap" else [])
+                  if self.mode == "bwrap" else isolation.private_proc_prefix(self.uid) if self.private_proc else [])
         return prefix + worker, here
 
     def start(self) -> None:
@@ -152,7 +155,7 @@ class Sandbox:
             self._oom_kills = self.cgroup.oom_kills()
         preexec = before_exec(self.limits, own_uid=self.uid is not None,
                               join=self.cgroup.joiner() if self.cgroup else None,
-                              user=self.uid if self.mode == "uid" else None)
+                              user=self.uid if self.mode == "uid" and not self.private_proc else None)
         self.process = subprocess.Popen(
             command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             pass_fds=(req_r, ans_w), cwd=self.workdir, env=env, start_new_session=True, preexec_fn=preexec,

@@ -42,7 +42,8 @@ IMPORTED = {"worker": WORKER_MODULE, "protocol": WORKER_MODULE, "probe": WORKER_
 # Names, as attributes (x.name), bare names or string constants (getattr(x, "name")).
 NAMES = {
     "OPS": WORKER_OPS, "serve": WORKER_OPS, "new_model": WORKER_OPS, "keep_tensor": WORKER_OPS,
-    "load_submission": WORKER_OPS, "__code__": WORKER_OPS,
+    "load_submission": WORKER_OPS, "__code__": WORKER_OPS, "__defaults__": WORKER_OPS, "__kwdefaults__": WORKER_OPS,
+    "__globals__": WORKER_OPS, "settrace": FRAMES, "setprofile": FRAMES, "addaudithook": FRAMES,
     **{f"op_{op}": WORKER_OPS for op in protocol.OPS},  # the worker's operation functions
     "_getframe": FRAMES, "currentframe": FRAMES, "getouterframes": FRAMES, "f_back": FRAMES, "f_globals": FRAMES,
     "f_locals": FRAMES, "tb_frame": FRAMES, "get_objects": FRAMES, "get_referrers": FRAMES, "get_referents": FRAMES,

@@ -7,7 +7,9 @@ Isolation, strongest first (`isolation_mode()` says which one is in force):
   submissions), has no network, its own PID namespace, and runs as an unprivileged uid with
   no capabilities.
 - "uid": root without bubblewrap. The worker runs as an unprivileged uid; the grader has
-  made the repository's folders unreadable to it (protect_repository) and checks that.
+  made the repository's folders unreadable to it (protect_repository) and checks that. Where
+  the kernel allows it (private_proc_works), it has its own PID namespace and /proc, so no
+  other process's command line (which names classmates' hand-ins) is in its sight.
 - "process": the grader runs as an ordinary user (or config.ISOLATION_ENV asks for it). The worker is a separate process with its
   own session and the limits of limits.py, but it runs as that user, so it can read whatever
   that user can (the reference included) and write where that user can. Grade untrusted code
@@ -91,8 +93,39 @@ def bwrap_prefix(workdir: Path, uid: int, gpu: Callable[[], bool] = has_gpu,
                 args += _bind_with_parents(seen_as, source=prefix.resolve())
     args += device_args(gpu, devices, tmpfs_mb)
     args += ["--proc", "/proc", "--bind", str(workdir), str(INSIDE), "--chdir", str(INSIDE)]
-    return args + ["/usr/bin/setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
-                   "--no-new-privs", "--inh-caps=-all", "--bounding-set=-all"]
+    return args + drop_privileges(uid)
+
+
+def drop_privileges(uid: int) -> list[str]:
+    """setpriv's arguments: become `uid`, with no groups, no capabilities, no new privileges."""
+    return ["/usr/bin/setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--no-new-privs",
+            "--inh-caps=-all", "--bounding-set=-all"]
+
+
+def private_proc_prefix(uid: int) -> list[str]:
+    """uid mode: the worker gets its own PID namespace and /proc (util-linux unshare, as root),
+    then becomes `uid`. Other processes' command lines, which name classmates' hand-ins (the
+    class folder on `grade_all`'s, a hand-in on a grader's), are then out of its sight."""
+    return ["/usr/bin/unshare", "--pid", "--fork", "--mount-proc", "--kill-child", "--", *drop_privileges(uid)]
+
+
+_PRIVATE_PROC_WORKS: bool | None = None
+
+
+def private_proc_works() -> bool:
+    """Whether private_proc_prefix runs here (root, util-linux, a kernel that allows PID and
+    mount namespaces); asked once per grader."""
+    global _PRIVATE_PROC_WORKS
+    if _PRIVATE_PROC_WORKS is None:
+        _PRIVATE_PROC_WORKS = False
+        if is_root() and Path("/usr/bin/unshare").exists() and Path("/usr/bin/setpriv").exists():
+            try:
+                probe = subprocess.run(private_proc_prefix(config.SANDBOX_UID) + ["/bin/true"], capture_output=True,
+                                       timeout=60)
+                _PRIVATE_PROC_WORKS = probe.returncode == 0
+            except (OSError, subprocess.TimeoutExpired):
+                pass
+    return _PRIVATE_PROC_WORKS
 
 
 _BWRAP_WORKS: bool | None = None

@@ -7,14 +7,19 @@ seeds the RNGs and builds what it needs), so the grader can restart a dead worke
 Nothing here is trusted by the grader: answers are only data, which it checks in its own
 process. OPS, at the end, maps each operation of the protocol to the function answering it.
 
-Self-protection, best effort: before the submission is imported, serve() keeps private
-references to the operation functions, the worker's other functions, the protocol's functions
-and their code objects, and dispatches from that private copy (rewriting OPS changes nothing).
-Before each answer it checks that nothing was swapped; what was is named in the answer's
-protocol.ALTERED field, and a request whose own code was swapped is refused. Code in the same
-process can defeat any such check (native code, rewriting these references through frames or
-the garbage collector), so the grader also scans the submission's source and looks at its
-processes, and flags what it finds for a person (autograder/sandbox/integrity.py).
+Self-protection, best effort: before the submission is imported, serve() keeps a snapshot of
+everything its answers go through (this module's globals, OPS, the protocol's, the probe's and
+MNIST loading's namespaces, the standard modules on the wire's path and the builtins), dispatches
+from a private tuple of the operations (rewriting OPS, or any copy, changes nothing), and adds an
+audit hook, which cannot be removed, that refuses the ways to the private copies and to rebinding
+them: the garbage collector's object lists, trace and profile functions, sys._getframe of the
+worker's frames, setting a watched function's __code__ or default arguments. Around each request
+it puts back whatever was swapped: what was is named in the answer's protocol.ALTERED field (with
+what the hook refused), and an answer computed while something was swapped is refused. Code in
+the same process can still defeat such checks (native code; a thread that swaps between the last
+check and the answer; the internals of torch and of the standard library beyond those watched),
+so the grader also scans the submission's source and looks at its processes, and flags what it
+finds for a person (autograder/sandbox/integrity.py); the grader re-checks every answer itself.
 """
 from __future__ import annotations
 
@@ -320,29 +325,110 @@ OPS = {
 }
 
 
-Snapshot = dict[str, tuple[Any, Any]]  # a watched name -> (the object, its code object if any)
+# --- Self-protection (see the module docstring) --------------------------------------------------
+# The modules whose namespaces the answers go through, besides this one and OPS: the protocol,
+# the probe and MNIST loading that train() runs on, the standard modules on the wire's path,
+# and the builtins every one of them looks names up in.
+WATCHED_MODULES = ("protocol", "probe", "common", "os", "json", "json.encoder", "struct", "safetensors.torch",
+                   "builtins")
+REACHED = "vae.worker.reached"  # the audit event serve raises to read what the guard refused
+# Audit events refused once the submission runs: the garbage collector's ways to any object (the
+# private copies, the guard's own state), the trace and profile hooks (through which a running
+# frame's locals can be rebound), and a second audit hook (which could rewrite what the guard
+# reports).
+REFUSED_EVENTS = frozenset({"gc.get_objects", "gc.get_referrers", "gc.get_referents", "sys.settrace",
+                            "sys.setprofile", "sys._current_frames", "sys.addaudithook"})
+SETATTR_EVENTS = frozenset({"object.__setattr__", "object.__delattr__"})
+
+# One watched name: (label, namespace, name, the object, its __code__, __defaults__, __kwdefaults__).
+Entry = tuple[str, dict, str, Any, Any, Any, Any]
+# What serve keeps: the entries, and each namespace with the names it held.
+Snapshot = tuple[tuple[Entry, ...], tuple[tuple[str, dict, frozenset], ...]]
 
 
-def watched() -> dict[str, Any]:
-    """What a submission could swap to forge answers, by name, as it is now: the OPS table and
-    its entries, this module's functions and the protocol's."""
-    table = globals().get("OPS")
-    found = {"worker.OPS": table}
-    found.update({f"ops.{op}": function for op, function in (table if isinstance(table, dict) else {}).items()})
-    for prefix, namespace, module in (("worker", globals(), __name__), ("protocol", vars(protocol), protocol.__name__)):
-        found.update({f"{prefix}.{name}": value for name, value in namespace.items()
-                      if inspect.isfunction(value) and value.__module__ == module})
-    return found
+def watched() -> list[tuple[str, dict]]:
+    """(label, namespace) of everything a submission could swap to forge answers: this module's
+    globals, the OPS table and WATCHED_MODULES' namespaces (imported here, before the submission)."""
+    import json.encoder  # noqa: F401  (imported so that they are there to watch)
+    import common  # noqa: F401
+    import probe  # noqa: F401
+    import safetensors.torch  # noqa: F401
+
+    return [("worker", globals()), ("ops", OPS), *((name, vars(sys.modules[name])) for name in WATCHED_MODULES)]
 
 
 def snapshot() -> Snapshot:
-    return {name: (value, getattr(value, "__code__", None)) for name, value in watched().items()}
+    """The watched names as they are now, with the code and default arguments of each function."""
+    import types
+
+    entries, spaces = [], []
+    for label, space in watched():
+        spaces.append((label, space, frozenset(space)))
+        for name, value in list(space.items()):
+            function = isinstance(value, types.FunctionType)
+            entries.append((label, space, name, value, *((value.__code__, value.__defaults__, value.__kwdefaults__)
+                                                         if function else (None, None, None))))
+    return tuple(entries), tuple(spaces)
 
 
-def altered(kept: Snapshot, now: dict[str, Any]) -> list[str]:
-    """The names in `kept` whose object or code object is not what it was (`now`: watched())."""
-    return sorted(name for name, (value, code) in kept.items()
-                  if now.get(name) is not value or getattr(value, "__code__", None) is not code)
+def altered(kept: Snapshot) -> list[str]:
+    """The watched names whose object, code or default arguments are not what `kept` holds, and
+    the names added to a watched namespace (a global that shadows a builtin); each is put back
+    as it was (an added name is removed). Written without builtins: they are watched too."""
+    entries, spaces = kept
+    found = []
+    for label, space, name, value, code, defaults, kwdefaults in entries:
+        if space.get(name, entries) is not value:
+            found.append(f"{label}.{name}")
+            space[name] = value
+        elif code is not None and (value.__code__ is not code or value.__defaults__ is not defaults
+                                   or value.__kwdefaults__ is not kwdefaults):
+            found.append(f"{label}.{name}")  # only native code gets here: the guard refuses the rest
+    for label, space, names in spaces:
+        for name in space.keys() - names:
+            if not name.startswith("__"):  # warnings adds __warningregistry__ where one is raised
+                found.append(f"{label}.{name}")
+                space.pop(name, None)
+    return found
+
+
+def protected(kept: Snapshot) -> tuple[frozenset, frozenset]:
+    """The functions and classes whose attributes the submission may not set (the watched ones
+    of this module, OPS, the protocol, the probe and MNIST loading), and their code objects."""
+    import types
+
+    own = {"worker", "ops", "protocol", "probe", "common"}
+    objects = frozenset(value for label, _, _, value, *_ in kept[0]
+                        if label in own and isinstance(value, (types.FunctionType, type)))
+    return objects, frozenset(value.__code__ for value in objects if isinstance(value, types.FunctionType))
+
+
+def guard(objects: frozenset, codes: frozenset) -> Any:
+    """The audit hook serve adds before the import (no audit hook can be removed): it refuses
+    REFUSED_EVENTS, setting or deleting an attribute of `objects` (a function's __code__,
+    __defaults__, __kwdefaults__, a class's methods) and sys._getframe of a frame running `codes`,
+    and answers the REACHED event with the names of what it refused. Its state is one tuple that
+    it rebinds: neither the hook nor its cell is reachable without the garbage collector."""
+    reached: tuple[str, ...] = ()
+
+    def hook(event: str, args: tuple, refused: frozenset = REFUSED_EVENTS, setters: frozenset = SETATTR_EVENTS,
+             report: str = REACHED, error: type = RuntimeError, no_frame: type = ValueError) -> None:
+        nonlocal reached
+        if event == report:
+            args[0].extend(reached)
+            return
+        if event in refused:
+            what, raised = event, error
+        elif event in setters and args[0] in objects:
+            what, raised = f"{event} {args[1]}", error
+        elif event == "sys._getframe" and args[0].f_code in codes:
+            what, raised = event, no_frame  # what libraries catch when they ask for a caller's frame
+        else:
+            return
+        reached += (what,)
+        raise raised(f"the grader's worker does not allow {what} (it reaches the grader's own code)")
+
+    return hook
 
 
 def _adam() -> None:
@@ -378,18 +464,22 @@ def serve(requests: int, answers: int) -> None:
         return
     import torch
 
-    # Private copies, taken before the submission runs (see the module docstring).
-    table, kept = dict(OPS), snapshot()
-    read, write, describe, look, compare = protocol.read_frame, protocol.write_frame, describe_error, watched, altered
-    checkers = {function: function.__code__ for function in (look, compare)}
+    # Private copies, taken before the submission runs (see the module docstring): the table is a
+    # tuple (no entry of it can be set), the locals of this frame cannot be rebound from Python
+    # once the guard refuses trace functions, and what is watched is put back before every use.
+    kept = snapshot()
+    table = tuple(OPS.items())
+    read, write, describe, repair, audit = protocol.read_frame, protocol.write_frame, describe_error, altered, sys.audit
     torch.set_num_threads(int(os.environ.get("VAE_WORKER_THREADS", "0")) or len(os.sched_getaffinity(0)))
     write(answers, {"id": protocol.READY_ID, "ok": True, "torch": torch.__version__})
+    sys.addaudithook(guard(*protected(kept)))
     vae, import_error = None, None
     start = time.perf_counter()
     try:
         vae = load_submission()
     except BaseException as error:  # the submission may raise anything, SystemExit included
         import_error = describe(error)
+    pending = repair(kept)  # what the import swapped: put back, and reported with the first answer
     write(answers, {"id": protocol.IMPORT_ID, "ok": import_error is None, "error": import_error,
                     "seconds": time.perf_counter() - start})
     while True:
@@ -397,25 +487,28 @@ def serve(requests: int, answers: int) -> None:
             header, tensors = read(requests)
         except EOFError:
             return
-        request_id = header.get("id")
-        if any(function.__code__ is not code for function, code in checkers.items()):
-            swapped = ["worker.watched"]  # the check itself was rewritten
-        else:
-            swapped = compare(kept, look())
-        report = {protocol.ALTERED: swapped} if swapped else {}
+        request_id, swapped, pending = header.get("id"), pending + repair(kept), []
         try:
             if vae is None:
                 raise RuntimeError("the submission did not import")
-            own = f"ops.{header['op']}"
-            if own in swapped or any(not name.startswith("ops.") for name in swapped):
-                write(answers, {"ok": False, "id": request_id, **report,
-                                "error": {"type": protocol.ALTERED_ERROR, "traceback": "",
-                                          "message": f"the grader's worker was changed ({', '.join(swapped)[:300]})"}})
-                continue
-            info, out = table[header["op"]](vae, header, tensors)
-            write(answers, {**info, "ok": True, "id": request_id, **report}, out)
+            operation = None
+            for op, function in table:
+                if op == header["op"]:
+                    operation = function
+            if operation is None:
+                raise KeyError(header["op"])
+            info, out = operation(vae, header, tensors)
+            ok, during = True, repair(kept)  # swapped while this answer was computed: the answer is refused
         except BaseException as error:  # report it; the grader decides what it costs
-            write(answers, {"ok": False, "id": request_id, **report, "error": describe(error)})
+            info, out, ok, during = {"error": describe(error)}, {}, False, repair(kept)
+        reached: list[str] = []
+        audit(REACHED, reached)
+        swapped += during + [f"refused.{what}" for what in reached]
+        report = {protocol.ALTERED: swapped} if swapped else {}
+        if during:
+            info, out, ok = {"error": {"type": protocol.ALTERED_ERROR, "traceback": "",
+                                       "message": f"the grader's worker was changed ({', '.join(during)[:300]})"}}, {}, False
+        write(answers, {**info, "ok": ok, "id": request_id, **report}, out)
 
 
 def main() -> None:
