@@ -15,7 +15,7 @@ import pytest
 import autograder.deploy.grade_all as grade_all_module
 from autograder import config
 from autograder.deploy.grade_all import (
-    WORKFLOW_TEMPLATE, DiscoveryError, discover, grade_all, main, sandbox_uid, tag_points, workflow_state,
+    WORKFLOW_TEMPLATE, DiscoveryError, discover, examine, grade_all, main, sandbox_uid, tag_points, workflow_state,
     write_gradebook,
 )
 from autograder.paths import ROOT
@@ -87,7 +87,7 @@ def test_discover_finds_one_submission_per_student_folder(tmp_path):
     bob = hand_in(tmp_path, "bob", "SCORE 2", "assignment/vae.py")  # a cloned repository
     hand_in(tmp_path, "carol", "notes", "model.py")
     (tmp_path / ".DS_Store").mkdir()
-    found = {s.student: s for s in discover(tmp_path)}
+    found = {s.student: examine(s) for s in discover(tmp_path)}
     assert sorted(found) == ["alice", "bob", "carol"]
     assert found["bob"].file == bob
     assert found["carol"].file is None and "it held model.py" in found["carol"].problem
@@ -98,7 +98,7 @@ def test_discover_reads_nbgrader_submitted_layout(tmp_path):
     hand_in(tmp_path / "submitted" / "bob", "other", "SCORE 1")
     with pytest.raises(DiscoveryError, match="several assignments \\(other, vae\\).*--assignment"):
         discover(tmp_path)
-    found = {s.student: s for s in discover(tmp_path, assignment="vae")}
+    found = {s.student: examine(s) for s in discover(tmp_path, assignment="vae")}
     assert found["alice"].file == alice
     assert found["bob"].file is None and "no submission of vae" in found["bob"].problem
 
@@ -113,7 +113,7 @@ def test_discover_takes_the_notebook_beside_vae_py_as_make_grade_does(tmp_path):
     hand_in(tmp_path, "dan", "stub", "assignment/vae.py")
     notebook = hand_in(tmp_path, "dan", json.dumps({"cells": [{"cell_type": "code", "source": "class VAE: pass",
                        "metadata": {"nbgrader": {"grade_id": config.NOTEBOOK_CODE_CELL}}}]}), "assignment/vae.ipynb")
-    [dan] = discover(tmp_path)
+    [dan] = map(examine, discover(tmp_path))
     assert dan.files == (notebook,) and dan.folder == tmp_path / "dan", "the grader is given the student's folder"
 
 

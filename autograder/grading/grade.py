@@ -23,7 +23,7 @@ from unittest import mock
 
 from autograder.grading import handin
 from autograder.cleanup import remove_tree
-from autograder.grading.results import Entry, Results, build, load, maximum, write, zero_tests
+from autograder.grading.results import Entry, Results, build, load, maximum, valid_text, write, zero_tests
 from autograder.paths import BUILD, HIDDEN_GRADERS, ROOT
 from autograder.sandbox import integrity
 from autograder.sandbox.cgroups import limits_mode
@@ -119,7 +119,7 @@ CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # e.g. a terminal's escape sequen
 
 def first_sentence(text: str) -> str:
     """The message's first sentence, whole (up to a '.', '!' or '?' followed by a space or the end)."""
-    flat = CONTROL.sub("?", " ".join(text.split()))
+    flat = CONTROL.sub("?", " ".join(valid_text(text).split()))
     match = re.search(r"[.!?](\s|$)", flat)
     return flat[: match.end()].strip() if match else flat
 
