@@ -203,7 +203,7 @@ def grade_one(submission: Submission, out: Path, uid: int | None, timeout: float
     results.unlink(missing_ok=True)  # a failure must not leave an older grade in place
     outcome = Outcome(submission.student, "failed", workflow=submission.workflow)
     if not submission.files:
-        outcome.error = outcome.problem = results_format.valid_text(submission.problem)
+        outcome.error = outcome.problem = results_format.bounded_text(submission.problem)
         log.write_text(outcome.problem + "\n")
         return outcome
     with open(log, "wb") as sink:
@@ -303,7 +303,7 @@ def write_gradebook(outcomes: list[Outcome], path: Path) -> None:
         for outcome in outcomes:
             points = tag_points(outcome.results)
             total = round(results_format.score(outcome.results), 2) if outcome.results else 0
-            writer.writerow([safe_cell(results_format.valid_text(cell) if isinstance(cell, str) else cell) for cell in
+            writer.writerow([safe_cell(results_format.bounded_text(cell) if isinstance(cell, str) else cell) for cell in
                              (outcome.student, total, *points.values(), outcome.workflow,
                               ";".join(results_format.integrity_flags(outcome.results)),
                               ";".join(results_format.cause_codes(outcome.results)), outcome.error)])

@@ -117,9 +117,15 @@ REASON_WIDTH = 110  # characters of each table line's reason before it wraps ont
 CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # e.g. a terminal's escape sequences in a student's message
 
 
+def printable(text: str) -> str:
+    """`text` on one line, safe to print on a terminal: valid Unicode, every run of white space one
+    space, other control characters (a terminal's escape sequences) shown as '?'."""
+    return CONTROL.sub("?", " ".join(valid_text(text).split()))
+
+
 def first_sentence(text: str) -> str:
     """The message's first sentence, whole (up to a '.', '!' or '?' followed by a space or the end)."""
-    flat = CONTROL.sub("?", " ".join(valid_text(text).split()))
+    flat = printable(text)
     match = re.search(r"[.!?](\s|$)", flat)
     return flat[: match.end()].strip() if match else flat
 
@@ -132,7 +138,7 @@ def table(results: Results) -> str:
             reason = "ok" + (f"; {first_sentence(test['output'])}" if test["output"] else "")
         else:
             reason = first_sentence(test["output"])
-        head = f"{test['score']:6.2f}/{test['max_score']:<6.2f} {test['name'][:58]:<58} "
+        head = f"{test['score']:6.2f}/{test['max_score']:<6.2f} {printable(test['name'])[:58]:<58} "
         wrapped = textwrap.wrap(reason, REASON_WIDTH) or [""]
         lines.append(head + wrapped[0])
         lines += [" " * len(head) + more for more in wrapped[1:]]

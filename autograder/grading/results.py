@@ -177,7 +177,9 @@ def valid_text(text: str) -> str:
     return SURROGATE.sub("\ufffd", text)
 
 
-def _cut(text: str, limit: int) -> str:
+def bounded_text(text: str, limit: int = config.RESULTS_TEXT_CHARS) -> str:
+    """valid_text(text), cut to `limit` characters (saying how many more there were)."""
+    text = valid_text(text)
     if len(text) <= limit:
         return text
     return text[:limit] + f"… ({len(text) - limit:,} more characters cut)"
@@ -186,7 +188,7 @@ def _cut(text: str, limit: int) -> str:
 def _clean(value: Any, limit: int, depth: int = 0) -> Any:
     """`value` as strict JSON can hold it: strings cut to `limit`, non-finite numbers as text."""
     if isinstance(value, str):
-        return _cut(valid_text(value), limit)
+        return bounded_text(value, limit)
     if value is None or isinstance(value, bool):
         return value
     if isinstance(value, int):
@@ -196,10 +198,10 @@ def _clean(value: Any, limit: int, depth: int = 0) -> Any:
     if depth >= MAX_DEPTH:
         return "(nested too deep to keep)"
     if isinstance(value, dict):
-        return {_cut(valid_text(str(key)), limit): _clean(item, limit, depth + 1) for key, item in value.items()}
+        return {bounded_text(str(key), limit): _clean(item, limit, depth + 1) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
         return [_clean(item, limit, depth + 1) for item in value]
-    return _cut(f"({type(value).__name__})", limit)
+    return bounded_text(f"({type(value).__name__})", limit)
 
 
 def _without_extra_data(results: Results) -> Results:

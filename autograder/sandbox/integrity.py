@@ -60,6 +60,7 @@ DOTTED = {"sys.modules": WORKER_MODULE, "inspect.stack": FRAMES, "inspect.trace"
 # Functions of os and io on file descriptors: flagged when given a small integer (a pipe's
 # number) directly.
 FD_FUNCTIONS = {"write", "read", "close", "dup", "fdopen", "open", "lseek", "fstat", "ftruncate", "fsync"}
+FD_CALL = re.compile(rf"(?<![\w.])(?:(?:os|io)\.)?(?:{'|'.join(sorted(FD_FUNCTIONS))})\(\s*\d+\s*[,)]")  # os.write(5, ...)
 TEXT = [(re.compile(r"/dev/shm"), SHARED_MEMORY), (re.compile(r"/proc/[^/\s]+/(fd|mem|maps)"), PIPES)]
 SHARED_OBJECT = re.compile(r"\.so(\.|$| )")  # libx.so, libx.so.6, "libx.so (deleted)"
 WORD = re.compile(r"\w+")
@@ -114,6 +115,7 @@ def scan_text(text: str) -> set[str]:
     flags |= {flag for module, flag in IMPORTED.items() if module != "__main__" and re.search(
         rf"(?<![\w.]){re.escape(module)}\b", text)}
     flags |= {flag for name, flag in DOTTED.items() if re.search(rf"\b{re.escape(name)}\b", text)}
+    flags |= {PIPES} if FD_CALL.search(text) else set()
     return flags | {flag for pattern, flag in TEXT if pattern.search(text)}
 
 
