@@ -34,6 +34,7 @@ from autograder.sandbox import cgroups, integrity
 from autograder.sandbox.client import Sandbox
 from autograder.sandbox.integrity import NATIVE, PIPES, SHARED_MEMORY
 from autograder.paths import ROOT, SOLUTIONS
+from test_classroom import PREFIX, FakeGitHub, fake_grader, grade_class, push  # noqa: F401 (fake_grader: a fixture)
 
 SECRET = b"SECRET = 'outside the hand-in'\n"  # in a vae.py beside the hand-in folder, never to be read
 EXAMPLES = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -410,3 +411,24 @@ def test_a_zip_with_a_name_marked_utf8_that_is_not_scores_zero_with_the_reason(t
     done, found = grade_for_real(tmp_path / "hand-in.zip", tmp_path)
     assert found["score"] == 0 and results.cause_codes(found) == ["handin.not_gradable"]
     assert b"not valid UTF-8" in done.stdout
+
+
+# --- grade-class: a commit whose hand-in cannot be read is graded, once -------------------------------------
+
+
+def test_grade_class_posts_a_zero_with_the_reason_and_does_not_grade_that_commit_again(tmp_path, monkeypatch,
+                                                                                      fake_grader):
+    bares = {f"{PREFIX}ann": tmp_path / "ann.git", f"{PREFIX}mal": tmp_path / "mal.git"}
+    push(bares[f"{PREFIX}ann"], {"assignment/vae.py": "SCORE 100\n"})
+    push(bares[f"{PREFIX}mal"], {"README.md": "hi\n"})
+    work = bares[f"{PREFIX}mal"].with_suffix(".work")
+    (work / "hand-in.zip").write_bytes(raw_zip([(b"vae.py", 0x800, 0, b"SCORE 100\n"), (b"\xff.txt", 0x800, 0, b"")]))
+    push(bares[f"{PREFIX}mal"], {})
+    with FakeGitHub(bares) as fake:
+        assert grade_class(fake, tmp_path / "out", monkeypatch) == 0
+        [mal] = fake.posted(f"{PREFIX}mal")
+        assert mal["state"] == "failure" and mal["description"].startswith("Points 0/100: hand-in.zip marks a file name")
+        assert fake.posted(f"{PREFIX}ann")[0]["state"] == "success"
+        assert grade_class(fake, tmp_path / "out", monkeypatch) == 0  # the next scheduled run
+        assert len(fake.posted(f"{PREFIX}mal")) == 1, "the same commit was graded again"
+    assert [Path(call[0]).name for call in fake_grader()] == ["ann"]
