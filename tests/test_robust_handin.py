@@ -82,8 +82,9 @@ NOTEBOOK = st.one_of(
     st.binary(max_size=200),
 )
 NAME_BYTES = st.one_of(st.binary(min_size=1, max_size=30),
-                       st.sampled_from([b"vae.py", b"vae.ipynb", b"a/vae.py", b"../vae.py", b"/etc/passwd", b"\xff/vae.py",
-                                        b"C:\\vae.py", b"./", b"a//b/", b"__MACOSX/vae.py", b".git/vae.py"]),
+                       st.sampled_from([b"vae.py", b"vae.ipynb", b"a/vae.py", b"../vae.py", b"/etc/passwd",
+                                        b"\xff/vae.py", b"C:\\vae.py", b"./", b"a//b/", b"__MACOSX/vae.py",
+                                        b".git/vae.py"]),
                        st.integers(1, 200).map(lambda n: b"d/" * n + b"vae.py"))
 FILE_TYPES = st.sampled_from([0, 0o100644 << 16, 0o040755 << 16, 0o120777 << 16, 0o010644 << 16, 0xFFFF << 16])
 MEMBER = st.tuples(NAME_BYTES, st.sampled_from([0, 0x800, 0x1, 0x8]), FILE_TYPES,
@@ -427,7 +428,8 @@ def test_grade_class_posts_a_zero_with_the_reason_and_does_not_grade_that_commit
     with FakeGitHub(bares) as fake:
         assert grade_class(fake, tmp_path / "out", monkeypatch) == 0
         [mal] = fake.posted(f"{PREFIX}mal")
-        assert mal["state"] == "failure" and mal["description"].startswith("Points 0/100: hand-in.zip marks a file name")
+        assert mal["state"] == "failure"
+        assert mal["description"].startswith("Points 0/100: hand-in.zip marks a file name")
         assert fake.posted(f"{PREFIX}ann")[0]["state"] == "success"
         assert grade_class(fake, tmp_path / "out", monkeypatch) == 0  # the next scheduled run
         assert len(fake.posted(f"{PREFIX}mal")) == 1, "the same commit was graded again"

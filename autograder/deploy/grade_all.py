@@ -10,10 +10,10 @@ SUBMISSIONS holds one folder per student, in either layout:
   (`--assignment NAME` picks one when there are several).
 Each student's folder is read (handin.resolve) and graded inside that student's own job, by
 its own `python -m autograder.grading.grade` process, `--jobs` at a time (one per core by
-default): a hand-in that cannot be read is that student's 0, with the reason, never the class's. As root, each job runs its submission as its own sandbox uid
-(SANDBOX_UID - slot), so jobs running together cannot read each other's files. A grader
-process that fails or hangs costs only that student's row (0 points and an error); the batch
-goes on. Results go to OUT/<student>/ (results.json, feedback.png, grade.log) and the
+default): a hand-in that cannot be read is that student's 0, with the reason, never the
+class's. As root, each job runs its submission as its own sandbox uid (SANDBOX_UID - slot),
+so jobs running together cannot read each other's files. A grader process that fails or
+hangs costs only that student's row (0 points and an error); the batch goes on. Results go to OUT/<student>/ (results.json, feedback.png, grade.log) and the
 gradebook to OUT/gradebook.csv (its text cells cannot start a spreadsheet formula). A second
 run skips every student whose results.json is newer than the files graded, unless `--force`.
 Last, the class report (autograder/deploy/class_report.py) goes beside the gradebook: OUT/report.md

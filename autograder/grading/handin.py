@@ -25,7 +25,7 @@ Reading is careful: links are never followed (a link could point at the referenc
 only regular files are read, and each kind of file has a size cap in autograder/config.py; a
 file over its cap is refused with a message that says so, never cut. Whatever the hand-in holds,
 resolve() returns a Code whose note is valid Unicode (a file name's bytes that are not UTF-8
-shown as \xff): it never raises. Standard library and the results format only.
+shown as \xff): it never raises. Standard library, the results format and cleanup.py only.
 """
 from __future__ import annotations
 
@@ -230,8 +230,8 @@ def _notebook(notebook: Path, name: str, vae_py: Path | None, vae_py_name: str) 
             raise HandInError(f"The graded cell '{config.NOTEBOOK_CODE_CELL}' of {name} imports vae.py, but no vae.py "
                               "was handed in beside it: hand in vae.py too, or write your code in that cell.")
         return _python(vae_py, vae_py_name, also=(notebook,))
-    return Code(code, f"Graded the code in {name}'s cell '{config.NOTEBOOK_CODE_CELL}' "
-                                 "(it replaces vae.py).", (notebook,))
+    return Code(code, f"Graded the code in {name}'s cell '{config.NOTEBOOK_CODE_CELL}' (it replaces vae.py).",
+                (notebook,))
 
 
 def _folder(folder: Path, zips: bool = True) -> Code:

@@ -60,7 +60,8 @@ DOTTED = {"sys.modules": WORKER_MODULE, "inspect.stack": FRAMES, "inspect.trace"
 # Functions of os and io on file descriptors: flagged when given a small integer (a pipe's
 # number) directly.
 FD_FUNCTIONS = {"write", "read", "close", "dup", "fdopen", "open", "lseek", "fstat", "ftruncate", "fsync"}
-FD_CALL = re.compile(rf"(?<![\w.])(?:(?:os|io)\.)?(?:{'|'.join(sorted(FD_FUNCTIONS))})\(\s*\d+\s*[,)]")  # os.write(5, ...)
+# os.write(5, ...) in source the ast cannot read (scan_text)
+FD_CALL = re.compile(rf"(?<![\w.])(?:(?:os|io)\.)?(?:{'|'.join(sorted(FD_FUNCTIONS))})\(\s*\d+\s*[,)]")
 TEXT = [(re.compile(r"/dev/shm"), SHARED_MEMORY), (re.compile(r"/proc/[^/\s]+/(fd|mem|maps)"), PIPES)]
 SHARED_OBJECT = re.compile(r"\.so(\.|$| )")  # libx.so, libx.so.6, "libx.so (deleted)"
 WORD = re.compile(r"\w+")
