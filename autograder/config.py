@@ -190,6 +190,9 @@ SUBMISSION_MAX_BYTES = 1 << 20
 NOTEBOOK_MAX_BYTES = 20 << 20  # a notebook with its output images (the released one: ~40 KB)
 HANDIN_MAX_FILES = 10_000  # entries looked at in a hand-in folder or zip
 HANDIN_MAX_BYTES = 200 << 20  # a zip's files, uncompressed, together
+# Folders a zip's member may lie below: a repository's deepest honest path is about 10 (a
+# notebook checkpoint under assignment/); deeper trees, up to thousands of levels, only break tools.
+HANDIN_MAX_DEPTH = 64
 WORKFLOW_MAX_BYTES = 64 << 10  # one file of a cloned repository's .github/workflows/
 # results.json: every string (student-derived ones included) is cut to RESULTS_TEXT_CHARS,
 # and the whole file stays under RESULTS_MAX_BYTES (Gradescope and CI readers stay fast).

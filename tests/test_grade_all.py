@@ -15,7 +15,7 @@ import pytest
 import autograder.deploy.grade_all as grade_all_module
 from autograder import config
 from autograder.deploy.grade_all import (
-    WORKFLOW_TEMPLATE, DiscoveryError, discover, grade_all, main, sandbox_uid, tag_points, workflow_state,
+    WORKFLOW_TEMPLATE, DiscoveryError, discover, examine, grade_all, main, sandbox_uid, tag_points, workflow_state,
     write_gradebook,
 )
 from autograder.paths import ROOT
@@ -87,7 +87,7 @@ def test_discover_finds_one_submission_per_student_folder(tmp_path):
     bob = hand_in(tmp_path, "bob", "SCORE 2", "assignment/vae.py")  # a cloned repository
     hand_in(tmp_path, "carol", "notes", "model.py")
     (tmp_path / ".DS_Store").mkdir()
-    found = {s.student: s for s in discover(tmp_path)}
+    found = {s.student: examine(s) for s in discover(tmp_path)}
     assert sorted(found) == ["alice", "bob", "carol"]
     assert found["bob"].file == bob
     assert found["carol"].file is None and "it held model.py" in found["carol"].problem
@@ -98,7 +98,7 @@ def test_discover_reads_nbgrader_submitted_layout(tmp_path):
     hand_in(tmp_path / "submitted" / "bob", "other", "SCORE 1")
     with pytest.raises(DiscoveryError, match="several assignments \\(other, vae\\).*--assignment"):
         discover(tmp_path)
-    found = {s.student: s for s in discover(tmp_path, assignment="vae")}
+    found = {s.student: examine(s) for s in discover(tmp_path, assignment="vae")}
     assert found["alice"].file == alice
     assert found["bob"].file is None and "no submission of vae" in found["bob"].problem
 
@@ -113,7 +113,7 @@ def test_discover_takes_the_notebook_beside_vae_py_as_make_grade_does(tmp_path):
     hand_in(tmp_path, "dan", "stub", "assignment/vae.py")
     notebook = hand_in(tmp_path, "dan", json.dumps({"cells": [{"cell_type": "code", "source": "class VAE: pass",
                        "metadata": {"nbgrader": {"grade_id": config.NOTEBOOK_CODE_CELL}}}]}), "assignment/vae.ipynb")
-    [dan] = discover(tmp_path)
+    [dan] = map(examine, discover(tmp_path))
     assert dan.files == (notebook,) and dan.folder == tmp_path / "dan", "the grader is given the student's folder"
 
 
@@ -209,6 +209,44 @@ def test_a_student_without_a_file_gets_zero_and_the_reason(tmp_path, fake):
     hand_in(tmp_path / "in", "carol", "notes", "model.py")
     [outcome] = grade_all(discover(tmp_path / "in"), tmp_path / "out", command=fake)
     assert outcome.status == "failed" and "No vae.py was found" in outcome.error and fake.calls() == []
+
+
+def test_hand_ins_that_cannot_be_read_cost_only_their_own_rows(tmp_path, fake):
+    from test_robust_handin import raw_zip  # a zip written byte by byte
+
+    hand_in(tmp_path / "in", "alice", "SCORE 15")
+    (tmp_path / "in" / "mallory").mkdir()  # a name marked UTF-8 that is not
+    (tmp_path / "in" / "mallory" / "hand-in.zip").write_bytes(raw_zip([(b"vae.py", 0x800, 0, b"SCORE 15"),
+                                                                     (b"\xff.txt", 0x800, 0, b"")]))
+    (tmp_path / "in" / "deep").mkdir()  # deeper than PATH_MAX and the recursion limit
+    (tmp_path / "in" / "deep" / "d.zip").write_bytes(raw_zip([(b"vae.py", 0, 0, b"SCORE 15"),
+                                                             (b"a/" * 3000 + b"f", 0, 0, b"")]))
+    hand_in(tmp_path / "in", os.fsdecode(b"\xe9mile-latin1"), "notes", os.fsdecode(b"notes\xff.txt"))
+    outcomes = {o.student: o for o in grade_all(discover(tmp_path / "in"), tmp_path / "out", command=fake)}
+    assert outcomes["alice"].status == "graded" and outcomes["alice"].results["score"] == 15
+    assert "not valid UTF-8" in outcomes["mallory"].problem and "3,001 folders deep" in outcomes["deep"].problem
+    assert [Path(c[0]).name for c in fake.calls()] == ["alice"]
+    write_gradebook(list(outcomes.values()), tmp_path / "gradebook.csv")
+    rows = read_gradebook(tmp_path / "gradebook.csv")  # valid UTF-8: read strictly
+    assert rows["\\xe9mile-latin1"]["total"] == "0" and "notes\\xff.txt" in rows["\\xe9mile-latin1"]["error"]
+    assert rows["mallory"]["total"] == "0" and "not valid UTF-8" in rows["mallory"]["error"]
+
+
+def test_a_job_that_fails_unexpectedly_costs_only_its_own_row(tmp_path, fake, monkeypatch):
+    hand_in(tmp_path / "in", "alice", "SCORE 15")
+    hand_in(tmp_path / "in", "bob", "SCORE 15")
+    resolve = grade_all_module.handin.resolve
+
+    def fails_for_bob(folder: Path):
+        if folder.name == "bob":
+            raise OSError("planted")
+        return resolve(folder)
+
+    monkeypatch.setattr(grade_all_module.handin, "resolve", fails_for_bob)
+    submissions = discover(tmp_path / "in")  # reads nothing a student handed in
+    outcomes = {o.student: o for o in grade_all(submissions, tmp_path / "out", command=fake)}
+    assert outcomes["alice"].status == "graded"
+    assert outcomes["bob"].status == "failed" and "OSError: planted" in outcomes["bob"].error
 
 
 def test_a_second_run_grades_only_what_changed_unless_forced(tmp_path, fake):

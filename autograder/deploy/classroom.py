@@ -224,13 +224,12 @@ def grade_class(client: Any, org: str, prefix: str, out: Path, token: str | None
     submissions = [s for s in discover(out / "batch") if s.student in new] if new else []
     outcomes = grade_all(submissions, out / "results", jobs, force, timeout, command) if new else []
     write_gradebook(outcomes, out / "gradebook.csv")
-    problems = {s.student: s.problem for s in submissions if s.file is None}
-    for outcome in outcomes:
+    for outcome in outcomes:  # a hand-in that cannot be read is graded: 0 with the reason, not retried
         head = new[outcome.student]
-        head.state = "graded" if outcome.results is not None or outcome.student in problems else "grader failed"
+        head.state = "graded" if outcome.results is not None or outcome.problem else "grader failed"
         head.note = outcome.error
         try:
-            head.points = post(head, outcome, problems.get(outcome.student, ""), run_url)
+            head.points = post(head, outcome, outcome.problem, run_url)
         except GithubException as error:  # one repository's failure must not stop the others
             head.state, head.note = "post failed", f"{type(error).__name__}: {error}"
     return heads

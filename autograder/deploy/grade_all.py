@@ -8,11 +8,12 @@ SUBMISSIONS holds one folder per student, in either layout:
   nested, e.g. `assignment/vae.py`, a notebook beside it or alone, a zip);
 - SUBMISSIONS/submitted/<student>/<assignment>/...: nbgrader's exchange layout
   (`--assignment NAME` picks one when there are several).
-Each student's folder is graded by its own `python -m autograder.grading.grade` process, `--jobs` at a time
-(one per core by default). As root, each job runs its submission as its own sandbox uid
-(SANDBOX_UID - slot), so jobs running together cannot read each other's files. A grader
-process that fails or hangs costs only that student's row (0 points and an error); the batch
-goes on. Results go to OUT/<student>/ (results.json, feedback.png, grade.log) and the
+Each student's folder is read (handin.resolve) and graded inside that student's own job, by
+its own `python -m autograder.grading.grade` process, `--jobs` at a time (one per core by
+default): a hand-in that cannot be read is that student's 0, with the reason, never the
+class's. As root, each job runs its submission as its own sandbox uid (SANDBOX_UID - slot),
+so jobs running together cannot read each other's files. A grader process that fails or
+hangs costs only that student's row (0 points and an error); the batch goes on. Results go to OUT/<student>/ (results.json, feedback.png, grade.log) and the
 gradebook to OUT/gradebook.csv (its text cells cannot start a spreadsheet formula). A second
 run skips every student whose results.json is newer than the files graded, unless `--force`.
 Last, the class report (autograder/deploy/class_report.py) goes beside the gradebook: OUT/report.md
@@ -64,9 +65,10 @@ class Submission:
 
     student: str
     folder: Path  # what the student handed in, as the grader is given it
-    files: tuple[Path, ...]  # the files graded (handin.resolve); () when there is nothing to grade
+    files: tuple[Path, ...] = ()  # the files graded (handin.resolve, in examine); () when nothing is graded
     problem: str = ""  # why there is nothing to grade
     workflow: str = ""  # the CI workflow in a cloned repository: "", "unchanged" or "modified"
+    examined: bool = False  # whether files, problem and workflow were read from the folder yet
 
     @property
     def file(self) -> Path | None:
@@ -84,6 +86,7 @@ class Outcome:
     error: str = ""
     seconds: float = 0.0
     workflow: str = ""
+    problem: str = ""  # why nothing was graded: the student's 0 (with `error` the same), not a grader failure
 
 
 # --- Finding the submissions ---------------------------------------------------------------------
@@ -107,8 +110,13 @@ def workflow_state(folder: Path) -> str:
             return "modified"
     except FileNotFoundError:
         return ""
-    with os.scandir(workflows) as entries:
-        names = [entry.name for _, entry in zip(range(10), entries)]
+    except OSError:
+        return "modified"
+    try:
+        with os.scandir(workflows) as entries:
+            names = [entry.name for _, entry in zip(range(10), entries)]
+    except OSError:
+        return "modified"
     if names != [WORKFLOW.name]:
         return "modified"
     try:
@@ -118,15 +126,20 @@ def workflow_state(folder: Path) -> str:
     return "unchanged" if text == WORKFLOW_TEMPLATE.read_bytes() else "modified"
 
 
-def _submission(student: str, folder: Path) -> Submission:
-    code = handin.resolve(folder)
-    problem = "" if code.source is not None else code.note
-    return Submission(student, folder, code.files if code.source is not None else (), problem,
-                      workflow_state(folder))
+def examine(submission: Submission) -> Submission:
+    """The submission with what its folder holds: the files graded, or why nothing can be; its
+    workflow. Called inside the student's own job; whatever the folder holds, it does not raise."""
+    if submission.examined or submission.problem:
+        return submission
+    code = handin.resolve(submission.folder)
+    graded = code.source is not None
+    return Submission(submission.student, submission.folder, code.files if graded else (),
+                      "" if graded else code.note, workflow_state(submission.folder), examined=True)
 
 
 def discover(folder: Path, assignment: str | None = None) -> list[Submission]:
-    """One Submission per student folder, in either layout (see the module docstring)."""
+    """One Submission per student folder, in either layout (see the module docstring); what each
+    holds is read later, in the student's own job (examine)."""
     if not folder.is_dir():
         raise DiscoveryError(f"{folder} is not a folder: pass the folder that holds one folder per student")
     submitted = folder / "submitted"
@@ -135,7 +148,7 @@ def discover(folder: Path, assignment: str | None = None) -> list[Submission]:
         if not students:
             raise DiscoveryError(f"{folder} holds no student folders: expected {folder}/<student>/vae.py "
                                  f"or nbgrader's {folder}/submitted/<student>/<assignment>/")
-        return [_submission(s.name, s) for s in students]
+        return [Submission(s.name, s) for s in students]
     students = _subfolders(submitted)
     names = sorted({a.name for s in students for a in _subfolders(s)})
     if assignment is None:
@@ -146,7 +159,7 @@ def discover(folder: Path, assignment: str | None = None) -> list[Submission]:
     found = []
     for student in students:
         if (student / assignment).is_dir() and assignment:
-            found.append(_submission(student.name, student / assignment))
+            found.append(Submission(student.name, student / assignment))
         else:
             found.append(Submission(student.name, student, (), f"no submission of {assignment or 'any assignment'}"))
     return found
@@ -191,8 +204,8 @@ def grade_one(submission: Submission, out: Path, uid: int | None, timeout: float
     results.unlink(missing_ok=True)  # a failure must not leave an older grade in place
     outcome = Outcome(submission.student, "failed", workflow=submission.workflow)
     if not submission.files:
-        outcome.error = submission.problem
-        log.write_text(submission.problem + "\n")
+        outcome.error = outcome.problem = results_format.bounded_text(submission.problem)
+        log.write_text(outcome.problem + "\n")
         return outcome
     with open(log, "wb") as sink, tempfile.TemporaryDirectory(prefix="vae-handin-") as private:
         try:
@@ -250,19 +263,23 @@ def grade_all(submissions: list[Submission], out: Path, jobs: int | None = None,
     jobs = max(1, jobs or os.cpu_count() or 1)
     # The cores are shared out: oversubscribed training threads slow every job down tenfold.
     command = command or partial(grade_command, threads=max(1, (os.cpu_count() or 1) // jobs))
-    outcomes, todo = [], []
-    for submission in submissions:
-        results = out / submission.student / "results.json"
-        if not force and is_graded(submission, results):
-            outcomes.append(Outcome(submission.student, "skipped", results_format.load(results),
-                                    workflow=submission.workflow))
-        else:
-            todo.append(submission)
+    outcomes = []
     slots: queue.Queue[int] = queue.Queue()
     for slot in range(jobs):
         slots.put(slot)
 
     def run(submission: Submission) -> Outcome:
+        try:
+            return job(submission)
+        except Exception as error:  # noqa: BLE001 - a backstop: one student's job never stops the class
+            return Outcome(submission.student, "failed", error=f"the grader failed on this student's job "
+                                                              f"({type(error).__name__}: {error})"[:300])
+
+    def job(submission: Submission) -> Outcome:
+        submission = examine(submission)  # here, in the student's own job
+        results = out / submission.student / "results.json"
+        if not force and is_graded(submission, results):
+            return Outcome(submission.student, "skipped", results_format.load(results), workflow=submission.workflow)
         slot = slots.get()  # never two running jobs with the same sandbox uid
         try:
             return grade_one(submission, out, sandbox_uid(slot), timeout, command)
@@ -270,13 +287,14 @@ def grade_all(submissions: list[Submission], out: Path, jobs: int | None = None,
             slots.put(slot)
 
     with ThreadPoolExecutor(max_workers=jobs) as pool, \
-            tqdm(total=len(todo), unit="submission", desc="grading", disable=None) as bar:
-        for done, future in enumerate(as_completed([pool.submit(run, s) for s in todo]), start=1):
+            tqdm(total=len(submissions), unit="submission", desc="grading", disable=None) as bar:
+        futures = [pool.submit(run, s) for s in submissions]
+        for done, future in enumerate(as_completed(futures), start=1):
             outcome = future.result()
             outcomes.append(outcome)
             bar.update()
             score = f"{outcome.results['score']:g} points" if outcome.results else f"error: {outcome.error}"
-            bar.write(f"[{done}/{len(todo)}] {outcome.student}: {score} ({outcome.seconds:.0f} s)",
+            bar.write(f"[{done}/{len(submissions)}] {outcome.student}: {score} ({outcome.seconds:.0f} s)",
                       file=sys.stderr)
     return sorted(outcomes, key=lambda o: o.student)
 
@@ -304,7 +322,7 @@ def write_gradebook(outcomes: list[Outcome], path: Path) -> None:
         for outcome in outcomes:
             points = tag_points(outcome.results)
             total = round(results_format.score(outcome.results), 2) if outcome.results else 0
-            writer.writerow([safe_cell(cell) for cell in
+            writer.writerow([safe_cell(results_format.bounded_text(cell) if isinstance(cell, str) else cell) for cell in
                              (outcome.student, total, *points.values(), outcome.workflow,
                               ";".join(results_format.integrity_flags(outcome.results)),
                               ";".join(results_format.cause_codes(outcome.results)), outcome.error)])

@@ -4,7 +4,8 @@
 
 The submission runs in a sandboxed worker (autograder/sandbox/); the hidden graders
 (autograder/hidden/) run here, in the trusted process, under pytest. Exit status 0 whenever
-grading completed, whatever the score; 1 only if the grader itself failed.
+grading completed, whatever the score or the hand-in; 1 only if the grader itself failed.
+Whatever the submission did, no process, folder or control group of its grading is left.
 """
 from __future__ import annotations
 
@@ -21,7 +22,8 @@ from pathlib import Path
 from unittest import mock
 
 from autograder.grading import handin
-from autograder.grading.results import Entry, Results, build, maximum, write, zero_tests
+from autograder.cleanup import remove_tree
+from autograder.grading.results import Entry, Results, build, load, maximum, valid_text, write, zero_tests
 from autograder.paths import BUILD, HIDDEN_GRADERS, ROOT
 from autograder.sandbox import integrity
 from autograder.sandbox.cgroups import limits_mode
@@ -84,40 +86,48 @@ def grade(submission: Path, results_path: Path = DEFAULT_RESULTS, sandbox_uid: i
     results_path = results_path.resolve()
     results_path.parent.mkdir(parents=True, exist_ok=True)
     (results_path.parent / "feedback.png").unlink(missing_ok=True)
-    scratch = tempfile.TemporaryDirectory(prefix="vae-grade-")
     code = handin.resolve(submission)
     extra = {"isolation": isolation_mode(), "limits": limits_mode()}
     flags: set[str] = set()
     if code.source is None:
         tests, output = zero_tests(code.note, "handin.not_gradable"), ""
     else:
-        vae_py = Path(scratch.name) / "vae.py"
-        vae_py.write_bytes(code.source)
-        sandbox = Sandbox(vae_py, sandbox_uid, threads)
+        scratch = Path(tempfile.mkdtemp(prefix="vae-grade-"))
         try:
-            if extra["isolation"] == "uid":
-                protect_repository(sandbox.uid)
-            sandbox.launch()  # the worker imports torch while pytest starts here
-            tests = run_hidden_tests(sandbox, results_path.parent)
+            vae_py = scratch / "vae.py"
+            vae_py.write_bytes(code.source)
+            sandbox = Sandbox(vae_py, sandbox_uid, threads)
+            try:
+                if extra["isolation"] == "uid":
+                    protect_repository(sandbox.uid)
+                sandbox.launch()  # the worker imports torch while pytest starts here
+                tests = run_hidden_tests(sandbox, results_path.parent)
+            finally:
+                sandbox.close()  # every process of the submission is gone before results are written
         finally:
-            sandbox.close()  # every process of the submission is gone before results are written
+            remove_tree(scratch)
         if sandbox.library_failure:  # no score: the grading machine is broken, not the submission
             raise GraderError(str(sandbox.library_failure))
         output = "\n".join(filter(None, [code.note, sandbox_output_note(sandbox)]))
         extra.update(worker_starts=sandbox.starts, timings=sandbox.timings)
         flags = integrity.scan(code.source) | sandbox.flags  # for a person: they change no points
-    scratch.cleanup()
-    results = build(tests, output, time.perf_counter() - start, extra, flags)
-    write(results, results_path)
-    return results
+    write(build(tests, output, time.perf_counter() - start, extra, flags), results_path)
+    return load(results_path)  # what results.json holds (bounded, valid text) is what the table shows
 
 
 REASON_WIDTH = 110  # characters of each table line's reason before it wraps onto the next line
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # e.g. a terminal's escape sequences in a student's message
+
+
+def printable(text: str) -> str:
+    """`text` on one line, safe to print on a terminal: valid Unicode, every run of white space one
+    space, other control characters (a terminal's escape sequences) shown as '?'."""
+    return CONTROL.sub("?", " ".join(valid_text(text).split()))
 
 
 def first_sentence(text: str) -> str:
     """The message's first sentence, whole (up to a '.', '!' or '?' followed by a space or the end)."""
-    flat = " ".join(text.split())
+    flat = printable(text)
     match = re.search(r"[.!?](\s|$)", flat)
     return flat[: match.end()].strip() if match else flat
 
@@ -130,7 +140,7 @@ def table(results: Results) -> str:
             reason = "ok" + (f"; {first_sentence(test['output'])}" if test["output"] else "")
         else:
             reason = first_sentence(test["output"])
-        head = f"{test['score']:6.2f}/{test['max_score']:<6.2f} {test['name'][:58]:<58} "
+        head = f"{test['score']:6.2f}/{test['max_score']:<6.2f} {printable(test['name'])[:58]:<58} "
         wrapped = textwrap.wrap(reason, REASON_WIDTH) or [""]
         lines.append(head + wrapped[0])
         lines += [" " * len(head) + more for more in wrapped[1:]]
@@ -146,6 +156,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sandbox-uid", type=int, default=None, help="uid that runs the submission (as root)")
     parser.add_argument("--threads", type=int, default=None, help="CPU threads for the submission (default: all)")
     args = parser.parse_args(argv)
+    if isinstance(sys.stdout, io.TextIOWrapper):  # a terminal that is not UTF-8 still gets the table
+        sys.stdout.reconfigure(errors="backslashreplace")
     try:
         results = grade(args.submission, args.results, args.sandbox_uid, args.threads)
     except (GraderError, IsolationError) as error:

@@ -15,13 +15,17 @@ None) and a note for the student. The rules, in order:
 3. A notebook whose graded cell (nbgrader grade_id config.NOTEBOOK_CODE_CELL) defines the code
    (class VAE, loss_function, train) is graded instead of vae.py; a cell that still imports
    vae.py defers to it; a missing, doubled, retyped or unreadable cell is named in the note,
-   and vae.py is graded if there is one.
+   and vae.py is graded if there is one. So is a cell whose code is larger than a vae.py may be
+   or holds text that is not valid Unicode: what runs is exactly what was read, never cut.
 4. A .zip is unpacked safely into a scratch folder (no absolute paths or `..`, links skipped,
-   config's count and size caps) and resolved as a folder.
+   config's count, size and depth caps) and resolved as a folder; a name it marks as UTF-8
+   that is not is named in the note.
 
 Reading is careful: links are never followed (a link could point at the reference solution),
 only regular files are read, and each kind of file has a size cap in autograder/config.py; a
-file over its cap is refused with a message that says so, never cut. Standard library only.
+file over its cap is refused with a message that says so, never cut. Whatever the hand-in holds,
+resolve() returns a Code whose note is valid Unicode (a file name's bytes that are not UTF-8
+shown as \xff): it never raises. Standard library, the results format and cleanup.py only.
 """
 from __future__ import annotations
 
@@ -37,11 +41,14 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from autograder import config
+from autograder.cleanup import remove_tree
+from autograder.grading.results import valid_text
 
 SUBMISSION_NAME = "vae.py"
 NOTEBOOK_NAME = "vae.ipynb"
 IGNORED_DIRS = frozenset({"__MACOSX", "__pycache__", "venv", "node_modules"})  # and every hidden folder
 DEFINES = re.compile(r"^(class VAE\b|def (loss_function|train)\b)", re.MULTILINE)
+UNREADABLE = "the grader could not read it"  # the backstop's words (tests look for them)
 HINT = ("Hand in assignment/vae.py (the file itself, or a folder or zip holding it), or your notebook "
         f"with your code in its cell '{config.NOTEBOOK_CODE_CELL}'.")
 
@@ -189,6 +196,22 @@ def module_source(text: bytes | str, name: str = NOTEBOOK_NAME) -> str | None:
 # --- Resolving -------------------------------------------------------------------------------------------
 
 
+def _encoded(source: str, name: str) -> bytes:
+    """The graded cell's code as the bytes that run (NotebookError if they cannot be, whole)."""
+    cell = f"The graded cell '{config.NOTEBOOK_CODE_CELL}' of {name}"
+    try:
+        code = source.encode()
+    except UnicodeEncodeError as error:
+        raise NotebookError(f"{cell} holds text that is not valid Unicode (a lone surrogate, "
+                            f"\\u{ord(source[error.start]):04x}, at character {error.start:,}): save the notebook "
+                            "again with Jupyter.") from None
+    if len(code) > config.SUBMISSION_MAX_BYTES:
+        raise NotebookError(f"{cell} holds {len(code):,} bytes of code; the grader runs code of up to "
+                            f"{config.SUBMISSION_MAX_BYTES:,} bytes and did not cut it. Keep your code alone in "
+                            "that cell, without data pasted into it.")
+    return code
+
+
 def _python(path: Path, name: str, note: str = "", also: tuple[Path, ...] = ()) -> Code:
     return Code(read_regular(path, config.SUBMISSION_MAX_BYTES, name), note, (path, *also))
 
@@ -197,6 +220,7 @@ def _notebook(notebook: Path, name: str, vae_py: Path | None, vae_py_name: str) 
     """The notebook's code, or vae.py's when the notebook defers to it or cannot be graded."""
     try:
         source = module_source(read_regular(notebook, config.NOTEBOOK_MAX_BYTES, name), name)
+        code = None if source is None else _encoded(source, name)
     except (NotebookError, HandInError) as error:
         if vae_py is None:
             raise HandInError(str(error)) from None
@@ -206,8 +230,8 @@ def _notebook(notebook: Path, name: str, vae_py: Path | None, vae_py_name: str) 
             raise HandInError(f"The graded cell '{config.NOTEBOOK_CODE_CELL}' of {name} imports vae.py, but no vae.py "
                               "was handed in beside it: hand in vae.py too, or write your code in that cell.")
         return _python(vae_py, vae_py_name, also=(notebook,))
-    return Code(source.encode(), f"Graded the code in {name}'s cell '{config.NOTEBOOK_CODE_CELL}' "
-                                 "(it replaces vae.py).", (notebook,))
+    return Code(code, f"Graded the code in {name}'s cell '{config.NOTEBOOK_CODE_CELL}' (it replaces vae.py).",
+                (notebook,))
 
 
 def _folder(folder: Path, zips: bool = True) -> Code:
@@ -251,6 +275,9 @@ def _unpack(archive: zipfile.ZipFile, into: Path, name: str) -> None:
         if parts is None:
             raise HandInError(f"{name} holds a path that leads outside it ({member.filename[:100]!r}), so it was "
                               f"not opened. {HINT}")
+        if len(parts) > config.HANDIN_MAX_DEPTH:
+            raise HandInError(f"{name} holds a path {len(parts):,} folders deep ({member.filename[:100]!r}...); the "
+                              f"grader opens zips up to {config.HANDIN_MAX_DEPTH} deep. {HINT}")
         kind = stat.S_IFMT(member.external_attr >> 16)  # 0 when the zip holds no Unix file type
         if not parts or kind not in (0, stat.S_IFREG, stat.S_IFDIR):
             continue  # links and other special entries are never unpacked
@@ -270,14 +297,20 @@ def _unpack(archive: zipfile.ZipFile, into: Path, name: str) -> None:
 
 def _zip(path: Path, name: str) -> Code:
     data = read_regular(path, config.HANDIN_MAX_BYTES, name)
-    with tempfile.TemporaryDirectory(prefix="vae-handin-") as scratch:
+    scratch = tempfile.mkdtemp(prefix="vae-handin-")
+    try:
         try:
             with zipfile.ZipFile(io.BytesIO(data)) as archive:
                 _unpack(archive, Path(scratch), name)
+        except UnicodeDecodeError:
+            raise HandInError(f"{name} marks a file name as UTF-8 that is not valid UTF-8, so it was not opened: "
+                              f"make the zip again with another tool. {HINT}") from None
         except (zipfile.BadZipFile, zlib.error, EOFError, OSError, RuntimeError, NotImplementedError) as error:
-            raise HandInError(f"{name} could not be unpacked ({type(error).__name__}): make the zip again. "
-                              f"{HINT}") from None
+            reason = getattr(error, "strerror", None) or type(error).__name__
+            raise HandInError(f"{name} could not be unpacked ({reason}): make the zip again. {HINT}") from None
         code = _folder(Path(scratch), zips=False)  # no zip inside a zip
+    finally:
+        remove_tree(Path(scratch))
     return Code(code.source, code.note, (path,))
 
 
@@ -304,8 +337,15 @@ def _resolve(handin: Path) -> Code:
 
 
 def resolve(handin: Path) -> Code:
-    """The code to grade in what the student handed in, and a note for them (see the module docstring)."""
+    """The code to grade in what the student handed in, and a note for them (see the module docstring).
+
+    It never raises: a hand-in that cannot be read is graded 0 with a note that says why (the last
+    clause is a backstop for what the rules above missed; tests/test_robust_handin.py finds none).
+    """
     try:
-        return _resolve(handin)
+        code = _resolve(handin)
     except HandInError as error:
-        return Code(None, str(error))
+        code = Code(None, str(error))
+    except Exception as error:  # noqa: BLE001 - whatever the hand-in holds, grading goes on
+        code = Code(None, f"What you handed in could not be read ({UNREADABLE}: {type(error).__name__}). {HINT}")
+    return Code(code.source, valid_text(code.note), code.files)

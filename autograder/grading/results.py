@@ -7,7 +7,9 @@ max_score, status, output, tags, visibility, extra_data) and, around them, `scor
 entries and results, sums them (the score, the maximum, the points per rubric tag), and writes
 and reads them. What it writes is strict JSON (no NaN or Infinity, which strict parsers reject)
 and bounded: every string is cut to config.RESULTS_TEXT_CHARS, the file stays under
-config.RESULTS_MAX_BYTES, whatever a submission managed to put into a message.
+config.RESULTS_MAX_BYTES, whatever a submission managed to put into a message; and every string
+is valid Unicode (valid_text: no lone surrogate, which UTF-8 cannot hold), so every reader, the
+table on stdout, the gradebook and the comments posted included, can write it.
 
 Standard library and autograder.config only: the CI report reads results before (or without)
 the grader's virtual environment.
@@ -17,6 +19,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 from pathlib import Path
 from typing import Any, Iterable, TypedDict
 
@@ -26,6 +29,8 @@ from autograder.grading import causes, student_text
 VISIBLE = "visible"
 INTEGRITY_FLAGS = "integrity_flags"  # in the result's extra_data: a sorted list of short strings
 MAX_DEPTH = 20  # of nested lists and dicts in extra_data
+ESCAPED_BYTE = re.compile("[\udc80-\udcff]")  # a byte that was not UTF-8, in a file name (os.fsdecode)
+SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class Entry(TypedDict, total=False):
@@ -166,7 +171,18 @@ def tag_points(results: Results | None) -> dict[str, float]:
 # --- Writing and reading ---------------------------------------------------------------------------
 
 
-def _cut(text: str, limit: int) -> str:
+def valid_text(text: str) -> str:
+    """`text` as valid Unicode: a file name's bytes that were not UTF-8 shown as \\xff, any other
+    lone surrogate (a notebook's JSON, an exception message may hold one) as U+FFFD."""
+    if not SURROGATE.search(text):
+        return text
+    text = ESCAPED_BYTE.sub(lambda m: f"\\x{ord(m.group()) - 0xdc00:02x}", text)
+    return SURROGATE.sub("\ufffd", text)
+
+
+def bounded_text(text: str, limit: int = config.RESULTS_TEXT_CHARS) -> str:
+    """valid_text(text), cut to `limit` characters (saying how many more there were)."""
+    text = valid_text(text)
     if len(text) <= limit:
         return text
     return text[:limit] + f"… ({len(text) - limit:,} more characters cut)"
@@ -175,7 +191,7 @@ def _cut(text: str, limit: int) -> str:
 def _clean(value: Any, limit: int, depth: int = 0) -> Any:
     """`value` as strict JSON can hold it: strings cut to `limit`, non-finite numbers as text."""
     if isinstance(value, str):
-        return _cut(value, limit)
+        return bounded_text(value, limit)
     if value is None or isinstance(value, bool):
         return value
     if isinstance(value, int):
@@ -185,10 +201,10 @@ def _clean(value: Any, limit: int, depth: int = 0) -> Any:
     if depth >= MAX_DEPTH:
         return "(nested too deep to keep)"
     if isinstance(value, dict):
-        return {_cut(str(key), limit): _clean(item, limit, depth + 1) for key, item in value.items()}
+        return {bounded_text(str(key), limit): _clean(item, limit, depth + 1) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
         return [_clean(item, limit, depth + 1) for item in value]
-    return _cut(f"({type(value).__name__})", limit)
+    return bounded_text(f"({type(value).__name__})", limit)
 
 
 def _without_extra_data(results: Results) -> Results:
@@ -230,7 +246,7 @@ def from_json(text: str) -> Results:
     if not isinstance(results, dict) or not isinstance(results.get("tests"), list) \
             or not all(isinstance(t, dict) for t in results["tests"]):
         raise ResultsError("has no list of tests: expected Gradescope's results format")
-    return results
+    return _clean(results, config.RESULTS_TEXT_CHARS)  # valid text, whoever wrote the file
 
 
 def load(path: Path) -> Results:

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from autograder import config
+from autograder.cleanup import remove_tree
 from autograder.paths import DATA, SANDBOX, SOLUTIONS
 from autograder.sandbox import cgroups, integrity, isolation, protocol
 from autograder.sandbox.limits import (CappedOutput, Limits, MemoryWatchdog, before_exec, become_subreaper, kill_all,
@@ -121,11 +122,23 @@ class Sandbox:
 
     # -- set-up ---------------------------------------------------------------------------
     def _prepare(self) -> None:
+        try:
+            self._copy_in()
+        except BaseException:
+            self.close()  # nothing is left behind: the folder, the control group, the uid
+            raise
+
+    def _copy_in(self) -> None:
         for folder in ("submission", "tmp", "home"):
             (self.workdir / folder).mkdir()
         # O_NOFOLLOW: never read through a link (it could point at the reference solution).
+        # Never cut: what runs is what integrity.scan read (handin.resolve refuses larger code).
         with open(os.open(self.submission, os.O_RDONLY | os.O_NOFOLLOW), "rb") as source:
-            (self.workdir / "submission" / "vae.py").write_bytes(source.read(16 << 20))
+            code = source.read(config.SUBMISSION_MAX_BYTES + 1)
+        if len(code) > config.SUBMISSION_MAX_BYTES:
+            raise ValueError(f"{self.submission} is larger than config.SUBMISSION_MAX_BYTES: resolve it with "
+                             "autograder/grading/handin.py first")
+        (self.workdir / "submission" / "vae.py").write_bytes(code)
         for source in WORKER_FILES:
             shutil.copyfile(source, self.workdir / source.name)
         for name in TRAIN_FILES:
@@ -211,8 +224,11 @@ class Sandbox:
         self.process = None
 
     def close(self) -> None:
+        """Kill every process, then remove the folder (however deep a tree the submission wrote
+        there) and the control group."""
         self._shutdown()
-        shutil.rmtree(self.workdir, ignore_errors=True)
+        if not remove_tree(self.workdir):
+            print(f"grader: could not remove the sandbox folder {self.workdir}", file=sys.stderr)
         if self.cgroup:
             self.cgroup.remove()
         if self._uid_lock is not None:

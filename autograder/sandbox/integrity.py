@@ -14,9 +14,11 @@ the static ones (a student who imports mmap), so a person decides.
 from __future__ import annotations
 
 import ast
+import io
 import os
 import re
 import sys
+import tokenize
 from pathlib import Path
 
 from autograder.sandbox import protocol
@@ -59,8 +61,11 @@ DOTTED = {"sys.modules": WORKER_MODULE, "inspect.stack": FRAMES, "inspect.trace"
 # Functions of os and io on file descriptors: flagged when given a small integer (a pipe's
 # number) directly.
 FD_FUNCTIONS = {"write", "read", "close", "dup", "fdopen", "open", "lseek", "fstat", "ftruncate", "fsync"}
+# os.write(5, ...) in source the ast cannot read (scan_text)
+FD_CALL = re.compile(rf"(?<![\w.])(?:(?:os|io)\.)?(?:{'|'.join(sorted(FD_FUNCTIONS))})\(\s*\d+\s*[,)]")
 TEXT = [(re.compile(r"/dev/shm"), SHARED_MEMORY), (re.compile(r"/proc/[^/\s]+/(fd|mem|maps)"), PIPES)]
 SHARED_OBJECT = re.compile(r"\.so(\.|$| )")  # libx.so, libx.so.6, "libx.so (deleted)"
+WORD = re.compile(r"\w+")
 MAX_FD = 1024  # RLIMIT_NOFILE in the sandbox (limits.py)
 
 
@@ -93,13 +98,37 @@ def _small_fd(node: ast.AST) -> bool:
     return isinstance(node, ast.Constant) and type(node.value) is int and 0 <= node.value < MAX_FD
 
 
+def _decoded(source: str | bytes) -> str:
+    """The source as Python would read it (its coding line, else UTF-8), undecodable bytes replaced."""
+    if isinstance(source, str):
+        return source
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(source).readline)
+        return source.decode(encoding, "replace")
+    except (SyntaxError, LookupError):
+        return source.decode("utf-8", "replace")
+
+
+def scan_text(text: str) -> set[str]:
+    """The flags of source the ast cannot read, from its words: every name, module and text the
+    ast scan looks for, wherever it stands (a comment too: a person looks at a flag)."""
+    words = set(WORD.findall(text))
+    flags = {flag for name, flag in NAMES.items() if name in words}
+    flags |= {flag for module, flag in IMPORTED.items() if module != "__main__" and re.search(
+        rf"(?<![\w.]){re.escape(module)}\b", text)}
+    flags |= {flag for name, flag in DOTTED.items() if re.search(rf"\b{re.escape(name)}\b", text)}
+    flags |= {PIPES} if FD_CALL.search(text) else set()
+    return flags | {flag for pattern, flag in TEXT if pattern.search(text)}
+
+
 def scan(source: str | bytes) -> set[str]:
-    """The flags of a submission's source, read (never run). Unparsable source has none: it
-    cannot run either."""
+    """The flags of a submission's source, read (never run): the bytes that run, every one of
+    them. Source the ast cannot read (a syntax error, nesting beyond its limits) is scanned as
+    text (scan_text), never skipped."""
     try:
         tree = ast.parse(source)
-    except (SyntaxError, ValueError):
-        return set()
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return scan_text(_decoded(source))
     flags: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):

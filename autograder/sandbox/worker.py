@@ -52,10 +52,15 @@ def describe_error(error: BaseException) -> dict[str, str]:
     """The exception's type, message and the traceback lines that are in the student's file."""
     frames = [f for f in traceback.extract_tb(error.__traceback__) if Path(f.filename).name == SUBMISSION.name]
     lines = [f'  File "{SUBMISSION.name}", line {f.lineno}, in {f.name}\n    {f.line}' for f in frames[-5:]]
-    message = str(error)
+    try:
+        message = str(error)
+    except Exception as inner:  # noqa: BLE001 - a __str__ that raises is the submission's, not ours
+        message = f"(its message could not be read: {type(inner).__name__})"
     if len(message) > 2000:
         message = message[:2000] + " ..."
-    return {"type": type(error).__name__, "message": message, "traceback": "\n".join(lines)}
+    fields = {"type": type(error).__name__, "message": message, "traceback": "\n".join(lines)}
+    # Valid UTF-8 only, whatever the text holds (a lone surrogate becomes "?"): the grader reads it as data.
+    return {key: str.__str__(value).encode("utf-8", "replace").decode() for key, value in fields.items()}
 
 
 def load_submission() -> Any:
