@@ -23,7 +23,7 @@ import pytest
 import torch
 
 from autograder import config
-from autograder.deploy.grade_all import discover, grade_all, private_copy
+from autograder.deploy.grade_all import discover, examine, grade_all, private_copy
 from autograder.paths import ROOT
 from autograder.sandbox import cgroups, isolation
 from autograder.sandbox.client import Sandbox
@@ -96,7 +96,7 @@ def class_folder():
 
 
 def test_each_grading_is_given_a_copy_of_its_hand_in_only_the_grader_can_read(class_folder, tmp_path):
-    submission = discover(class_folder)[0]
+    submission = examine(discover(class_folder)[0])  # what the student's own job reads
     copy = private_copy(submission, tmp_path)
     assert (copy / "vae.py").read_text() == f"# {SECRET}\n"
     assert class_folder not in copy.parents

@@ -225,7 +225,7 @@ def test_hand_ins_that_cannot_be_read_cost_only_their_own_rows(tmp_path, fake):
     outcomes = {o.student: o for o in grade_all(discover(tmp_path / "in"), tmp_path / "out", command=fake)}
     assert outcomes["alice"].status == "graded" and outcomes["alice"].results["score"] == 15
     assert "not valid UTF-8" in outcomes["mallory"].problem and "3,001 folders deep" in outcomes["deep"].problem
-    assert [Path(c[0]).name for c in fake.calls()] == ["alice"]
+    assert [Path(c[1]).parent.name for c in fake.calls()] == ["alice"]  # (c[0]: the private copy)
     write_gradebook(list(outcomes.values()), tmp_path / "gradebook.csv")
     rows = read_gradebook(tmp_path / "gradebook.csv")  # valid UTF-8: read strictly
     assert rows["\\xe9mile-latin1"]["total"] == "0" and "notes\\xff.txt" in rows["\\xe9mile-latin1"]["error"]
