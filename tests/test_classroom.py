@@ -26,13 +26,13 @@ ORG, PREFIX, TOKEN = "course", "vae-homework-", "test-token-123"
 RUN_URL = "https://github.com/course/vae-grader/actions/runs/7"
 
 # Stands in for `python -m autograder.grading.grade`: the graded file says `SCORE n` (n of
-# 100 points), or holds no such word (0 points). Each call appends "file token-seen" to calls.log.
+# 100 points), or holds no such word (0 points). Each call appends "file token-seen results" to calls.log.
 FAKE_GRADER = '''\
 import json, os, sys
 from pathlib import Path
 handin, results = Path(sys.argv[1]), Path(sys.argv[2])  # the student's folder, as handed in
 with open(Path(__file__).with_name("calls.log"), "a") as log:
-    log.write(f"{handin} {'CLASSROOM_TOKEN' in os.environ}\\n")
+    log.write(f"{handin} {'CLASSROOM_TOKEN' in os.environ} {results}\\n")
 found = sorted(handin.rglob("vae.py"))
 words = found[0].read_text().split() if found else []
 score = float(words[words.index("SCORE") + 1]) if "SCORE" in words else 0.0
@@ -195,7 +195,7 @@ def test_one_run_grades_each_new_commit_once_and_a_later_push_again(tmp_path, fa
     out = tmp_path / "out"
     with FakeGitHub(bares) as fake:
         assert grade_class(fake, out, monkeypatch) == 0
-        assert sorted(Path(c[0]).name for c in fake_grader()) == ["alice", "bob", "carol"]
+        assert sorted(Path(c[-1]).parent.name for c in fake_grader()) == ["alice", "bob", "carol"]
         expected = {"alice": "Points 15/100", "bob": "Points 7.5/100", "carol": "Points 0/100"}
         for student, points in expected.items():
             name = f"{PREFIX}{student}"
@@ -210,7 +210,7 @@ def test_one_run_grades_each_new_commit_once_and_a_later_push_again(tmp_path, fa
         assert all(auth == f"token {TOKEN}" or auth == f"Bearer {TOKEN}" for _, _, auth in fake.requests)
         assert not fake.unexpected
         assert "CLASSROOM_TOKEN" not in os.environ
-        assert all(seen == "False" for _, seen in fake_grader()), "the token reached a grader process"
+        assert all(seen == "False" for _, seen, _ in fake_grader()), "the token reached a grader process"
         gradebook = (out / "gradebook.csv").read_text()
         assert "alice,15" in gradebook and "bob,7.5" in gradebook
 
@@ -223,7 +223,7 @@ def test_one_run_grades_each_new_commit_once_and_a_later_push_again(tmp_path, fa
         # Bob pushes again: only his new commit is graded.
         new = push(bares[f"{PREFIX}bob"], {"assignment/vae.py": "SCORE 12\n"})
         assert grade_class(fake, out, monkeypatch) == 0
-        assert len(fake_grader()) == 4 and Path(fake_grader()[-1][0]).name == "bob"
+        assert len(fake_grader()) == 4 and Path(fake_grader()[-1][-1]).parent.name == "bob"
         latest = fake.posted(f"{PREFIX}bob")[-1]
         assert (latest["sha"], latest["description"]) == (new, "Points 12/100")
         assert sum(len(fake.posted(name)) for name in bares) == 4

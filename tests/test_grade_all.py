@@ -33,7 +33,7 @@ words = (folder / "vae.py").read_text().split()
 if "SLEEP" in words:
     time.sleep(float(words[words.index("SLEEP") + 1]))
 with open(Path(__file__).with_name("calls.log"), "a") as log:
-    log.write(f"{folder} {uid} {start} {time.time()}\\n")
+    log.write(f"{folder} {uid} {start} {time.time()} {results}\\n")
 if "CRASH" in words:
     print("grader error: planted crash")
     sys.exit(3)
@@ -225,7 +225,7 @@ def test_hand_ins_that_cannot_be_read_cost_only_their_own_rows(tmp_path, fake):
     outcomes = {o.student: o for o in grade_all(discover(tmp_path / "in"), tmp_path / "out", command=fake)}
     assert outcomes["alice"].status == "graded" and outcomes["alice"].results["score"] == 15
     assert "not valid UTF-8" in outcomes["mallory"].problem and "3,001 folders deep" in outcomes["deep"].problem
-    assert [Path(c[1]).parent.name for c in fake.calls()] == ["alice"]  # (c[0]: the private copy)
+    assert [Path(c[-1]).parent.name for c in fake.calls()] == ["alice"]  # (c[0]: the private copy)
     write_gradebook(list(outcomes.values()), tmp_path / "gradebook.csv")
     rows = read_gradebook(tmp_path / "gradebook.csv")  # valid UTF-8: read strictly
     assert rows["\\xe9mile-latin1"]["total"] == "0" and "notes\\xff.txt" in rows["\\xe9mile-latin1"]["error"]
@@ -261,7 +261,7 @@ def test_a_second_run_grades_only_what_changed_unless_forced(tmp_path, fake):
     later = time.time() + 5
     os.utime(alice, (later, later))  # alice handed in again
     grade_all(discover(tmp_path / "in"), out, command=fake)
-    assert [Path(c[1]).parent.name for c in fake.calls()[2:]] == ["alice"]  # (results.json of) alice only
+    assert [Path(c[-1]).parent.name for c in fake.calls()[2:]] == ["alice"]  # (results.json of) alice only
     grade_all(discover(tmp_path / "in"), out, force=True, command=fake)
     assert len(fake.calls()) == 5
 
@@ -280,7 +280,7 @@ def test_jobs_run_together_and_never_share_a_sandbox_uid(tmp_path, fake, monkeyp
     for student in "abcdef":
         hand_in(tmp_path / "in", student, "SLEEP 0.5 SCORE 1")
     grade_all(discover(tmp_path / "in"), tmp_path / "out", jobs=3, command=fake)
-    calls = [(int(uid), float(start), float(end)) for _, uid, start, end in fake.calls()]
+    calls = [(int(uid), float(start), float(end)) for _, uid, start, end, _ in fake.calls()]
     assert {uid for uid, _, _ in calls} <= {60000, 59999, 59998}
     overlapping = [(a, b) for i, a in enumerate(calls) for b in calls[i + 1:] if a[1] < b[2] and b[1] < a[2]]
     assert overlapping, "with 3 jobs some gradings should overlap in time"

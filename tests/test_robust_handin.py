@@ -459,4 +459,4 @@ def test_grade_class_posts_a_zero_with_the_reason_and_does_not_grade_that_commit
         assert fake.posted(f"{PREFIX}ann")[0]["state"] == "success"
         assert grade_class(fake, tmp_path / "out", monkeypatch) == 0  # the next scheduled run
         assert len(fake.posted(f"{PREFIX}mal")) == 1, "the same commit was graded again"
-    assert [Path(call[0]).name for call in fake_grader()] == ["ann"]
+    assert [Path(call[-1]).parent.name for call in fake_grader()] == ["ann"]

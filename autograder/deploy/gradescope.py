@@ -35,7 +35,7 @@ DEFAULT_ROOT = Path("/autograder")
 GRADER_FOLDERS = ("autograder/grading", "autograder/hidden", "autograder/sandbox")
 # ... these files (`make setup` reads the Makefile, setup.mk and requirements.txt, and unpacks and checks
 # MNIST with solutions/common.py; run_autograder calls this module) ...
-GRADER_FILES = ("autograder/__init__.py", "autograder/config.py", "autograder/paths.py",
+GRADER_FILES = ("autograder/__init__.py", "autograder/config.py", "autograder/paths.py", "autograder/cleanup.py",
                 "autograder/deploy/__init__.py", "autograder/deploy/gradescope.py",
                 "solutions/vae.py", "solutions/common.py", "requirements.txt", "Makefile", "setup.mk", "data/SHA256SUMS")
 # ... and MNIST packed (setup.sh unpacks and verifies it: never the unpacked 50 MB).

@@ -76,11 +76,13 @@ def loss_input(case: str, argument: str) -> str:
 
 
 def encode_frame(header: dict[str, Any], tensors: dict | None = None) -> bytes:
-    from safetensors.torch import save
-
     head = json.dumps(header).encode()
-    # contiguous(): safetensors refuses views such as a transpose, which correct code may return.
-    body = save({k: v.detach().cpu().contiguous().clone() for k, v in tensors.items()}) if tensors else b""
+    body = b""
+    if tensors:  # only then: a worker whose libraries failed to import still says which one
+        from safetensors.torch import save
+
+        # contiguous(): safetensors refuses views such as a transpose, which correct code may return.
+        body = save({k: v.detach().cpu().contiguous().clone() for k, v in tensors.items()})
     if len(head) > MAX_HEADER or len(body) > MAX_BODY:
         raise ProtocolError(f"frame too large ({len(head)} header bytes, {len(body)} body bytes)")
     return PREFIX.pack(MAGIC, len(head), len(body)) + head + body
