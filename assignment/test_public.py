@@ -183,6 +183,19 @@ def test_reparameterize_has_mean_mu_and_std_exp_half_logvar(model):
            f"{MUS[worst] + shift[worst] * math.exp(LOGVARS[worst] / 2):.3f}. Hint: z = mu + eps * std, eps of mean 0.")
 
 
+def test_reparameterize_draws_standard_normal_noise(model):
+    """Not another distribution rescaled to variance 1: the noise's empirical distribution stays
+    within 3 / sqrt(n) of N(0, 1)'s (Kolmogorov-Smirnov; correct noise fails about once in 10^7 runs)."""
+    eps = noise(model).flatten().sort().values
+    n = eps.numel()
+    cdf = torch.special.ndtr(eps)
+    steps = torch.arange(1, n + 1, dtype=torch.float64) / n
+    distance = n ** 0.5 * float(torch.maximum(steps - cdf, cdf - steps + 1 / n).max())
+    expect(distance <= 3.0, f"the noise (z - mu) / std is not shaped like N(0, 1): its Kolmogorov-Smirnov distance "
+           f"is {distance:.1f} / sqrt(n), correct noise stays below 3. Hint: eps must be drawn from the standard "
+           "normal distribution, not from another one (uniform, +-1, ...) rescaled to variance 1.")
+
+
 def test_reparameterize_draws_one_independent_noise_per_entry(model):
     eps = noise(model, rows=200)
     across_rows, across_columns = eps.std(dim=0).mean(), eps.std(dim=1).mean()
