@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from autograder import config
 from autograder.grading import reference
-from autograder.hidden.checks import (CheckFailed, adam_move_bound, check_one_epoch_of_work, descends_from,
+from autograder.hidden.checks import (CheckFailed, train_one_epoch, adam_move_bound, check_one_epoch_of_work, descends_from,
                                       noise_shape, normal_ks_distance)
 from autograder.sandbox.protocol import with_state_prefix
 
@@ -102,3 +102,32 @@ def test_weights_hidden_beside_dead_units_do_not_descend_from_the_start():
     layer, live = descends_from(start, with_state_prefix(hiding))
     assert layer == "fc1.weight" and not live >= config.ELBO_DESCENT_MIN_CORRELATION
     assert descends_from(start, with_state_prefix(start))[1] == pytest.approx(1.0)
+
+
+def _asker(errors: list[str]):
+    """A stand-in for the hidden tests' `ask`: fails with each error in turn, then answers."""
+    asked = []
+
+    def ask(op, header, tensors=None, **kwargs):
+        asked.append(header)
+        if len(asked) <= len(errors):
+            raise CheckFailed(errors[len(asked) - 1], "unknown")
+        return "answer"
+
+    return ask, asked
+
+
+def test_an_elbo_run_that_fails_on_a_device_mismatch_runs_once_more_on_the_cpu():
+    """One mistake, one charge: the device checks charge it on every machine; the elbo is measured."""
+    recorded = {}
+    ask, asked = _asker(["train raised RuntimeError: Expected all tensors to be on the same device, cuda:0 and cpu"])
+    answer, _ = train_one_epoch(ask, {"seed": 0}, {}, lambda name, value: recorded.update({name: value}))
+    assert answer == "answer" and [h.get("device") for h in asked] == [None, "cpu"]
+    assert "same device" in recorded["device_fallback"]
+
+
+def test_an_elbo_run_that_fails_otherwise_fails_at_once_and_is_not_run_again():
+    ask, asked = _asker(["train raised ValueError: too many values to unpack"])
+    with pytest.raises(CheckFailed):
+        train_one_epoch(ask, {"seed": 0}, {}, lambda name, value: None)
+    assert len(asked) == 1

@@ -12,7 +12,7 @@ from autograder import config
 from autograder.sandbox import probe
 from autograder.sandbox.protocol import TRAIN_ELBO, TRAIN_PROBE, state_in
 from autograder.grading import causes, reference
-from autograder.hidden.checks import (CheckFailed, adam_move_bound, check_one_epoch_of_work, descends_from, elbo_training,
+from autograder.hidden.checks import (CheckFailed, train_one_epoch, adam_move_bound, check_one_epoch_of_work, descends_from, elbo_training,
                                       epoch_steps, fail)
 from autograder.hidden.replay import loss_used, replay, replay_batches, replayed_loop
 from autograder.grading.feedback import save_feedback
@@ -116,11 +116,7 @@ def _check_time(call_seconds: float, evaluation_seconds: float, record) -> None:
 @pytest.mark.rubric("elbo")
 def test_one_epoch_of_your_training_reaches_a_good_test_elbo(ask, sandbox, feedback_dir, record, weights_seed):
     header, initial = elbo_training(config.ELBO_SEED, weights_seed)
-    began = time.monotonic()
-    answer = ask(TRAIN_ELBO, header, initial, function="train",
-                 uses=tuple(name for name in config.STUDENT_FUNCTIONS if name != "train"),
-                 timeout=config.TRAIN_TIMEOUT_S)
-    call_seconds = time.monotonic() - began
+    answer, call_seconds = train_one_epoch(ask, header, initial, record)
     record("epoch_seconds", answer.info.get("epoch_seconds"))
     record("train_device", answer.info.get("device"))
     record("weights_seed", weights_seed)

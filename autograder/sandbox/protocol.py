@@ -47,7 +47,7 @@ REPARAMETERIZE = "reparameterize"  # with header "meta": true, on inputs on the 
 GRADIENT_FLOW = "gradient_flow"
 LOSS = "loss"
 TRAIN_PROBE = "train_probe"
-TRAIN_ELBO = "train_elbo"
+TRAIN_ELBO = "train_elbo"  # header "device": "cpu" trains there (the elbo check's fallback), else the best device
 OPS = (PARAMETERS, ENCODE, DECODE, REPARAMETERIZE, GRADIENT_FLOW, LOSS, TRAIN_PROBE, TRAIN_ELBO)
 
 # Tensor names. A model's weights travel as "state.<parameter name>"; a loss request's inputs

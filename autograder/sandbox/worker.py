@@ -299,7 +299,7 @@ def op_train_elbo(vae: Any, header: dict, tensors: dict) -> tuple[dict, dict]:
 
     from common import load_mnist, pick_device
 
-    device = pick_device()
+    device = torch.device(header["device"]) if header.get("device") else pick_device()  # "cpu": the fallback
     images, labels = load_mnist(train=True, raw_dir=Path.cwd())
     model = new_model(vae, header["seed"], tensors).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=header["lr"])
