@@ -19,6 +19,7 @@ import pytest
 import yaml
 
 import autograder.deploy.grade_all as grade_all_module
+from autograder import config
 from autograder.deploy.classroom import CONTEXT, export, git_env, main, student_name
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -290,6 +291,18 @@ def test_export_writes_regular_files_only_never_a_link(tmp_path):
     assert (folder / "assignment" / "notes.md").read_text() == "x\n"
     assert not (folder / "assignment" / "vae.py").exists() and not (folder / "assignment" / "vae.py").is_symlink()
     assert not export(bare, sha, folder), "the same commit is not written twice (resumable)"
+
+
+def test_export_leaves_out_what_is_deeper_than_any_hand_in_may_be(tmp_path):
+    """A commit holding a tree deeper than config.HANDIN_MAX_DEPTH is written without it (a tree
+    thousands of levels deep stopped the class); an earlier export's deep tree is removed."""
+    bare = tmp_path / "deep.git"
+    deep = "d/" * (config.HANDIN_MAX_DEPTH + 10) + "f.txt"
+    sha = push(bare, {"assignment/vae.py": "SCORE 15\n", deep: "x\n"})
+    folder = tmp_path / "batch" / "deep"
+    assert export(bare, sha, folder)
+    assert (folder / "assignment" / "vae.py").read_text() == "SCORE 15\n"
+    assert not list(folder.rglob("f.txt")), "the deep file is left out (its shallower folders may be written)"
 
 
 def test_git_gets_the_token_as_a_header_in_its_environment_never_in_a_url():

@@ -33,7 +33,6 @@ import argparse
 import base64
 import io
 import os
-import shutil
 import subprocess
 import sys
 import tarfile
@@ -45,6 +44,7 @@ from typing import Any
 from github import Auth, Github, GithubException
 
 from autograder import config
+from autograder.cleanup import remove_tree
 from autograder.deploy import report
 from autograder.deploy.grade_all import JOB_TIMEOUT_S, Command, Outcome, discover, grade_all, write_gradebook
 from autograder.grading import student_text
@@ -140,11 +140,14 @@ def export(clone: Path, sha: str, folder: Path) -> bool:
         return False
     archive = _git("-C", str(clone), "archive", "--format=tar", sha, env=git_env(None))
     if folder.exists():
-        shutil.rmtree(folder)
+        remove_tree(folder)  # however deep an earlier commit's tree was
     folder.mkdir(parents=True)
     now = time.time()
     with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-        members = [m for m in tar.getmembers() if m.isfile() or m.isdir()]
+        # Nothing deeper than a hand-in may be (handin.resolve never looks there): a commit holding
+        # a tree thousands of levels deep is written without it, and the class goes on.
+        members = [m for m in tar.getmembers() if (m.isfile() or m.isdir())
+                   and len(Path(m.name).parts) <= config.HANDIN_MAX_DEPTH]
         for member in members:
             member.mtime = now
         tar.extractall(folder, members=members, filter="data")
