@@ -211,8 +211,11 @@ def _sandbox_processes() -> list[int]:
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
-                uid = int((entry / "status").read_text().split("Uid:")[1].split()[0])
+                status = (entry / "status").read_text()
+                uid = int(status.split("Uid:")[1].split()[0])
             except (OSError, IndexError):
+                continue
+            if "State:\tZ" in status:  # exited: it holds and runs nothing
                 continue
             if os.geteuid() == 0 and config.SANDBOX_UID - UID_RANGE < uid <= config.SANDBOX_UID:
                 left.append(int(entry.name))

@@ -35,7 +35,7 @@ from autograder.cleanup import remove_tree
 from autograder.paths import DATA, SANDBOX, SOLUTIONS
 from autograder.sandbox import cgroups, integrity, isolation, protocol
 from autograder.sandbox.limits import (CappedOutput, Limits, MemoryWatchdog, before_exec, become_subreaper, kill_all,
-                                       sandbox_processes)
+                                       reap_orphans, sandbox_processes)
 from autograder.sandbox.protocol import ProtocolError
 
 WORKER_FILES = (SANDBOX / "worker.py", SANDBOX / "protocol.py", SANDBOX / "probe.py", SOLUTIONS / "common.py")
@@ -222,6 +222,7 @@ class Sandbox:
                 except OSError:
                     pass
         self.process = None
+        reap_orphans(self.uid)  # what it started and left to us, the subreaper
 
     def close(self) -> None:
         """Kill every process, then remove the folder (however deep a tree the submission wrote

@@ -137,6 +137,23 @@ def kill_until_gone(victims: Callable[[], list[int]]) -> None:
         time.sleep(0.02)
 
 
+def reap_orphans(uid: int | None) -> None:
+    """Reap the exited processes of sandbox uid `uid` that were left to us (the grader is their
+    subreaper, so no one else will): call once the worker itself has been waited for."""
+    if uid is None:
+        return
+    for entry in os.listdir("/proc"):
+        try:
+            if not entry.isdigit() or os.stat(f"/proc/{entry}").st_uid != uid:
+                continue
+            with open(f"/proc/{entry}/stat", "rb") as f:
+                fields = f.read().rsplit(b")", 1)[1].split()
+            if fields[0] == b"Z" and int(fields[1]) == os.getpid():
+                os.waitpid(int(entry), os.WNOHANG)
+        except (OSError, IndexError, ChildProcessError):
+            continue
+
+
 def kill_all(uid: int | None, extra: Callable[[], list[int]] = list) -> None:
     """SIGKILL every process of the submission (and `extra()`), until none is left."""
     kill_until_gone(lambda: [pid for pid, _ in sandbox_processes(uid)] + extra())
