@@ -31,8 +31,8 @@ $(DATA_STAMP): $(STAMP) data/SHA256SUMS $(wildcard data/MNIST/raw/*.gz)
 	$(PY) solutions/common.py
 	touch $@
 
-check: ## Student: quick public checks of assignment/vae.py.
-	cd assignment && ../$(PY) -m pytest -q -p no:cacheprovider test_public.py
+check: ## Student: quick public checks of what is graded (assignment/vae.py, or the notebook's code).
+	cd assignment && ../$(PY) graded.py && ../$(PY) -m pytest -q -p no:cacheprovider test_public.py
 
 test: $(STAMP) $(DATA_STAMP) ## This repository's own tests, all of them (CI; about 22 minutes on 2 cores).
 	$(PY) -m pytest -q

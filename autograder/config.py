@@ -4,6 +4,8 @@ Every other module reads these names; nothing else holds a point value or a thre
 """
 from __future__ import annotations
 
+from autograder.paths import homework_module
+
 # Rubric tag -> points. Each hidden test carries exactly one tag; a tag's points are shared
 # equally by its tests. The descriptions are shown to students beside their score.
 RUBRIC: dict[str, tuple[float, str]] = {
@@ -180,8 +182,9 @@ SANDBOX_USER = "vae-student"
 ISOLATION_ENV = "VAE_SANDBOX_ISOLATION"
 
 # --- Notebook submissions -------------------------------------------------------------------
-# nbgrader grade_id of vae.ipynb's editable code cell that holds (or imports) the student's code.
-NOTEBOOK_CODE_CELL = "vae-code"
+# nbgrader grade_id of vae.ipynb's editable code cell that holds (or imports) the student's code;
+# solutions/graded.py, which students have too, owns it and says what a notebook hand-in grades.
+NOTEBOOK_CODE_CELL = homework_module("graded").GRADED_CELL
 
 # --- What the grader reads of a hand-in, and what it writes ------------------------------------
 # Anything larger is refused with a message that says so, never cut. vae.py as released is

@@ -1,5 +1,8 @@
 """Public checks for vae.py: run them with `make check` (a few seconds).
 
+They check what the graders grade: vae.py, or, if you write code in the notebook's cell
+'vae-code', what the notebook runs (graded.py says how; `make check` prints which it is).
+
 Each check computes what the docstrings of vae.py say, on small fixed tensors, with your own
 model's weights, and compares: encode and decode against their formulas, reparameterize's
 statistics and gradients, each term of loss_function (summed, not averaged), and train() on a
@@ -18,7 +21,9 @@ from torch import nn
 from torch.nn import functional as F
 from torch.utils.data import DataLoader, TensorDataset
 
-import vae
+import graded
+
+vae = graded.load()  # vae.py, or what vae.ipynb runs if its cell 'vae-code' holds code: what is graded
 
 BATCH = 4
 TOLERANCES = {"rtol": 1e-4, "atol": 1e-4}  # float32 rounding, not a mistake

@@ -2,7 +2,7 @@
 
 Importing torch once instead of once per folder makes a corpus run take seconds, not minutes.
 Usage: python tests/public_checks_runner.py RESULTS.json FOLDER...; each FOLDER holds a
-`vae.py` and a `test_public.py`. RESULTS.json maps each folder to {test name: failure text or
+`vae.py` (or a notebook), `test_public.py` and `graded.py`. RESULTS.json maps each folder to {test name: failure text or
 null}. tests/test_public_checks.py calls it.
 """
 from __future__ import annotations
@@ -30,7 +30,7 @@ class Outcomes:
 
 
 def run(folder: Path) -> dict[str, str | None]:
-    for name in ("vae", "test_public"):  # the previous folder's modules
+    for name in ("vae", "test_public", "graded"):  # the previous folder's modules
         sys.modules.pop(name, None)
     outcomes = Outcomes()
     cwd = os.getcwd()

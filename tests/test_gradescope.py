@@ -16,6 +16,7 @@ import pytest
 from autograder import config
 from autograder.deploy.gradescope import build_zip
 from autograder.paths import ROOT
+from tests.notebook_mixtures import MIXTURES, hand_in
 
 
 FAKE_GRADE = '''\
@@ -65,7 +66,7 @@ def test_zip_has_both_entry_points_at_its_root_and_executable(autograder_zip):
 NEEDED = re.compile(r"""(setup\.sh|run_autograder|Makefile|setup\.mk|requirements\.txt
     |autograder/(__init__|config|paths|cleanup|deploy/__init__|deploy/gradescope)\.py
     |autograder/(grading|sandbox|hidden)/\w+\.py|autograder/hidden/pytest\.ini
-    |solutions/(vae|common)\.py|data/SHA256SUMS|data/MNIST/raw/[\w-]+-ubyte\.gz)""", re.X)
+    |solutions/(vae|common|graded)\.py|data/SHA256SUMS|data/MNIST/raw/[\w-]+-ubyte\.gz)""", re.X)
 
 
 def test_zip_carries_the_grader_the_reference_and_the_packed_data(autograder_zip):
@@ -239,14 +240,22 @@ def test_run_autograder_leaves_a_results_file_when_the_grader_fails(autograder_r
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("upload, expect_full_marks", [("solutions/vae.py", True), ("assignment/vae.py", False)])
+@pytest.mark.parametrize("upload, expect_full_marks", [
+    ("solutions/vae.py", True), ("assignment/vae.py", False),
+    ("imports_another_file", True),  # a notebook mixture (tests/notebook_mixtures.py), graded as it runs
+])
 def test_run_autograder_gives_the_reference_full_marks_and_the_stubs_almost_none(
         autograder_root, upload, expect_full_marks):
     unpack = subprocess.run([str(autograder_root / "source" / ".venv" / "bin" / "python"), "solutions/common.py"],
                             cwd=autograder_root / "source", capture_output=True, text=True)
     assert unpack.returncode == 0, unpack.stderr
-    shutil.copy(ROOT / upload, autograder_root / "submission" / "vae.py")
+    if upload in MIXTURES:
+        hand_in(autograder_root / "submission", upload)
+    else:
+        shutil.copy(ROOT / upload, autograder_root / "submission" / "vae.py")
     run, results = run_autograder(autograder_root)
+    assert (f"cell '{config.NOTEBOOK_CODE_CELL}'" in results["output"]) == (upload in MIXTURES), \
+        "Gradescope shows what was graded"
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     maximum = sum(t["max_score"] for t in results["tests"])
     assert maximum > 0

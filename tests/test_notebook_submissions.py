@@ -7,12 +7,20 @@ import subprocess
 import sys
 from pathlib import Path
 
+import tempfile
+import types
+
 import nbformat
 import pytest
+import torch
 
 from autograder import config
 from autograder.grading.handin import NotebookError, graded_cell, module_source, resolve
+from autograder.deploy.grade_all import main as grade_all_main
+from autograder.deploy.report import markdown
+from autograder.grading.grade import table
 from autograder.paths import ASSIGNMENT, ROOT, SOLUTIONS
+from tests.notebook_mixtures import MIXTURES, hand_in, notebook
 
 CELL = config.NOTEBOOK_CODE_CELL
 
@@ -46,7 +54,7 @@ def notebook_with_code() -> nbformat.NotebookNode:
 
 def test_the_released_notebook_defers_to_vae_py():
     assert module_source((ASSIGNMENT / "vae.ipynb").read_text()) is None
-    assert "from vae import" in graded_cell((ASSIGNMENT / "vae.ipynb").read_text())
+    assert "from vae import" in graded_cell((ASSIGNMENT / "vae.ipynb").read_text())[0]
 
 
 def test_code_written_in_the_graded_cell_becomes_the_module(tmp_path):
@@ -55,6 +63,7 @@ def test_code_written_in_the_graded_cell_becomes_the_module(tmp_path):
     source, note = code.source.decode(), code.note
     assert "class VAE" in source and "# %matplotlib inline" in source
     assert CELL in note
+    assert "NotImplementedError" not in source, "the cell imports nothing from vae.py, which is not run"
     compile(source, "vae.py", "exec")
 
 
@@ -91,3 +100,105 @@ def test_a_notebook_only_student_is_graded_like_vae_py(tmp_path):
     graded = json.loads(results.read_text())
     assert graded["score"] == pytest.approx(100), [t["output"] for t in graded["tests"] if t["status"] != "passed"]
     assert CELL in graded["output"]
+
+
+# --- Mixtures of vae.py and code in the cell (tests/notebook_mixtures.py) ---------------------------
+
+
+def run_module(code) -> types.ModuleType:
+    """Import the resolved code as the worker does (module `vae`, the hand-in's other files beside it)."""
+    module = types.ModuleType("vae")
+    with tempfile.TemporaryDirectory() as folder:
+        for name, text in code.modules:
+            (Path(folder) / f"{name}.py").write_bytes(text)
+        sys.path.insert(0, folder)
+        saved = dict(sys.modules)
+        sys.modules["vae"] = module
+        try:
+            exec(compile(code.source, "vae.py", "exec"), vars(module))
+        finally:
+            sys.path.remove(folder)
+            sys.modules.clear()
+            sys.modules.update(saved)
+    return module
+
+
+def reference_loss() -> float:
+    torch.manual_seed(0)
+    x, recon = torch.rand(3, 784), torch.rand(3, 784).clamp(0.01, 0.99)
+    mu, logvar = torch.randn(3, 20), torch.randn(3, 20)
+    return x, recon, mu, logvar
+
+
+@pytest.mark.parametrize("name", MIXTURES)
+def test_a_mixture_is_graded_as_the_notebook_runs_it(tmp_path, name):
+    code = resolve(hand_in(tmp_path / name, name))
+    assert code.source is not None, code.note
+    assert f"cell '{CELL}'" in code.note and "Line numbers" in code.note
+    module = run_module(code)
+    solution = run_module(resolve(SOLUTIONS / "vae.py"))
+    x, recon, mu, logvar = reference_loss()
+    assert torch.allclose(module.loss_function(recon, x, mu, logvar), solution.loss_function(recon, x, mu, logvar))
+    cell, vae_py, files = MIXTURES[name]
+    assert ("vae.py" in code.note.split(" + ")[0]) == ("from vae import" in cell), "vae.py runs when imported"
+    assert {f"{m}.py" for m, _ in code.modules} == set(files)
+
+
+def test_the_cells_definitions_replace_vae_pys_and_the_rest_come_from_it(tmp_path):
+    module = run_module(resolve(hand_in(tmp_path, "imports_and_a_definition")))
+    assert "print" in module.train.__code__.co_names, "the cell's train (it prints), not vae.py's stub"
+    assert module.VAE().fc21.out_features == module.LATENT_DIM == 20, "VAE and the constants from vae.py"
+
+
+def test_a_cell_that_imports_vae_py_without_one_names_the_missing_file(tmp_path):
+    folder = tmp_path / "nb"
+    folder.mkdir()
+    (folder / "vae.ipynb").write_text(notebook("from vae import VAE\n\ndef train(model, loader, optimizer):\n"
+                                               "    return 0.0\n"))
+    code = resolve(folder)
+    assert code.source is None and "no vae.py was handed in" in code.note
+
+
+def test_the_hand_ins_other_files_never_replace_the_sandboxs_own(tmp_path):
+    folder = hand_in(tmp_path / "nb", "imports_another_file")
+    (folder / "common.py").write_text("raise SystemExit('a student common.py')\n")
+    (folder / "losses.py").write_text("import common\nimport protocol\n" + (folder / "losses.py").read_text())
+    code = resolve(folder)
+    assert [m for m, _ in code.modules] == ["losses"]
+
+
+def test_make_check_checks_what_is_graded(tmp_path):
+    """The public checks import graded.load(), which composes the same module as the graders."""
+    folders = []
+    for name in MIXTURES:
+        folder = hand_in(tmp_path / name, name)
+        for file in ("test_public.py", "graded.py", "common.py"):
+            shutil.copyfile(SOLUTIONS / file, folder / file)
+        folders.append(folder)
+    out = tmp_path / "public.json"
+    run = subprocess.run([sys.executable, str(ROOT / "tests" / "public_checks_runner.py"), str(out), *map(str, folders)],
+                         cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-2000:]
+    outcomes = json.loads(out.read_text())
+    failed = {folder: {test: text[:200] for test, text in tests.items() if text} for folder, tests in outcomes.items()}
+    assert not any(failed.values()), failed
+    assert all(len(tests) >= 18 for tests in outcomes.values())
+    printed = subprocess.run([sys.executable, str(folders[0] / "graded.py")], cwd=folders[0], capture_output=True,
+                             text=True, timeout=60)
+    assert f"cell '{CELL}'" in printed.stdout and "defines train" in printed.stdout, printed.stdout + printed.stderr
+
+
+@pytest.mark.slow
+def test_every_mixture_earns_full_marks_through_grade_all_with_the_note_in_the_report(tmp_path):
+    for name in MIXTURES:
+        hand_in(tmp_path / "class" / name, name)
+    out = ROOT / "build" / "test-notebook-mixtures"  # the sandbox user can reach build/, unlike tmp_path
+    shutil.rmtree(out, ignore_errors=True)
+    assert grade_all_main([str(tmp_path / "class"), "--out", str(out), "--jobs", "2"]) == 0
+    for name in MIXTURES:
+        results = json.loads((out / name / "results.json").read_text())
+        lost = [(t["name"], t["output"][:300]) for t in results["tests"] if t["score"] < t["max_score"]]
+        assert results["score"] == pytest.approx(100), (name, lost)
+        assert f"cell '{CELL}'" in results["output"]
+        assert f"cell '{CELL}'" in table(results), "the table on stdout shows what was graded"
+        assert f"cell '{CELL}'" in markdown(results), "so does the commit comment and the job summary"

@@ -23,7 +23,7 @@ EXPECTED_FILES = {
     *(f"data/MNIST/raw/{name}.gz" for name in (
         "train-images-idx3-ubyte", "train-labels-idx1-ubyte",
         "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")),
-    "assignment/vae.py", "assignment/common.py", "assignment/test_public.py",
+    "assignment/vae.py", "assignment/common.py", "assignment/graded.py", "assignment/test_public.py",
 }
 
 

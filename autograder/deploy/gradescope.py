@@ -34,10 +34,11 @@ DEFAULT_ROOT = Path("/autograder")
 # repository. Every file of these folders (caches left out) ...
 GRADER_FOLDERS = ("autograder/grading", "autograder/hidden", "autograder/sandbox")
 # ... these files (`make setup` reads the Makefile, setup.mk and requirements.txt, and unpacks and checks
-# MNIST with solutions/common.py; run_autograder calls this module) ...
+# MNIST with solutions/common.py; handin.py reads solutions/graded.py; run_autograder calls this module) ...
 GRADER_FILES = ("autograder/__init__.py", "autograder/config.py", "autograder/paths.py", "autograder/cleanup.py",
                 "autograder/deploy/__init__.py", "autograder/deploy/gradescope.py",
-                "solutions/vae.py", "solutions/common.py", "requirements.txt", "Makefile", "setup.mk", "data/SHA256SUMS")
+                "solutions/vae.py", "solutions/common.py", "solutions/graded.py", "requirements.txt", "Makefile",
+                "setup.mk", "data/SHA256SUMS")
 # ... and MNIST packed (setup.sh unpacks and verifies it: never the unpacked 50 MB).
 PACKED_DATA = "data/MNIST/raw/*.gz"
 GRADER = (sys.executable, "-m", "autograder.grading.grade")

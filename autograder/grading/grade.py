@@ -96,7 +96,7 @@ def grade(submission: Path, results_path: Path = DEFAULT_RESULTS, sandbox_uid: i
         try:
             vae_py = scratch / "vae.py"
             vae_py.write_bytes(code.source)
-            sandbox = Sandbox(vae_py, sandbox_uid, threads)
+            sandbox = Sandbox(vae_py, sandbox_uid, threads, modules=code.modules)
             try:
                 if extra["isolation"] == "uid":
                     protect_repository(sandbox.uid)
@@ -110,7 +110,8 @@ def grade(submission: Path, results_path: Path = DEFAULT_RESULTS, sandbox_uid: i
             raise GraderError(str(sandbox.library_failure))
         output = "\n".join(filter(None, [code.note, sandbox_output_note(sandbox)]))
         extra.update(worker_starts=sandbox.starts, timings=sandbox.timings)
-        flags = integrity.scan(code.source) | sandbox.flags  # for a person: they change no points
+        # For a person: flags change no points.
+        flags = sandbox.flags.union(*map(integrity.scan, [code.source, *dict(code.modules).values()]))
     write(build(tests, output, time.perf_counter() - start, extra, flags), results_path)
     return load(results_path)  # what results.json holds (bounded, valid text) is what the table shows
 
@@ -133,19 +134,22 @@ def first_sentence(text: str) -> str:
 
 
 def table(results: Results) -> str:
-    """The score table: test, points, and the first sentence of why (wrapped, never cut)."""
+    """The score table in the README rubric's order: points, the check's name and the first sentence
+    of why (both whole, wrapped, never cut); then the total and the grading's note (what was graded)."""
     lines = []
+    width = max((len(printable(test["name"])) for test in results["tests"]), default=0)
     for test in results["tests"]:
         if test["status"] == "passed":
             reason = "ok" + (f"; {first_sentence(test['output'])}" if test["output"] else "")
         else:
             reason = first_sentence(test["output"])
-        head = f"{test['score']:6.2f}/{test['max_score']:<6.2f} {printable(test['name'])[:58]:<58} "
+        head = f"{test['score']:6.2f}/{test['max_score']:<6.2f} {printable(test['name']):<{width}} "
         wrapped = textwrap.wrap(reason, REASON_WIDTH) or [""]
         lines.append(head + wrapped[0])
         lines += [" " * len(head) + more for more in wrapped[1:]]
     total = maximum(results)
     lines.append(f"{results['score']:6.2f}/{total:<6.2f} total ({results['execution_time']:.1f} s)")
+    lines += textwrap.wrap(printable(results.get("output", "")), REASON_WIDTH + 14)
     return "\n".join(lines)
 
 

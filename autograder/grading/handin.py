@@ -12,11 +12,12 @@ None) and a note for the student. The rules, in order:
    (vae.ipynb first; two others at the same depth are ambiguous). Without either, a lone .zip
    at the top is opened. Folders that archivers and editors add (`__MACOSX`, `.git`, caches,
    any hidden folder) are never searched.
-3. A notebook whose graded cell (nbgrader grade_id config.NOTEBOOK_CODE_CELL) defines the code
-   (class VAE, loss_function, train) is graded instead of vae.py; a cell that still imports
-   vae.py defers to it; a missing, doubled, retyped or unreadable cell is named in the note,
-   and vae.py is graded if there is one. So is a cell whose code is larger than a vae.py may be
-   or holds text that is not valid Unicode: what runs is exactly what was read, never cut.
+3. A notebook whose graded cell (nbgrader grade_id config.NOTEBOOK_CODE_CELL) holds code of its
+   own is graded as the notebook runs it (solutions/graded.py, which students have too: vae.py
+   if the notebook imports it, the earlier cells' imports the cell uses, then the cell); a cell
+   that only imports vae.py defers to it; a missing, doubled, retyped or unreadable cell is named
+   in the note, and vae.py is graded if there is one. So is a cell whose code is larger than a
+   vae.py may be or holds text that is not valid Unicode: what runs is exactly what was read.
 4. A .zip is unpacked safely into a scratch folder (no absolute paths or `..`, links skipped,
    config's count, size and depth caps) and resolved as a folder; a name it marks as UTF-8
    that is not is named in the note.
@@ -25,30 +26,35 @@ Reading is careful: links are never followed (a link could point at the referenc
 only regular files are read, and each kind of file has a size cap in autograder/config.py; a
 file over its cap is refused with a message that says so, never cut. Whatever the hand-in holds,
 resolve() returns a Code whose note is valid Unicode (a file name's bytes that are not UTF-8
-shown as \xff): it never raises. Standard library, the results format and cleanup.py only.
+shown as \xff): it never raises. Standard library, the results format, cleanup.py and graded.py only.
 """
 from __future__ import annotations
 
+import ast
+import dataclasses
 import io
 import json
 import os
-import re
 import stat
 import tempfile
 import zipfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 from autograder import config
 from autograder.cleanup import remove_tree
 from autograder.grading.results import valid_text
+from autograder.paths import homework_module
+from autograder.sandbox.client import WORKER_FILES
 
 SUBMISSION_NAME = "vae.py"
 NOTEBOOK_NAME = "vae.ipynb"
 IGNORED_DIRS = frozenset({"__MACOSX", "__pycache__", "venv", "node_modules"})  # and every hidden folder
-DEFINES = re.compile(r"^(class VAE\b|def (loss_function|train)\b)", re.MULTILINE)
 UNREADABLE = "the grader could not read it"  # the backstop's words (tests look for them)
+# What the sandbox holds of its own (the grader's common.py among them): a hand-in's file never replaces it.
+SANDBOX_MODULES = frozenset({"vae", *(path.stem for path in WORKER_FILES)})
 HINT = ("Hand in assignment/vae.py (the file itself, or a folder or zip holding it), or your notebook "
         f"with your code in its cell '{config.NOTEBOOK_CODE_CELL}'.")
 
@@ -60,6 +66,7 @@ class Code:
     source: bytes | None  # the module to grade as vae.py; None when there is nothing to grade
     note: str  # where the code came from, or why nothing is graded ("" for a plain vae.py)
     files: tuple[Path, ...] = ()  # what was read (grade-all compares their times with a grade's)
+    modules: tuple[tuple[str, bytes], ...] = ()  # other .py files of the hand-in that the code imports
 
 
 class HandInError(ValueError):
@@ -144,53 +151,29 @@ def describe(files: list[Path], folder: Path, limit: int = 10) -> str:
     return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
 
 
-# --- Notebooks ---------------------------------------------------------------------------------------
+# --- Notebooks: solutions/graded.py (the students' copy says the same) owns the rules -------------------
+
+RULES = homework_module("graded")
 
 
-def _grade_id(cell: object) -> object:
-    """The cell's nbgrader grade_id, or None however its metadata is malformed."""
-    metadata = cell.get("metadata") if isinstance(cell, dict) else None
-    nbgrader = metadata.get("nbgrader") if isinstance(metadata, dict) else None
-    return nbgrader.get("grade_id") if isinstance(nbgrader, dict) else None
-
-
-def graded_cell(text: bytes | str, name: str = NOTEBOOK_NAME) -> str:
-    """The source of the notebook's graded code cell (NotebookError naming what is wrong)."""
+def graded_cell(text: bytes | str, name: str = NOTEBOOK_NAME) -> tuple[str, list[str]]:
+    """The notebook's graded cell and the code cells before it (NotebookError naming what is wrong)."""
     try:
-        book = json.loads(text)
-    except (ValueError, RecursionError) as error:  # not UTF-8, not JSON, nested beyond reason
-        raise NotebookError(f"{name} is not a readable notebook ({type(error).__name__}).") from None
-    cells = book.get("cells") if isinstance(book, dict) else None
-    if not isinstance(cells, list):
-        raise NotebookError(f"{name} is not a notebook in Jupyter's format 4 (it has no list of cells): save it "
-                            "again with Jupyter.")
-    cell_id = config.NOTEBOOK_CODE_CELL
-    found = [cell for cell in cells if _grade_id(cell) == cell_id]
-    if not found:
-        raise NotebookError(f"The graded cell '{cell_id}' (section 3, the cell that imports your model) is missing "
-                            f"from {name}: restore it from the released notebook.")
-    if len(found) > 1:
-        raise NotebookError(f"The graded cell '{cell_id}' appears {len(found)} times in {name}: keep one.")
-    cell_type, source = found[0].get("cell_type"), found[0].get("source", "")
-    if cell_type != "code":
-        raise NotebookError(f"The graded cell '{cell_id}' in {name} was retyped into a {str(cell_type)[:20]} "
-                            "cell: change it back to a code cell.")
-    if isinstance(source, list) and all(isinstance(line, str) for line in source):
-        source = "".join(source)  # the notebook format may split a cell's source into lines
-    if not isinstance(source, str):
-        raise NotebookError(f"The graded cell '{cell_id}' in {name} has no readable source: save the notebook "
-                            "again with Jupyter.")
-    return source
+        return RULES.code_cells(text, name)
+    except ValueError as error:
+        raise NotebookError(str(error)) from None
 
 
-def module_source(text: bytes | str, name: str = NOTEBOOK_NAME) -> str | None:
-    """The module to grade from the notebook, or None when its graded cell defers to vae.py."""
-    source = graded_cell(text, name)
-    if not DEFINES.search(source):
+def module_source(text: bytes | str, name: str = NOTEBOOK_NAME, vae_py: str | None = None) -> Any:
+    """What the notebook runs (graded.Graded: one module, a note saying what it is made of, whether
+    vae.py is part of it); None when its graded cell only imports vae.py (graded as it is)."""
+    cell, earlier = graded_cell(text, name)
+    if RULES.only_imports_vae(cell):
         return None
-    # IPython's magics and shell escapes are not Python: keep them visible, inert.
-    lines = [f"# {line}" if line.lstrip().startswith(("%", "!")) else line for line in source.splitlines()]
-    return "\n".join(lines) + "\n"
+    try:
+        return RULES.compose(cell, earlier, vae_py, name)
+    except ValueError as error:
+        raise NotebookError(str(error)) from None
 
 
 # --- Resolving -------------------------------------------------------------------------------------------
@@ -212,26 +195,78 @@ def _encoded(source: str, name: str) -> bytes:
     return code
 
 
+def _imported(source: bytes) -> set[str]:
+    """The top-level names of the modules `source` imports, anywhere in it (none if it does not parse)."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return set()  # grading shows the error
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def with_modules(code: Code, folder: Path) -> Code:
+    """`code` with the .py files beside it in `folder` that it imports, and those they import: a
+    notebook imports them from its folder, and so does the grader's sandbox. The sandbox's own
+    modules (the grader's copy of common.py, say) are never replaced by a file of the hand-in."""
+    modules, size, pending = {}, len(code.source), [code.source]
+    while pending:
+        for name in sorted(_imported(pending.pop()) - set(modules) - SANDBOX_MODULES):
+            path = folder / f"{name}.py"
+            if not name.isidentifier() or not path.is_file() or path.is_symlink():
+                continue  # a library, or nothing the hand-in holds
+            modules[name] = read_regular(path, config.SUBMISSION_MAX_BYTES, path.name)
+            size += len(modules[name])
+            if size > config.SUBMISSION_MAX_BYTES:
+                raise HandInError(f"The code graded and the files it imports ({', '.join(f'{m}.py' for m in modules)}) "
+                                  f"hold more than {config.SUBMISSION_MAX_BYTES:,} bytes together; the grader did not "
+                                  "cut them. Hand in your code alone, without data pasted into it.")
+            pending.append(modules[name])
+    files = tuple(folder / f"{name}.py" for name in modules)
+    note = " ".join(filter(None, [code.note, f"Graded with the files it imports: {', '.join(f.name for f in files)}."
+                                  if files else ""]))
+    return dataclasses.replace(code, note=note, files=code.files + files, modules=tuple(modules.items()))
+
+
 def _python(path: Path, name: str, note: str = "", also: tuple[Path, ...] = ()) -> Code:
-    return Code(read_regular(path, config.SUBMISSION_MAX_BYTES, name), note, (path, *also))
+    code = Code(read_regular(path, config.SUBMISSION_MAX_BYTES, name), note, (path, *also))
+    return with_modules(code, path.parent)
+
+
+def _vae_py_text(vae_py: Path | None, name: str) -> str | None:
+    """vae.py's text, for a notebook that imports it (HandInError if it cannot be read as code)."""
+    if vae_py is None:
+        return None
+    try:
+        return read_regular(vae_py, config.SUBMISSION_MAX_BYTES, name).decode()
+    except UnicodeDecodeError:
+        raise HandInError(f"{name} is not valid UTF-8 text, so the notebook's code cannot run over it: save it "
+                          "again as UTF-8.") from None
 
 
 def _notebook(notebook: Path, name: str, vae_py: Path | None, vae_py_name: str) -> Code:
-    """The notebook's code, or vae.py's when the notebook defers to it or cannot be graded."""
+    """What the notebook runs (solutions/graded.py), or vae.py's code when the notebook only imports
+    it or cannot be graded."""
     try:
-        source = module_source(read_regular(notebook, config.NOTEBOOK_MAX_BYTES, name), name)
-        code = None if source is None else _encoded(source, name)
+        text = read_regular(notebook, config.NOTEBOOK_MAX_BYTES, name)
+        composed = module_source(text, name, _vae_py_text(vae_py, vae_py_name))
+        code = None if composed is None else _encoded(composed.source, name)
     except (NotebookError, HandInError) as error:
         if vae_py is None:
             raise HandInError(str(error)) from None
         return _python(vae_py, vae_py_name, f"{error} {vae_py_name} was graded instead.", (notebook,))
-    if source is None:
+    if composed is None:
         if vae_py is None:
             raise HandInError(f"The graded cell '{config.NOTEBOOK_CODE_CELL}' of {name} imports vae.py, but no vae.py "
                               "was handed in beside it: hand in vae.py too, or write your code in that cell.")
         return _python(vae_py, vae_py_name, also=(notebook,))
-    return Code(code, f"Graded the code in {name}'s cell '{config.NOTEBOOK_CODE_CELL}' (it replaces vae.py).",
-                (notebook,))
+    read = (notebook, vae_py) if composed.uses_vae_py else (notebook,)
+    return with_modules(Code(code, composed.note, read), notebook.parent)
 
 
 def _folder(folder: Path, zips: bool = True) -> Code:
@@ -311,7 +346,7 @@ def _zip(path: Path, name: str) -> Code:
         code = _folder(Path(scratch), zips=False)  # no zip inside a zip
     finally:
         remove_tree(Path(scratch))
-    return Code(code.source, code.note, (path,))
+    return Code(code.source, code.note, (path,), code.modules)
 
 
 def _resolve(handin: Path) -> Code:
@@ -348,4 +383,4 @@ def resolve(handin: Path) -> Code:
         code = Code(None, str(error))
     except Exception as error:  # noqa: BLE001 - whatever the hand-in holds, grading goes on
         code = Code(None, f"What you handed in could not be read ({UNREADABLE}: {type(error).__name__}). {HINT}")
-    return Code(code.source, valid_text(code.note), code.files)
+    return dataclasses.replace(code, note=valid_text(code.note))

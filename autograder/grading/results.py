@@ -95,10 +95,16 @@ def zero_tests(message: str, cause: str = causes.NOT_RUN) -> list[Entry]:
     return [zero_entry(tag, message, cause) for tag in config.RUBRIC]
 
 
+def _rubric_order(test: Entry) -> int:
+    tags = test.get("tags") or [""]
+    return list(config.RUBRIC).index(tags[0]) if tags[0] in config.RUBRIC else len(config.RUBRIC)
+
+
 def build(tests: list[Entry], output: str = "", execution_time: float = 0.0,
           extra: dict[str, Any] | None = None, flags: Iterable[str] | None = None) -> Results:
     """A whole result around `tests`; its score is their sum. `flags`, when given, go to
     extra_data's INTEGRITY_FLAGS, sorted (an empty list when none): they change no points."""
+    tests = sorted(tests, key=_rubric_order)  # the README's order; a tag's checks keep theirs
     results = Results(score=round(sum(float(t["score"]) for t in tests), 2),
                       execution_time=round(execution_time, 2), output=output, visibility=VISIBLE,
                       stdout_visibility="hidden", tests=tests, **student_text.GRADESCOPE)

@@ -86,7 +86,8 @@ class Sandbox:
     """One submission's worker: started on demand, restarted after a failure."""
 
     def __init__(self, submission: Path, uid: int | None = None, threads: int | None = None,
-                 limits: Limits | None = None) -> None:
+                 limits: Limits | None = None, modules: tuple[tuple[str, bytes], ...] = ()) -> None:
+        """`modules`: (name, code) of the hand-in's other files that the submission imports."""
         become_subreaper()
         self.limits = limits or Limits()
         self.mode = isolation.isolation_mode()
@@ -101,6 +102,7 @@ class Sandbox:
         self.private_proc = self.mode == "uid" and isolation.private_proc_works()
         self._oom_kills = 0
         self.submission = submission
+        self.modules = modules
         self.threads = threads or len(os.sched_getaffinity(0))  # parallel graders: 1 each
         self.workdir = Path(tempfile.mkdtemp(prefix="vae-sandbox-"))
         self.output = CappedOutput(self.limits.output_kb * 1024)
@@ -139,6 +141,10 @@ class Sandbox:
             raise ValueError(f"{self.submission} is larger than config.SUBMISSION_MAX_BYTES: resolve it with "
                              "autograder/grading/handin.py first")
         (self.workdir / "submission" / "vae.py").write_bytes(code)
+        for name, module in self.modules:  # the worker's own modules are never replaced
+            if not name.isidentifier() or name in {"vae", *(path.stem for path in WORKER_FILES)}:
+                raise ValueError(f"{name}.py cannot go into the sandbox: resolve the hand-in with handin.py")
+            (self.workdir / "submission" / f"{name}.py").write_bytes(module)
         for source in WORKER_FILES:
             shutil.copyfile(source, self.workdir / source.name)
         for name in TRAIN_FILES:

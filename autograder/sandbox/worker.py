@@ -50,8 +50,9 @@ def seed_everything(seed: int) -> None:
 
 def describe_error(error: BaseException) -> dict[str, str]:
     """The exception's type, message and the traceback lines that are in the student's file."""
-    frames = [f for f in traceback.extract_tb(error.__traceback__) if Path(f.filename).name == SUBMISSION.name]
-    lines = [f'  File "{SUBMISSION.name}", line {f.lineno}, in {f.name}\n    {f.line}' for f in frames[-5:]]
+    frames = [f for f in traceback.extract_tb(error.__traceback__)  # the hand-in's files: vae.py, what it imports
+              if Path(f.filename).parent == SUBMISSION.parent]
+    lines = [f'  File "{Path(f.filename).name}", line {f.lineno}, in {f.name}\n    {f.line}' for f in frames[-5:]]
     try:
         message = str(error)
     except Exception as inner:  # noqa: BLE001 - a __str__ that raises is the submission's, not ours
