@@ -215,7 +215,7 @@ def test_reparameterize_follows_the_dtype_and_device_of_its_inputs(model):
     z = call("VAE.reparameterize", model.reparameterize, mu, logvar)
     expect(isinstance(z, torch.Tensor) and z.dtype == torch.float64,
            f"on float64 inputs z should be float64, got {getattr(z, 'dtype', type(z).__name__)}. "
-           "Hint: make the noise with torch.randn_like(std), which copies std's shape, dtype and device.")
+           "Hint: make the noise with torch.randn_like, which copies its input's shape, dtype and device.")
     # `meta` tensors have shapes but no data, on any machine: noise made on the CPU breaks here as on a GPU.
     try:
         model.reparameterize(mu.to("meta"), logvar.to("meta"))
@@ -223,7 +223,7 @@ def test_reparameterize_follows_the_dtype_and_device_of_its_inputs(model):
         text = str(error)
         expect(not ("meta" in text and "cpu" in text.lower() and "device" in text),
                "reparameterize creates a tensor on the CPU whatever the input's device, so it fails on a "
-               f"GPU ({type(error).__name__}: {text[:120]}). Hint: use torch.randn_like(std).")
+               f"GPU ({type(error).__name__}: {text[:120]}). Hint: torch.randn_like makes noise on its input's device.")
 
 
 def test_reparameterize_passes_gradients_to_mu_and_logvar(model):

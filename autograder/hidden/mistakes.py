@@ -23,8 +23,11 @@ def _flat(x: torch.Tensor) -> torch.Tensor:
     return x.reshape(x.shape[0], -1)
 
 
-FIX_BCE = "F.binary_cross_entropy(recon_x, x.view(-1, 784), reduction='sum')"
-FIX_KL = "kld = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())"
+# What to use instead, in words: the docstring's formula, never the solution's line of code.
+FIX_BCE = ("the docstring's binary cross-entropy of recon_x (probabilities) against x flattened to (B, 784), "
+           "summed over every pixel and image (F.binary_cross_entropy takes reduction='sum')")
+FIX_KL = ("use the docstring's closed form: -1/2 times the sum, over latent dimensions and batch, of "
+          "1 + log-variance - mean squared - variance (the lecture's KL between q(z|x) and N(0, I))")
 # The common mistakes, as the term each computes (recon, x, mu, logvar -> summed term), with the
 # sentence that names it. A measured term that matches one (MISTAKE_MATCH_RTOL) is that mistake.
 MISTAKES: dict[str, dict[str, tuple[Term, str]]] = {

@@ -117,8 +117,8 @@ def _problem(answer, case: str) -> tuple[str, str] | None:
     if isinstance(error, dict):
         if case.startswith("bce_square") and error_cause(error) == "function.raised":
             return ("loss_function raised for images x of shape (B, 1, 28, 28), as train() passes them, where recon_x "
-                    "is (B, 784): flatten x like recon_x, F.binary_cross_entropy(recon_x, x.view(-1, 784), "
-                    "reduction='sum').\n" + explain_error(error, "loss_function"), "loss.not_flattened")
+                    "is (B, 784): flatten x like recon_x, to (B, 784), before comparing them.\n"
+                    + explain_error(error, "loss_function"), "loss.not_flattened")
         return explain_error(error, "loss_function"), error_cause(error)
     value = answer.tensors.get(case)
     if value is None:
@@ -168,7 +168,7 @@ def _check_bce(losses: Losses, prefix: str, shape: str) -> None:
     if _averaged_over_the_batch(theirs, ours, prefix):
         fail(f"With images x of shape {shape}, the reconstruction term is averaged over the batch (and perhaps the "
              "pixels): the same 4 images given twice leave it unchanged, where the sum over the batch doubles. "
-             "Use reduction='sum': F.binary_cross_entropy(recon_x, x.view(-1, 784), reduction='sum').", "bce.averaged")
+             "Sum it: F.binary_cross_entropy takes reduction='sum'.", "bce.averaged")
     ratio = measured / expected if expected else float("nan")
     hints = {1 / 784: "it looks averaged over the pixels",
              1 / (784 * ROWS): "it looks averaged over pixels and batch (reduction='mean')"}
@@ -180,8 +180,8 @@ def _check_bce(losses: Losses, prefix: str, shape: str) -> None:
          "and logvar), should be the binary cross-entropy summed over every pixel of every image: "
          "-sum[x log r + (1 - x) log(1 - r)]. "
          + (f"Yours is off: {hint}; use reduction='sum'." if hint else
-            f"Yours differs by a factor {ratio:.3g}. Hint: F.binary_cross_entropy(recon_x, x.view(-1, 784), "
-            "reduction='sum'), recon_x first (probabilities, not logits)."), cause)
+            f"Yours differs by a factor {ratio:.3g}. Hint: the binary cross-entropy takes recon_x first "
+            "(probabilities, not logits), then x flattened to (B, 784)."), cause)
 
 
 @pytest.mark.rubric("reconstruction")
@@ -224,8 +224,8 @@ def test_kl_term_matches_the_closed_form(ask):
 def _fail_if_kl_averaged_over_the_batch(theirs: dict[str, float], ours: dict[str, float]) -> None:
     if _averaged_over_the_batch(theirs, ours, "kl"):
         fail("The KL term is averaged over the batch: the same 4 rows of mu and logvar given twice leave it "
-             "unchanged, where the sum over the batch doubles. Sum it over latent dimensions and batch: "
-             "kld = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp()).", "kl.averaged")
+             "unchanged, where the sum over the batch doubles. Sum it over latent dimensions and batch, as the "
+             "docstring's formula does.", "kl.averaged")
 
 
 @pytest.mark.rubric("kl")
@@ -253,7 +253,7 @@ def test_kl_term_is_zero_at_the_prior_and_grows_with_each_of_mean_and_variance(a
         measured, expected = theirs[case] - theirs["kl_half"], ours[case] - ours["kl_half"]
         if not _near(measured, expected):
             fail(f"{first}For 4 rows with {rows}, the KL is {part}; yours adds {measured:.4g} where the closed form "
-                 f"gives {expected:.4g}. Hint: kld = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp()).", cause)
+                 f"gives {expected:.4g}. Hint: compare each part of your KL with the docstring's formula.", cause)
 
 
 def cut_terms(ask) -> dict[str, str]:

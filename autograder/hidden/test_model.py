@@ -127,8 +127,9 @@ def test_decode_computes_pixel_probabilities_as_the_lecture_with_the_graders_wei
             return
         logits = model.fc4(F.relu(model.fc3(z)))
         if close(recon, logits) or close(recon, F.relu(logits)):
-            fail("decode's output matches the lecture's before the sigmoid: finish with torch.sigmoid(fc4(h3)), "
-                 "so that every pixel is a probability in (0, 1).", "decode.no_sigmoid")
+            fail("decode's output matches the lecture's before the sigmoid: finish with the sigmoid of fc4's output "
+                 "(the lecture's Bernoulli means), so that every pixel is a probability in (0, 1).",
+                 "decode.no_sigmoid")
         if close(recon, torch.sigmoid(model.fc4(model.fc3(z)))):
             fail("decode matches the lecture's only without the hidden ReLU: h3 = relu(fc3(z)).", "decode.no_hidden_relu")
     fail(f"decode(z) differs from the lecture's computation with the grader's weights in your model (largest difference "

@@ -53,11 +53,11 @@ def test_reparameterize_has_mean_mu_and_std_exp_half_logvar(ask):
             cause = "reparameterize.no_noise"
         elif spread.max() < config.NO_NOISE_TOL and torch.equal(z, second):
             hint = (" z is mu shifted by the same noise in every row and every call: the noise is drawn once; "
-                    "draw eps = torch.randn_like(std) inside reparameterize, on every call.")
+                    "draw eps, noise like std (torch.randn_like), inside reparameterize, on every call.")
             cause = "reparameterize.noise_not_fresh"
         elif spread.max() < config.NO_NOISE_TOL:
             hint = (" Every row got the same noise: eps must have the shape of std, one draw per entry "
-                    "(torch.randn_like(std)).")
+                    "(torch.randn_like makes noise of std's shape).")
             cause = "reparameterize.noise_shared"
         fail(f"With logvar = {LOGVARS[worst]:.2f}, z should spread around mu with standard deviation "
              f"exp(logvar / 2) = {expected[worst]:.3f}; yours had {spread[worst]:.3f}.{hint}", cause)
@@ -90,21 +90,23 @@ def test_reparameterize_draws_fresh_independent_noise(ask):
     mu, logvar, first, second = _samples(ask)
     if not _noise_added(mu, first):  # the same mistake as the spread check's, named as there
         fail("z equals mu: no noise is added in training mode, so no fresh noise is drawn either: "
-             "z = mu + eps * std with eps = torch.randn_like(std), new on every call.", "reparameterize.no_noise")
+             "z = mu + eps * std with eps noise like std (torch.randn_like), new on every call.",
+             "reparameterize.no_noise")
     if torch.equal(first, second):
         fail("Two calls of reparameterize gave the same z: draw new noise on every call "
-             "(torch.randn_like(std) inside the method, not once in __init__).", "reparameterize.noise_not_fresh")
+             "(inside the method, not once in __init__).", "reparameterize.noise_not_fresh")
     eps = ((first - mu) / torch.exp(0.5 * logvar)).double()
     if not (eps.std(dim=0).mean() >= config.NOISE_REPEAT_MIN and eps.std(dim=1).mean() >= config.NOISE_REPEAT_MIN):
         fail("The noise repeats across rows or columns: eps must have the shape of std, one independent "
-             "draw per entry (torch.randn_like(std)).", "reparameterize.noise_shared")
+             "draw per entry (torch.randn_like makes noise of std's shape).", "reparameterize.noise_shared")
     # Then on the `meta` device (no data, any CPU build): noise made on the CPU breaks there, as on a GPU.
     mu, logvar = _inputs(4)  # (the noise's own mistakes come first: eps made once in __init__ is on the CPU too)
     answer = ask(REPARAMETERIZE, {"seed": 3, "meta": True}, {"mu": mu, "logvar": logvar},
                  function="VAE.reparameterize")
     if creates_cpu_tensors(answer.info):
-        fail("reparameterize creates a tensor on the CPU whatever the input's device: use torch.randn_like(std) "
-             "(noise of std's shape, dtype and device), so that the same code also trains on a GPU.",
+        fail("reparameterize creates a tensor on the CPU whatever the input's device: draw the noise with "
+             "torch.randn_like, which follows its input (std's shape, dtype and device), so that the same code also "
+             "trains on a GPU.",
              "device.tensor_created_on_cpu")
 
 
@@ -143,7 +145,7 @@ def _check_gradient(answer, leaf: str, expected: torch.Tensor, should: str, miss
                 cause = code
         if cause == "gradient_flow.cut":
             hint = (" No gradient at all reaches it: z is cut off from the graph (.data, .detach(), NumPy, "
-                    "torch.normal); z = mu + eps * std with eps = torch.randn_like(std).")
+                    "torch.normal); z = mu + eps * std with eps noise like std (torch.randn_like).")
         fail(f"{should}; backpropagating from z gave a {leaf}.grad off by up to {differs(grad, expected):.3g}.{hint}",
              cause)
 
@@ -164,5 +166,6 @@ def test_gradient_of_z_with_respect_to_logvar_is_eps_std_over_2(ask):
     known = {"reparameterize.std_is_exp_logvar": v * (z - mu),  # d exp(logvar) / d logvar = exp(logvar)
              "reparameterize.std_is_half_logvar": v * (z - mu) / logvar}  # std = logvar / 2: d std = 1 / 2
     _check_gradient(answer, "logvar", expected, "dz/dlogvar should be eps * std / 2",
-                    "No gradient reached logvar: compute std = torch.exp(0.5 * logvar) without .detach().",
+                    "No gradient reached logvar: compute std from logvar (the docstring's exp(logvar / 2)) with torch "
+                    "operations, without .detach() or .data.",
                     " Hint: std = exp(logvar / 2), z = mu + eps * std, eps not depending on logvar.", known)
