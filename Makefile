@@ -34,7 +34,7 @@ $(DATA_STAMP): $(STAMP) data/SHA256SUMS $(wildcard data/MNIST/raw/*.gz)
 check: ## Student: quick public checks of what is graded (assignment/vae.py, or the notebook's code).
 	cd assignment && ../$(PY) graded.py && ../$(PY) -m pytest -q -p no:cacheprovider test_public.py
 
-test: $(STAMP) $(DATA_STAMP) ## This repository's own tests, all of them (CI; about 22 minutes on 2 cores).
+test: $(STAMP) $(DATA_STAMP) ## This repository's own tests, all of them (CI; about 35 minutes on 2 cores).
 	$(PY) -m pytest -q
 
 test-fast: $(STAMP) $(DATA_STAMP) ## The quick tests only (no grading of the corpus, no notebook runs; about 100 s).
