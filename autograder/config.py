@@ -144,7 +144,7 @@ ELBO_LIVE_UNIT_IMAGES = 2000
 # The elbo check's diagnosis when it fails, from the test ELBO's parts (nats per image): a
 # reconstruction BCE at or above ELBO_NOTHING_LEARNT_BCE is no better than an untrained model's
 # (about 543 = 784 ln 2 for recon = 1/2 everywhere): nothing learnt; a KL below
-# ELBO_COLLAPSE_KL_BELOW: posterior collapse; above ELBO_KL_HUGE_ABOVE: the KL barely counted.
+# ELBO_COLLAPSE_KL_BELOW: posterior collapse; above ELBO_KL_HUGE_ABOVE with a wrong KL term: the KL barely counted.
 # Measured (BCE + KL, one epoch): the reference 106 + 21 (training seeds 0 and 1); an untrained
 # model 551 + 0.1; poorly trained buggy variants 140 to 295 + 3.1 to 18 (mu.data in z: 193 + 3.1);
 # encode's heads swapped 532 + 42; the KL's variance part missing (logvar for exp(logvar)) 97 + 108;

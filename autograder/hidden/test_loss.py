@@ -22,7 +22,7 @@ import torch
 from autograder import config
 from autograder.grading import causes, reference
 from autograder.hidden import mistakes
-from autograder.hidden.checks import error_cause, explain_error, fail
+from autograder.hidden.checks import CheckFailed, error_cause, explain_error, fail
 from autograder.sandbox.protocol import LOSS, LOSS_ARGUMENTS, loss_input
 
 ROWS = config.LOSS_CHECK_ROWS
@@ -254,6 +254,17 @@ def test_kl_term_is_zero_at_the_prior_and_grows_with_each_of_mean_and_variance(a
         if not _near(measured, expected):
             fail(f"{first}For 4 rows with {rows}, the KL is {part}; yours adds {measured:.4g} where the closed form "
                  f"gives {expected:.4g}. Hint: compare each part of your KL with the docstring's formula.", cause)
+
+
+def kl_term_right(ask) -> bool:
+    """Whether loss_function's KL term passes the kl checks: the elbo check blames a huge trained KL
+    on the KL term only when it is wrong (with a right one, training went wrong some other way)."""
+    try:
+        test_kl_term_matches_the_closed_form(ask)
+        test_kl_term_is_zero_at_the_prior_and_grows_with_each_of_mean_and_variance(ask)
+    except CheckFailed:
+        return False
+    return True
 
 
 def cut_terms(ask) -> dict[str, str]:

@@ -153,7 +153,7 @@ def test_one_epoch_of_your_training_reaches_a_good_test_elbo(ask, sandbox, feedb
 def _diagnose(ask, state: dict[str, torch.Tensor], record) -> tuple[str, str]:
     """What feedback.png shows and what it usually means, from measured evidence: a loss term no
     gradient flows from, then the test ELBO's two parts (reconstruction BCE and KL per image)."""
-    from autograder.hidden.test_loss import cut_terms
+    from autograder.hidden.test_loss import cut_terms, kl_term_right
 
     try:
         cut = cut_terms(ask)
@@ -170,7 +170,7 @@ def _diagnose(ask, state: dict[str, torch.Tensor], record) -> tuple[str, str]:
     if not math.isfinite(bce + kl):
         return (f"feedback.png is blank or noise: training made the weights NaN or infinite {parts}; usually a "
                 "loss that can grow without bound (a sign, a log of 0) or an exploding step.", "elbo.diverged")
-    if not kl <= config.ELBO_KL_HUGE_ABOVE:  # NaN: here
+    if not kl <= config.ELBO_KL_HUGE_ABOVE and not kl_term_right(ask):
         return (f"feedback.png's samples from the prior look like noise while reconstructions may look fine: the "
                 f"KL is huge {parts}; the KL term is too weak or its sign is flipped.", "elbo.kl_exploded")
     if not bce < config.ELBO_NOTHING_LEARNT_BCE:
