@@ -123,7 +123,7 @@ def run_module(code) -> types.ModuleType:
     return module
 
 
-def reference_loss() -> float:
+def loss_inputs() -> float:
     torch.manual_seed(0)
     x, recon = torch.rand(3, 784), torch.rand(3, 784).clamp(0.01, 0.99)
     mu, logvar = torch.randn(3, 20), torch.randn(3, 20)
@@ -137,7 +137,7 @@ def test_a_mixture_is_graded_as_the_notebook_runs_it(tmp_path, name):
     assert f"cell '{CELL}'" in code.note and "Line numbers" in code.note
     module = run_module(code)
     solution = run_module(resolve(SOLUTIONS / "vae.py"))
-    x, recon, mu, logvar = reference_loss()
+    x, recon, mu, logvar = loss_inputs()
     assert torch.allclose(module.loss_function(recon, x, mu, logvar), solution.loss_function(recon, x, mu, logvar))
     cell, vae_py, files = MIXTURES[name]
     assert ("vae.py" in code.note.split(" + ")[0]) == ("from vae import" in cell), "vae.py runs when imported"

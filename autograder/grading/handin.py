@@ -33,7 +33,6 @@ from __future__ import annotations
 import ast
 import dataclasses
 import io
-import json
 import os
 import stat
 import tempfile
@@ -47,14 +46,12 @@ from autograder import config
 from autograder.cleanup import remove_tree
 from autograder.grading.results import valid_text
 from autograder.paths import homework_module
-from autograder.sandbox.client import WORKER_FILES
+from autograder.sandbox.client import SANDBOX_MODULES
 
 SUBMISSION_NAME = "vae.py"
 NOTEBOOK_NAME = "vae.ipynb"
 IGNORED_DIRS = frozenset({"__MACOSX", "__pycache__", "venv", "node_modules"})  # and every hidden folder
 UNREADABLE = "the grader could not read it"  # the backstop's words (tests look for them)
-# What the sandbox holds of its own (the grader's common.py among them): a hand-in's file never replaces it.
-SANDBOX_MODULES = frozenset({"vae", *(path.stem for path in WORKER_FILES)})
 HINT = ("Hand in assignment/vae.py (the file itself, or a folder or zip holding it), or your notebook "
         f"with your code in its cell '{config.NOTEBOOK_CODE_CELL}'.")
 

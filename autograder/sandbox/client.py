@@ -39,6 +39,8 @@ from autograder.sandbox.limits import (CappedOutput, Limits, MemoryWatchdog, bef
 from autograder.sandbox.protocol import ProtocolError
 
 WORKER_FILES = (SANDBOX / "worker.py", SANDBOX / "protocol.py", SANDBOX / "probe.py", SOLUTIONS / "common.py")
+# The modules the sandbox holds of its own: a hand-in's file of the same name never goes in beside them.
+SANDBOX_MODULES = frozenset({"vae", *(path.stem for path in WORKER_FILES)})
 TRAIN_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte")
 IMPORTING = "importing vae.py"  # the `function` of the import, in failures
 
@@ -142,7 +144,7 @@ class Sandbox:
                              "autograder/grading/handin.py first")
         (self.workdir / "submission" / "vae.py").write_bytes(code)
         for name, module in self.modules:  # the worker's own modules are never replaced
-            if not name.isidentifier() or name in {"vae", *(path.stem for path in WORKER_FILES)}:
+            if not name.isidentifier() or name in SANDBOX_MODULES:
                 raise ValueError(f"{name}.py cannot go into the sandbox: resolve the hand-in with handin.py")
             (self.workdir / "submission" / f"{name}.py").write_bytes(module)
         for source in WORKER_FILES:
