@@ -16,6 +16,7 @@ from __future__ import annotations
 import ast
 import importlib.util
 import json
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,16 +34,22 @@ class Graded:
     uses_vae_py: bool  # whether vae.py is part of it
 
 
+def lines_of(source: str) -> list[str]:
+    """The lines Python sees: split at \\n, \\r\\n and \\r only (str.splitlines also splits at a form
+    feed or U+2028, which may stand inside a string)."""
+    return re.split(r"\r\n|\r|\n", source)
+
+
 def inert_magics(source: str) -> str:
     """IPython's magics (`%...`) and shell escapes (`!...`) are not Python: keep them visible, inert."""
     return "\n".join(f"# {line}" if line.lstrip().startswith(("%", "!")) else line
-                     for line in source.splitlines())
+                     for line in lines_of(source))
 
 
 def _statements(source: str) -> list[ast.stmt] | None:
     try:
         return ast.parse(inert_magics(source)).body
-    except (SyntaxError, ValueError):  # grading shows the syntax error; an earlier cell is skipped
+    except (SyntaxError, ValueError, RecursionError, MemoryError):  # grading shows it; an earlier cell is skipped
         return None
 
 
@@ -81,7 +88,7 @@ def _imports_used(earlier: list[str], used: set[str]) -> list[str]:
 def _without_future(source: str) -> tuple[str, set[str]]:
     """`source` with its `from __future__ import` statements commented out, and their features."""
     body = _statements(source) or []
-    lines, features = source.splitlines(), set()
+    lines, features = lines_of(source), set()
     for node in body:
         if isinstance(node, ast.ImportFrom) and node.module == "__future__":
             features |= {alias.name for alias in node.names}
@@ -106,7 +113,8 @@ def compose(cell: str, earlier: list[str], vae_py: str | None, notebook: str = "
     parts.append((f"{notebook}'s cell '{GRADED_CELL}'", cell))
     defined = [node.name for node in tree if isinstance(node, (ast.FunctionDef, ast.ClassDef))]
     if len(parts) == 1:  # the cell alone: graded as it is, its line numbers its own
-        return Graded(cell + "\n", f"Graded: {parts[0][0]}, which replaces vae.py" + (
+        source = cell if cell.endswith("\n") else cell + "\n"
+        return Graded(source, f"Graded: {parts[0][0]}, which replaces vae.py" + (
             f" (it defines {', '.join(defined)})." if defined else "."), False)
     features, texts = set(), []
     for name, text in parts:
@@ -118,7 +126,7 @@ def compose(cell: str, earlier: list[str], vae_py: str | None, notebook: str = "
     for name, text in texts:
         lines.append(f"# ---- {name}")
         start = len(lines) + 1
-        lines += text.splitlines()
+        lines += lines_of(text)
         where.append(f"{name} from line {start}")
     replaces = f" (it defines {', '.join(defined)}{', replacing vae.py' if uses_vae_py else ''})" if defined else ""
     note = (f"Graded: what {notebook} runs, {' + '.join(name for name, _ in texts)}{replaces}. Line numbers in "

@@ -69,8 +69,8 @@ MIXTURES: dict[str, tuple[str, str | None, dict[str, str]]] = {
     # A cell that imports another file of the hand-in; vae.py's own loss_function is a stub.
     "imports_another_file": ("from vae import VAE, train\nfrom losses import loss_function\n",
                              with_stub("loss_function"),
-                             {"losses.py": "import torch\nfrom torch.nn import functional as F\n\nfrom vae import INPUT_DIM\n\n\n"
-                                           + segment(SOLUTION, "loss_function") + "\n"}),
+                             {"losses.py": "import torch\nfrom torch.nn import functional as F\n\nfrom vae import "
+                                           "INPUT_DIM\n\n\n" + segment(SOLUTION, "loss_function") + "\n"}),
     # A notebook beside a different vae.py: the cell's loss_function replaces its wrong one.
     "beside_a_different_vae_py": ("from vae import VAE, train\n\n\n" + segment(SOLUTION, "loss_function") + "\n",
                                   corpus.source("buggy_kl_wrong_sign"), {}),

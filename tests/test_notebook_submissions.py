@@ -13,13 +13,15 @@ import types
 import nbformat
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from autograder import config
 from autograder.grading.handin import NotebookError, graded_cell, module_source, resolve
 from autograder.deploy.grade_all import main as grade_all_main
 from autograder.deploy.report import markdown
 from autograder.grading.grade import table
-from autograder.paths import ASSIGNMENT, ROOT, SOLUTIONS
+from autograder.paths import ASSIGNMENT, ROOT, SOLUTIONS, homework_module
 from tests.notebook_mixtures import MIXTURES, hand_in, notebook
 
 CELL = config.NOTEBOOK_CODE_CELL
@@ -176,7 +178,8 @@ def test_make_check_checks_what_is_graded(tmp_path):
             shutil.copyfile(SOLUTIONS / file, folder / file)
         folders.append(folder)
     out = tmp_path / "public.json"
-    run = subprocess.run([sys.executable, str(ROOT / "tests" / "public_checks_runner.py"), str(out), *map(str, folders)],
+    runner = ROOT / "tests" / "public_checks_runner.py"
+    run = subprocess.run([sys.executable, str(runner), str(out), *map(str, folders)],
                          cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr[-2000:]
     outcomes = json.loads(out.read_text())
@@ -202,3 +205,24 @@ def test_every_mixture_earns_full_marks_through_grade_all_with_the_note_in_the_r
         assert f"cell '{CELL}'" in results["output"]
         assert f"cell '{CELL}'" in table(results), "the table on stdout shows what was graded"
         assert f"cell '{CELL}'" in markdown(results), "so does the commit comment and the job summary"
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.text(st.characters(blacklist_characters='"\\\n\r\x00', blacklist_categories=["Cs"])),
+       magic=st.booleans())
+def test_whatever_a_cell_holds_its_strings_reach_the_graded_module_unchanged(text, magic):
+    """Form feeds, U+2028 and other characters that str.splitlines splits at stay inside their
+    string; __future__ imports move to the top; a magic stays inert."""
+    cell = ("%matplotlib inline\n" if magic else "") + f'from vae import VAE\nTEXT = "{text}"\n'
+    rules = homework_module("graded")
+    code = rules.compose(cell, ["import torch\n"], '"""vae.py"""\nfrom __future__ import annotations\nVAE = 1\n')
+    module = types.ModuleType("vae")
+    saved = sys.modules.get("vae")
+    sys.modules["vae"] = module
+    try:
+        exec(compile(code.source, "vae.py", "exec"), vars(module))
+    finally:
+        sys.modules.pop("vae")
+        if saved is not None:
+            sys.modules["vae"] = saved
+    assert module.TEXT == text and module.VAE == 1
