@@ -36,6 +36,7 @@ import io
 import os
 import stat
 import tempfile
+import threading
 import zipfile
 import zlib
 from dataclasses import dataclass
@@ -368,6 +369,12 @@ def _resolve(handin: Path) -> Code:
     raise HandInError(f"{name} is not something the grader reads (a .py file, a notebook, a zip or a folder). {HINT}")
 
 
+# CPython 3.11's ast.parse is not thread-safe: two threads parsing at once (grade-all examines
+# hand-ins in its job threads) can fail with "SystemError: AST constructor recursion depth
+# mismatch" when a garbage collection switches threads mid-parse. One resolve at a time.
+_PARSING = threading.Lock()
+
+
 def resolve(handin: Path) -> Code:
     """The code to grade in what the student handed in, and a note for them (see the module docstring).
 
@@ -375,7 +382,8 @@ def resolve(handin: Path) -> Code:
     clause is a backstop for what the rules above missed; tests/test_robust_handin.py finds none).
     """
     try:
-        code = _resolve(handin)
+        with _PARSING:
+            code = _resolve(handin)
     except HandInError as error:
         code = Code(None, str(error))
     except Exception as error:  # noqa: BLE001 - whatever the hand-in holds, grading goes on
