@@ -73,6 +73,15 @@ REPARAM_LOGVAR_RANGE = (-3.0, 2.0)
 # sum is about 1e-5 relative, a real mistake is a factor (averaging: 1/784) or a sign.
 LOSS_RTOL = 1e-4
 LOSS_ATOL = 1e-3
+# Each such difference a - b of two float32 totals of loss_function also moves by their rounding,
+# which grows with the term that cancels, whatever its size: every tolerance on a difference adds
+# LOSS_ROUNDING * (|a| + |b|). Rounding each total to float32 moves it by at most half a unit in its
+# last place, 2^-24 of it; measured (scratch script, 300 draws of inputs like the checks', the KL
+# cases' four mu/logvar variants, the BCE right, with its arguments swapped (totals of 1.3e5: a KL of
+# 23 measured 22.99 and failed), with logits, squared, logits swapped): at most 0.95 * 2^-24 * (|a| + |b|)
+# beyond LOSS_RTOL. 4 * 2^-24 keeps 4 times that: 0.06 nats on totals of 1.3e5, where the smallest
+# KL mistake (the missing `1 +`) is 40 nats on the checks' 4 rows.
+LOSS_ROUNDING = 4 * 2 ** -24
 # |KL| of 4 rows at the prior (mu = 0, logvar = 0) that still counts as zero: exact arithmetic
 # gives 0, float32 rounding of the two sums about 1e-5; a missing `1 +` gives 40.
 KL_AT_PRIOR_TOL = 1e-3
