@@ -134,8 +134,9 @@ def test_one_epoch_of_your_training_reaches_a_good_test_elbo(ask, sandbox, feedb
         diagnosis, cause = _diagnose(ask, model_state, record)
         fail(f"{diagnosis} After {config.ELBO_EPOCHS} epoch of your train() (batch {config.ELBO_BATCH_SIZE}, Adam, lr "
              f"{config.ELBO_LR}), the grader measured a test loss (negative ELBO) of {value:.1f} nats per image; "
-             f"at most {config.ELBO_THRESHOLD:.0f} earns the points. The pictures in feedback.png show what "
-             "your model learnt. Check the loss (summed, both terms), the reparameterization, and the loop.", cause)
+             f"at most {config.ELBO_THRESHOLD:.0f} earns the points (correct code reaches about "
+             f"{config.FEEDBACK_REFERENCE['test_loss']:.0f}). Hint: check the loss (summed, both terms), the "
+             "reparameterization, and the loop.", cause)
     # The test ELBO is good: was it earned by one epoch of training the grader's weights?
     _check_time(call_seconds, evaluation_seconds, record)
     initial = state_in(initial)
@@ -151,9 +152,33 @@ def test_one_epoch_of_your_training_reaches_a_good_test_elbo(ask, sandbox, feedb
 
 
 def _diagnose(ask, state: dict[str, torch.Tensor], record) -> tuple[str, str]:
-    """What feedback.png shows and what it usually means, from measured evidence: a loss term no
-    gradient flows from, then the test ELBO's two parts (reconstruction BCE and KL per image)."""
+    """What the trained model's failure usually means, from measured evidence (a loss term no gradient
+    flows from, then the test ELBO's two parts), then what feedback.png shows, in words and numbers:
+    a student on Gradescope or reading the commit comment never sees the picture."""
+    from autograder.grading import feedback
     from autograder.hidden.test_loss import cut_terms, kl_term_right
+
+    seen = feedback.measure(feedback.draw(reference.model_with(state)))
+    record("picture", vars(seen))
+    ref, alike, count = config.FEEDBACK_REFERENCE, config.FEEDBACK_ALIKE_BELOW, config.FEEDBACK_MEASURED
+    if seen.finite():
+        recon = (f"reconstructions that differ from their test images by {seen.recon_error:.3f} per pixel on average "
+                 f"(the reference's: {ref['recon_error']:.3f})")
+        if seen.recon_spread < alike * seen.image_spread:
+            recon += (f", nearly all the same picture whatever the input (they vary by {seen.recon_spread:.3f} from "
+                      f"one to another, the test images by {seen.image_spread:.3f})")
+        samples = (f"samples from the prior that vary by {seen.sample_spread:.3f} from one to another (the "
+                   f"reference's: {ref['sample_spread']:.3f})"
+                   + (": nearly identical pictures" if seen.sample_spread < alike * seen.image_spread else "")
+                   + f", with a mean grey level of {seen.sample_mean:.3f} (the reference's: {ref['sample_mean']:.3f}, "
+                   f"the test images' {seen.image_mean:.3f}) and {seen.sample_grey:.0%} of their pixels grey, neither "
+                   f"dark nor bright (the reference's: {ref['sample_grey']:.0%}, the test images' "
+                   f"{seen.image_grey:.0%})")
+        picture = (f"What your trained model draws, measured on {count} test images and {count} samples from the "
+                   "prior (grey levels from 0, black, to 1, white; the reference: the course's solution, trained the "
+                   f"same way): {recon}; {samples}.")
+    else:
+        picture = "Your trained model draws nothing: its reconstructions and samples are not numbers (NaN)."
 
     try:
         cut = cut_terms(ask)
@@ -162,25 +187,25 @@ def _diagnose(ask, state: dict[str, torch.Tensor], record) -> tuple[str, str]:
     if cut:
         names = " and ".join(cut)
         return (f"Your loss_function's {names} term has the right value but no gradient (.item() or .detach() "
-                f"on it), so this training ignored it: keep every term a tensor.", next(iter(cut.values())))
+                f"on it), so this training ignored it: keep every term a tensor. {picture}", next(iter(cut.values())))
     bce, kl = reference.elbo_parts(state, config.ELBO_EVAL_SEED)
     record("test_bce", bce)
     record("test_kl", kl)
-    parts = f"(reconstruction {bce:.1f} + KL {kl:.1f} nats per image)"
+    nats = lambda value: f"{value:.1f}" if abs(value) < 1e5 else f"{value:.2g}"  # noqa: E731  (a diverged KL: 6e+25)
+    parts = f"(reconstruction {nats(bce)} + KL {nats(kl)} nats per image)"
     if not math.isfinite(bce + kl):
-        return (f"feedback.png is blank or noise: training made the weights NaN or infinite {parts}; usually a "
-                "loss that can grow without bound (a sign, a log of 0) or an exploding step.", "elbo.diverged")
+        return (f"Training made the weights NaN or infinite {parts}; usually a loss that can grow without bound (a "
+                f"sign, a log of 0) or an exploding step. {picture}", "elbo.diverged")
     if not kl <= config.ELBO_KL_HUGE_ABOVE and not kl_term_right(ask):
-        return (f"feedback.png's samples from the prior look like noise while reconstructions may look fine: the "
-                f"KL is huge {parts}; the KL term is too weak or its sign is flipped.", "elbo.kl_exploded")
+        return (f"The KL is huge {parts}: the KL term is too weak or its sign is flipped, so the encoder strays "
+                f"far from the prior and samples from the prior look unlike the reconstructions. {picture}",
+                "elbo.kl_exploded")
     if not bce < config.ELBO_NOTHING_LEARNT_BCE:
-        return (f"feedback.png shows noise or grey: the reconstructions are no better than a model that learnt "
-                f"nothing {parts}; usually the weights barely moved (zero_grad, backward, step), or encode, decode "
-                "or the loss compute something other than the lecture's (the other checks say which).",
-                "elbo.nothing_learnt")
+        return (f"The reconstructions are no better than a model that learnt nothing {parts}; usually the weights "
+                "barely moved (zero_grad, backward, step), or encode, decode or the loss compute something other "
+                f"than the lecture's (the other checks say which). {picture}", "elbo.nothing_learnt")
     if kl < config.ELBO_COLLAPSE_KL_BELOW:
-        return (f"feedback.png shows the same blob for every image: the posterior collapsed onto the prior {parts}, "
-                "the KL term dominates; usually the reconstruction term is averaged instead of summed.",
+        return (f"The posterior collapsed onto the prior {parts}: the KL term dominates, so the code z carries "
+                f"little of the image; usually the reconstruction term is averaged instead of summed. {picture}",
                 "elbo.posterior_collapse")
-    return (f"feedback.png shows blurry digits: your model learnt, but not enough in one epoch {parts}.",
-            "elbo.too_high")
+    return (f"Your model learnt, but not enough in one epoch {parts}. {picture}", "elbo.too_high")
