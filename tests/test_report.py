@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from autograder.deploy import report
 from autograder.deploy.report import ReportError, load, markdown, notice, number, points
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -101,3 +102,28 @@ def test_a_long_message_is_shown_whole():
 def test_the_graders_note_and_what_the_code_printed_show_as_a_block_no_fence_inside_can_close():
     data = results(("kl", 0, 15), output="Graded vae.py.\nYour code printed:\n```\n**Points 100/100**")
     assert markdown(data).endswith("\n````\nGraded vae.py.\nYour code printed:\n```\n**Points 100/100**\n````\n")
+
+
+def test_the_picture_is_linked_under_the_table_never_embedded():
+    url = "https://github.com/course/vae-homework-ada/actions/runs/1/artifacts/2"
+    table = markdown(results(("elbo", 0, 15)), picture_url=url)
+    assert table.splitlines()[-1] == f"[{report.PICTURE}]({url})"
+    assert "data:" not in table and "![" not in table  # GitHub strips data: images from what it renders
+    assert "feedback.png" not in markdown(results(("elbo", 0, 15)))
+
+
+@pytest.mark.parametrize("url", ["http://example.com/a", "https://example.com/a) ![x](https://evil",
+                                 "data:image/png;base64,AA", "https://example.com/a b", ""])
+def test_a_picture_url_that_a_link_could_misread_is_refused(url):
+    with pytest.raises(ReportError, match="https URL"):
+        report.picture_link(url)
+
+
+def test_cli_links_the_picture_in_the_summary(tmp_path):
+    summary = tmp_path / "summary.md"
+    url = "https://github.com/o/r/actions/runs/1/artifacts/2"
+    run = subprocess.run([sys.executable, "-m", "autograder.deploy.report",
+                          str(write(tmp_path / "results.json", results(("elbo", 0, 15)))),
+                          "--summary", str(summary), "--picture-url", url], cwd=ROOT, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert summary.read_text().endswith(f"({url})\n")
