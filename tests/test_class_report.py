@@ -150,6 +150,32 @@ def test_an_empty_or_flawless_class_says_there_is_nothing_to_look_at(tmp_path):
     assert "No check failed." in report and "Nothing: no integrity flags" in report
 
 
+def test_without_hand_graded_points_the_report_says_the_scores_are_the_autograded_ones(small_class):
+    students = load_class(small_class)
+    assert class_report.full_marks(students) == class_report.FULL_MARKS
+    assert all(not s.hand for s in students)
+    assert "This gradebook holds no hand-graded points" in markdown(students)
+
+
+def test_with_hand_graded_points_the_scores_are_auto_plus_manual_of_the_new_maximum(small_class):
+    from autograder.deploy import manual
+    from autograder.deploy.grade_all import merge_hand_points
+
+    points = small_class.with_name("manual.csv")
+    points.write_text("student," + ",".join(q.header for q in manual.questions()) + "\n"
+                      + "alice," + ",".join(f"{q.points:g}" for q in manual.questions()) + "\n")
+    assert merge_hand_points(small_class, points) == []
+    students = {s.name: s for s in load_class(small_class)}
+    full = class_report.FULL_MARKS + manual.max_points()
+    assert students["alice"].total == full and students["bob"].total == results.score(students["bob"].results)
+    assert class_report.full_marks(list(students.values())) == full
+    report = markdown(list(students.values()))
+    assert "| 5 | " in report and f" | {full:g} | 1 |" in report  # highest and full marks count the total
+    assert "1 of 5 have all of them" in report
+    [axes] = class_report.scores_figure(list(students.values())).axes
+    assert axes.get_xlim() == (0, full) and sum(p.get_height() for p in axes.patches) == 5
+
+
 # --- Figures ---------------------------------------------------------------------------------------
 
 

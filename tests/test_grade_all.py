@@ -322,6 +322,31 @@ def test_cli_reports_counts_and_throughput_and_rejects_a_bad_folder(tmp_path, fa
     assert "is not a folder" in capsys.readouterr().err
 
 
+def test_cli_adds_the_hand_graded_points_of_manual_csv_beside_the_gradebook(tmp_path, fake, monkeypatch, capsys):
+    from autograder.deploy import manual
+
+    monkeypatch.setattr(grade_all_module, "grade_command", fake)
+    hand_in(tmp_path / "in", "alice", "SCORE 15")
+    hand_in(tmp_path / "in", "bob", "SCORE 5")
+    out = tmp_path / "out"
+    assert main([str(tmp_path / "in"), "--out", str(out), "--jobs", "1"]) == 0  # no points yet: blank, incomplete
+    assert "0 of 2 students have all their hand-graded points" in capsys.readouterr().out
+    book = read_gradebook(out / "gradebook.csv")
+    assert (book["alice"]["auto"], book["alice"]["manual"], book["alice"]["total"]) == ("15.0", "", "15.0")
+    assert book["alice"]["total_status"] == "incomplete: no hand-graded points yet"
+    manual.write_template(out / "gradebook.csv", out / manual.POINTS_FILE)
+    lines = (out / manual.POINTS_FILE).read_text().splitlines()
+    given = ",".join(f"{q.points:g}" for q in manual.questions())
+    (out / manual.POINTS_FILE).write_text("\n".join([lines[0], f"alice,{given},", "mallory,1,,,,,,"]) + "\n")
+    assert main([str(tmp_path / "in"), "--out", str(out), "--jobs", "1"]) == 0  # graded before: only merged
+    captured = capsys.readouterr()
+    assert "row 3: student 'mallory' is not in the gradebook" in captured.err
+    book = read_gradebook(out / "gradebook.csv")
+    assert float(book["alice"]["total"]) == 15 + manual.max_points() and book["alice"]["total_status"] == "complete"
+    assert book["bob"]["manual"] == "" and float(book["bob"]["total"]) == 5.0
+    assert "## Hand-graded questions" in (out / "report.md").read_text()
+
+
 # --- With the real grader ------------------------------------------------------------------------------
 
 

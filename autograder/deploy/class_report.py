@@ -7,8 +7,10 @@ Reads GRADEBOOK (grade-all's gradebook.csv) and each student's results.json besi
 the score distribution, the pass rate per rubric tag, the most common causes (the codes of
 autograder/grading/causes.py) with the students concerned, the measured test negative ELBO
 against config.ELBO_THRESHOLD, the grading time per submission, and the submissions a person
-should look at (integrity flags, grader errors, timeouts). `make grade-all` writes it after the
-gradebook; this command rebuilds it without grading again.
+should look at (integrity flags, grader errors, timeouts). Once the gradebook holds the
+hand-graded points of the notebook's questions (autograder/deploy/manual.py), the totals are
+auto + manual where a student has them, and a section gives each question's mean. `make
+grade-all` writes it after the gradebook; this command rebuilds it without grading again.
 
 The report reads well on GitHub and in any viewer: tables, relative image links, no HTML. Every
 text a student controls (a folder name, what a grader error printed, a flag) is shown as text
@@ -21,7 +23,7 @@ import csv
 import math
 import statistics
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +31,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from autograder import config
+from autograder.deploy import manual
 from autograder.grading import causes, results as results_format, student_text
 
 REPORT = "report.md"
@@ -39,20 +42,25 @@ TOP_CAUSES = 15  # causes drawn in the figure (the table lists them all)
 NAMES_SHOWN = 30  # students named per cause, then "and N more"
 CELL_CHARS = 300  # of a student-derived text in one cell
 ELBO_SHOWN_UP_TO = 2 * config.ELBO_THRESHOLD  # the figure's right edge: higher values are drawn there
-FULL_MARKS = sum(points for points, _ in config.RUBRIC.values())
+FULL_MARKS = sum(points for points, _ in config.RUBRIC.values())  # the autograded points
 
 
 @dataclass
 class Student:
-    """One gradebook row: the student's results.json (None when grading failed) and grade-all's error."""
+    """One gradebook row: the student's results.json (None when grading failed), grade-all's error,
+    and the hand-graded points the gradebook holds (grade_all.merge_hand_points)."""
 
     name: str
     results: dict[str, Any] | None
     error: str = ""
+    hand: dict[str, float] = field(default_factory=dict)  # question grade_id -> points, those graded
+    hand_status: str = ""  # the gradebook's total_status ("" in a gradebook without hand-graded points)
+    hand_problem: str = ""  # why the student's row of hand-graded points was rejected
 
     @property
     def total(self) -> float:
-        return results_format.score(self.results) if self.results else 0.0
+        """The autograded points, plus the hand-graded points where the student has some."""
+        return (results_format.score(self.results) if self.results else 0.0) + sum(self.hand.values())
 
     def codes(self) -> list[str]:
         return results_format.cause_codes(self.results)
@@ -87,8 +95,24 @@ def load_class(gradebook: Path) -> list[Student]:
                 error = error or "no results.json"
             except (results_format.ResultsError, OSError) as problem:
                 error = error or f"results.json {problem}"
-        students.append(Student(name, results, error))
+        students.append(Student(name, results, error, manual.gradebook_points(row), row.get(manual.STATUS) or "",
+                                row.get(manual.GRADEBOOK_PROBLEM) or ""))
     return students
+
+
+def full_marks(students: list[Student]) -> float:
+    """The most a student can earn: the autograded points, plus the hand-graded ones once the
+    gradebook holds them."""
+    return FULL_MARKS + (manual.max_points() if any(s.hand_status for s in students) else 0)
+
+
+def question_means(students: list[Student]) -> dict[manual.Question, tuple[int, float | None]]:
+    """Each hand-graded question -> (students graded on it, their mean points; None when none is)."""
+    means = {}
+    for question in manual.questions():
+        points = [s.hand[question.grade_id] for s in students if question.grade_id in s.hand]
+        means[question] = (len(points), statistics.fmean(points) if points else None)
+    return means
 
 
 # --- What the report counts (the figures draw these) -----------------------------------------------
@@ -154,6 +178,8 @@ def look_at(students: list[Student]) -> list[tuple[str, list[str]]]:
             reasons.append("integrity flags: " + ", ".join(student.flags()))
         if student.error:
             reasons.append("grade-all: " + student.error)
+        if student.hand_problem:
+            reasons.append("hand-graded points: " + student.hand_problem)
         for code in student.codes():
             if code.startswith(GRADER_CODES) or is_timeout(code):
                 checks = [t.get("name", "?") for t in student.results["tests"] if causes.cause_of(t) == code]
@@ -173,11 +199,13 @@ def _figure(height: float = 3.2) -> tuple[Figure, Any]:
 
 
 def scores_figure(students: list[Student]) -> Figure:
-    """A histogram of the total scores, 5-point bins from 0 to full marks."""
+    """A histogram of the total scores (auto + manual where there are hand-graded points), 5-point
+    bins from 0 to full marks."""
     figure, axes = _figure()
-    edges = [5 * i for i in range(math.ceil(FULL_MARKS / 5) + 1)]
-    axes.hist([min(max(s.total, 0), FULL_MARKS) for s in students], bins=edges, color="#4878a8", edgecolor="white")
-    axes.set(xlabel=f"total score (of {FULL_MARKS:g})", ylabel="students", xlim=(0, FULL_MARKS),
+    full = full_marks(students)
+    edges = [5 * i for i in range(math.ceil(full / 5) + 1)]
+    axes.hist([min(max(s.total, 0), full) for s in students], bins=edges, color="#4878a8", edgecolor="white")
+    axes.set(xlabel=f"total score (of {full:g})", ylabel="students", xlim=(0, full),
              title=f"Scores of {len(students)} submissions")
     axes.yaxis.get_major_locator().set_params(integer=True)
     return figure
@@ -277,7 +305,8 @@ def markdown(students: list[Student], gradebook: str = "gradebook.csv") -> str:
               "| submissions | mean | median | lowest | highest | full marks |", "|---:|---:|---:|---:|---:|---:|",
               f"| {n} | {_number(statistics.fmean(totals)) if n else '-'} | "
               f"{_number(statistics.median(totals)) if n else '-'} | {_number(min(totals, default=0))} | "
-              f"{_number(max(totals, default=0))} | {sum(t >= FULL_MARKS for t in totals)} |", ""]
+              f"{_number(max(totals, default=0))} | {sum(t >= full_marks(students) for t in totals)} |", ""]
+    lines += hand_graded(students)
     lines += ["## Pass rate per rubric tag", "", f"![Pass rate per rubric tag]({FIGURES['tags']})", "",
               "| tag | points | full points | lost points | pass rate |", "|---|---:|---:|---:|---:|"]
     for tag, (kept, lost) in tag_counts(students).items():
@@ -311,7 +340,7 @@ def markdown(students: list[Student], gradebook: str = "gradebook.csv") -> str:
               + ", ".join(f"{text(name)} {_number(value)}" for name, value in slowest) + " |", ""]
     lines += ["## Look at these", "",
               "Integrity flags (they change no points), grader errors (`grader.*` codes, grade-all's error "
-              "column) and timeouts.", ""]
+              "column), timeouts and rejected rows of hand-graded points.", ""]
     flagged = look_at(students)
     if flagged:
         lines += ["| student | score | why |", "|---|---:|---|"]
@@ -321,6 +350,25 @@ def markdown(students: list[Student], gradebook: str = "gradebook.csv") -> str:
     else:
         lines.append("Nothing: no integrity flags, grader errors or timeouts.")
     return "\n".join(lines) + "\n"
+
+
+def hand_graded(students: list[Student]) -> list[str]:
+    """The report's lines on the notebook's hand-graded questions: each one's mean, and how many
+    students have all their hand-graded points (the totals above add what each has)."""
+    lines = ["## Hand-graded questions", ""]
+    if not any(s.hand_status for s in students):
+        return lines + ["This gradebook holds no hand-graded points (`make manual-template`, then "
+                        "`make manual-merge`: docs/course.md, section 6); the scores above are the "
+                        "autograded points alone.", ""]
+    complete = sum(s.hand_status == manual.COMPLETE for s in students)
+    lines += [f"The scores above are the autograded points plus the hand-graded points each student has: "
+              f"{complete} of {len(students)} have all of them, the others' totals are incomplete.", "",
+              "| question | points | graded | mean | mean share |", "|---|---:|---:|---:|---:|"]
+    for question, (graded, mean) in question_means(students).items():
+        shown = "-" if mean is None else _number(mean)
+        share = "-" if mean is None else f"{100 * mean / question.points:.0f}%"
+        lines.append(f"| {question.grade_id} | {question.points:g} | {graded} | {shown} | {share} |")
+    return lines + [""]
 
 
 def write_report(gradebook: Path) -> Path:

@@ -16,8 +16,11 @@ so jobs running together cannot read each other's files. A grader process that f
 hangs costs only that student's row (0 points and an error); the batch goes on. Results go to OUT/<student>/ (results.json, feedback.png, grade.log) and the
 gradebook to OUT/gradebook.csv (its text cells cannot start a spreadsheet formula). A second
 run skips every student whose results.json is newer than the files graded, unless `--force`.
-Last, the class report (autograder/deploy/class_report.py) goes beside the gradebook: OUT/report.md
-and its figures.
+Then the hand-graded points of the notebook's questions join the gradebook (merge_hand_points:
+auto + manual = total per student) from OUT/manual.csv, the file autograder/deploy/manual.py's
+template writes and a person fills in (`--manual` reads another); until it is there, every
+student's manual column is blank and their total says it is incomplete. Last, the class report
+(autograder/deploy/class_report.py) goes beside the gradebook: OUT/report.md and its figures.
 """
 from __future__ import annotations
 
@@ -39,8 +42,8 @@ from pathlib import Path
 from typing import Any
 
 from autograder import config
-from autograder.deploy import class_report
-from autograder.grading import handin, results as results_format
+from autograder.deploy import class_report, manual
+from autograder.grading import handin, results as results_format, student_text
 from autograder.paths import BUILD, DEPLOY, ROOT
 
 DEFAULT_OUT = BUILD / "grade-all"
@@ -315,7 +318,7 @@ def safe_cell(value: object) -> object:
 def write_gradebook(outcomes: list[Outcome], path: Path) -> None:
     """student, total, one column per rubric tag, workflow, flags (integrity flags for a person
     to look at, `;`-separated), causes (the cause codes of the failed checks, `;`-separated,
-    autograder/grading/causes.py), error."""
+    autograder/grading/causes.py), error. merge_hand_points then adds the hand-graded points."""
     with open(path, "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["student", "total", *config.RUBRIC, "workflow", "flags", "causes", "error"])
@@ -328,6 +331,55 @@ def write_gradebook(outcomes: list[Outcome], path: Path) -> None:
                               ";".join(results_format.cause_codes(outcome.results)), outcome.error)])
 
 
+def _hand_columns(name: str) -> bool:
+    """A gradebook column that merge_hand_points writes (and writes anew on each merge)."""
+    ids = {q.grade_id for q in manual.questions()}
+    return (name in manual.SUMMARY or name in (manual.GRADEBOOK_COMMENT, manual.GRADEBOOK_PROBLEM)
+            or manual.parse_header(name)[0] in ids)
+
+
+def merge_hand_points(gradebook: Path, points: Path | None) -> list[manual.Problem]:
+    """Rewrite `gradebook` with the hand-graded points of `points` (manual.read; None: none yet)
+    and return the problems found in it.
+
+    After `student`: auto, auto_max, manual (the hand-graded points entered: blank when none,
+    never 0), manual_max, total (auto + manual), total_max, total_status (`complete`, or
+    `incomplete: ...` saying what is missing: a total to read with it); one column per question
+    after the rubric tags' (blank: not graded yet); manual_comment; at the end manual_problem
+    (why the student's row of `points` was rejected). Merging again replaces what an earlier
+    merge wrote; the other columns stay as they are."""
+    with open(gradebook, newline="", encoding="utf-8") as f:
+        header, *rows = list(csv.reader(f))
+    auto = header.index(manual.AUTO) if manual.AUTO in header else header.index("total")
+    kept = [i for i, name in enumerate(header) if i != auto and name != "student" and not _hand_columns(name)]
+    tags = max((n for n, i in enumerate(kept, 1) if header[i] in config.RUBRIC), default=0)
+    asked = manual.questions()
+    hand = manual.read(points, [row[0] for row in rows]) if points is not None else manual.HandPoints()
+    auto_max, manual_max = float(sum(p for p, _ in config.RUBRIC.values())), manual.max_points()
+    merged = [["student", *manual.SUMMARY, *(header[i] for i in kept[:tags]), *(q.header for q in asked),
+               manual.GRADEBOOK_COMMENT, *(header[i] for i in kept[tags:]), manual.GRADEBOOK_PROBLEM]]
+    for number, row in enumerate(rows, start=2):
+        try:
+            points_auto = float(row[auto])
+        except (IndexError, ValueError):
+            raise ValueError(f"{gradebook}, row {number}: the autograded points {header[auto]!r} are not a number: "
+                             "expected the gradebook make grade-all wrote") from None
+        marks = hand.marks.get(row[0])
+        earned = sum(marks.points.values()) if marks and marks.points else None
+        summary = [round(points_auto, 2), auto_max, "" if earned is None else round(earned, 2), manual_max,
+                   round(points_auto + (earned or 0), 2), auto_max + manual_max, manual.status(marks, asked)]
+        graded = [marks.points.get(q.grade_id, "") if marks else "" for q in asked]
+        comment, problem = (safe_cell(results_format.bounded_text(text)) if text else ""
+                            for text in ((marks.comment, marks.problem) if marks else ("", "")))
+        cells = [row[i] if i < len(row) else "" for i in kept]
+        merged.append([row[0], *summary, *cells[:tags], *graded, comment, *cells[tags:], problem])
+    partial = gradebook.with_name(gradebook.name + ".partial")
+    with open(partial, "w", newline="", encoding="utf-8") as f:
+        csv.writer(f).writerows(merged)
+    os.replace(partial, gradebook)
+    return hand.problems
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("submissions", type=Path, help="the folder of student folders")
@@ -336,6 +388,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--force", action="store_true", help="grade again what was graded before")
     parser.add_argument("--assignment", help="nbgrader layout: which assignment folder to grade")
     parser.add_argument("--timeout", type=float, default=JOB_TIMEOUT_S, help="seconds before a grader is stopped")
+    parser.add_argument("--manual", type=Path, help=f"hand-graded points (default: OUT/{manual.POINTS_FILE} if there)")
     args = parser.parse_args(argv)
     try:
         submissions = discover(args.submissions, args.assignment)
@@ -346,11 +399,16 @@ def main(argv: list[str] | None = None) -> int:
     outcomes = grade_all(submissions, args.out, args.jobs, args.force, args.timeout)
     elapsed = time.perf_counter() - start
     write_gradebook(outcomes, args.out / "gradebook.csv")
+    points = args.manual or args.out / manual.POINTS_FILE
+    for problem in merge_hand_points(args.out / "gradebook.csv", points if points.is_file() else None):
+        print(f"grade-all: {points}, {student_text.line(problem)}", file=sys.stderr)
     counts = {status: sum(o.status == status for o in outcomes) for status in ("graded", "skipped", "failed")}
     rate = f", {60 * counts['graded'] / elapsed:.1f} submissions per minute" if counts["graded"] else ""
     print(f"grade-all: {len(outcomes)} students: {counts['graded']} graded, {counts['skipped']} skipped "
           f"(graded before), {counts['failed']} with an error, in {elapsed:.0f} s{rate}")
     print(f"grade-all: gradebook {args.out / 'gradebook.csv'}; each student's results in {args.out}/<student>/")
+    print(f"grade-all: hand-graded points from {points if points.is_file() else 'nowhere yet'}: "
+          f"{manual.summary(args.out / 'gradebook.csv')} (make manual-template, docs/course.md section 6)")
     print(f"grade-all: class report {class_report.write_report(args.out / 'gradebook.csv')}")
     return 0
 
