@@ -83,6 +83,19 @@ def first_match(got: torch.Tensor, candidates: dict[str, torch.Tensor]) -> str:
     return next((hint for hint, value in candidates.items() if close(got, value)), "")
 
 
+def runs_on_meta(name: str, function, *inputs, hint: str,
+                 problem: str = "creates a tensor on the CPU whatever the input's device") -> None:
+    """Run `function` on the inputs moved to the `meta` device (shapes without data, on any
+    machine): a tensor made on the CPU, mixed with them, raises there as on a GPU. Any other error
+    is not this check's (the function ran on the CPU first)."""
+    try:
+        function(*(item.to("meta") if isinstance(item, (torch.Tensor, nn.Module)) else item for item in inputs))
+    except Exception as error:  # only a device mismatch is this check's business
+        text = f"{type(error).__name__}: {error}"
+        expect(not ("meta" in text and "cpu" in text.lower() and "device" in text),
+               f"{name} {problem}, so it fails on a GPU ({text[:160]}). Hint: {hint}")
+
+
 # --- encode and decode: the formulas of their docstrings, with your model's own weights -------
 
 
@@ -142,6 +155,19 @@ def test_decode_computes_the_formula_with_your_weights(model):
 def test_forward_runs_on_a_batch_of_images(model):
     recon, mu, logvar = call("VAE.forward", model, images())
     check_shape("recon", recon, (BATCH, vae.INPUT_DIM))
+
+
+MADE_HERE = "a tensor {0} makes itself (zeros, ones, a constant) lands on the CPU; make it like its input or with device=."
+
+
+def test_encode_follows_the_device_of_its_input(model):
+    test_encode_computes_the_formula_with_your_weights(model)  # its values first
+    runs_on_meta("VAE.encode", model.to("meta").encode, images().view(BATCH, -1), hint=MADE_HERE.format("encode"))
+
+
+def test_decode_follows_the_device_of_its_input(model):
+    test_decode_computes_the_formula_with_your_weights(model)  # its values first
+    runs_on_meta("VAE.decode", model.to("meta").decode, torch.zeros(BATCH, vae.LATENT_DIM), hint=MADE_HERE.format("decode"))
 
 
 # --- reparameterize: statistics of many samples, fresh noise, gradients ----------------------
@@ -216,14 +242,8 @@ def test_reparameterize_follows_the_dtype_and_device_of_its_inputs(model):
     expect(isinstance(z, torch.Tensor) and z.dtype == torch.float64,
            f"on float64 inputs z should be float64, got {getattr(z, 'dtype', type(z).__name__)}. "
            "Hint: make the noise with torch.randn_like, which copies its input's shape, dtype and device.")
-    # `meta` tensors have shapes but no data, on any machine: noise made on the CPU breaks here as on a GPU.
-    try:
-        model.reparameterize(mu.to("meta"), logvar.to("meta"))
-    except Exception as error:  # only a device mismatch is this check's business
-        text = str(error)
-        expect(not ("meta" in text and "cpu" in text.lower() and "device" in text),
-               "reparameterize creates a tensor on the CPU whatever the input's device, so it fails on a "
-               f"GPU ({type(error).__name__}: {text[:120]}). Hint: torch.randn_like makes noise on its input's device.")
+    runs_on_meta("VAE.reparameterize", model.reparameterize, mu, logvar,
+                 hint="torch.randn_like makes noise on its input's device.")
 
 
 def test_reparameterize_passes_gradients_to_mu_and_logvar(model):
@@ -282,6 +302,13 @@ def loss_inputs(rows: int = BATCH, seed: int = 5) -> tuple[torch.Tensor, ...]:
     recon = torch.rand(rows, vae.INPUT_DIM, generator=generator) * 0.98 + 0.01  # no log() saturates
     x = torch.rand(rows, 1, 28, 28, generator=generator)
     return recon, x, torch.randn(rows, vae.LATENT_DIM, generator=generator), torch.randn(rows, vae.LATENT_DIM, generator=generator)
+
+
+def test_loss_follows_the_device_of_its_inputs():
+    call("loss_function", vae.loss_function, *loss_inputs())
+    runs_on_meta("loss_function", vae.loss_function, *loss_inputs(),
+                 hint="a tensor a term makes itself (ones, a constant, an eps) lands on the CPU; make it like its "
+                      "inputs, with device=, or use a plain Python number.")
 
 
 def twice(tensor: torch.Tensor) -> torch.Tensor:
@@ -490,3 +517,36 @@ def test_train_takes_one_step_per_batch_and_returns_the_mean_loss_per_example(mo
         hint = "that is the last batch's loss per example: add every batch's loss, then divide."
     expect(near(value, want, rtol=1e-4), f"train should return the mean loss per example over the epoch: "
            f"expected {want:.3f}, got {value:.3f}. Hint: {hint}")
+
+
+@torch.no_grad()
+def computes_otherwise_in_eval_mode() -> bool:
+    """Whether your VAE's forward gives other values in evaluation mode (then training in it trains
+    another model; where it does not, no harm yet)."""
+    outputs = []
+    for training in (True, False):
+        torch.manual_seed(0)
+        model = vae.VAE().train(training)
+        try:
+            outputs.append(model(images()))
+        except Exception:  # the forward's own check says why
+            return False
+    return not all(torch.equal(a, b) for a, b in zip(*outputs))
+
+
+def test_train_moves_each_batch_to_the_device_and_trains_in_training_mode(monkeypatch):
+    monkeypatch.setattr(vae, "loss_function", lecture_loss)
+    loader = DataLoader(TensorDataset(images(EXAMPLES), torch.zeros(EXAMPLES)), batch_size=LOADER_BATCH)
+    # Handed over in evaluation mode (as evaluate() leaves it): train() must switch to training mode.
+    model, modes = TinyModel().eval(), []
+    optimizer = torch.optim.SGD(model.parameters(), lr=LR)
+    optimizer.register_step_pre_hook(lambda *_: modes.append(model.training))
+    call("train", vae.train, model, loader, optimizer, torch.device("cpu"))
+    expect(all(modes) or not computes_otherwise_in_eval_mode(), f"{modes.count(False)} of train()'s {len(modes)} "
+           "steps ran with the model in evaluation mode. Hint: put the model in training mode at the start of "
+           "train() (nn.Module's train method): your VAE computes otherwise in evaluation mode (a reparameterize "
+           "that samples only in training, or dropout).")
+    model = TinyModel().to("meta")  # as on a GPU: the model on `device`, the batches where the loader made them
+    runs_on_meta("train", vae.train, model, loader, torch.optim.SGD(model.parameters(), lr=LR), torch.device("meta"),
+                 problem="does not move each batch to `device`",
+                 hint="move each batch to `device` before the forward pass; leave the model where it was put.")

@@ -53,7 +53,10 @@ STUDENT_FUNCTIONS = ("VAE.encode", "VAE.reparameterize", "VAE.decode", "loss_fun
 # values, one per check so that no two checks share noise. Changing one changes the inputs,
 # not which submissions pass.
 GRADER_SEEDS = {"parameters": 0, "encode": 1, "decode": 2, "reparameterize": 3, "gradient_flow": 4,
-                "loss": 5, "train_probe": 6}
+                "loss": 5, "train_probe": 6, "device": 7}
+# Rows of every input of the device check (each function once on the `meta` device, which holds
+# shapes without data: any small batch shows a device mistake).
+DEVICE_CHECK_ROWS = 4
 # Rows sent to encode and decode (test_model.py): enough that a per-row mistake shows, few
 # enough that answers stay small.
 MODEL_CHECK_ROWS = 16

@@ -146,6 +146,12 @@ CAUSE_WORDS = {
     "buggy_train_mean_per_batch": "mean per batch",
     "buggy_train_last_batch_loss": "last batch's loss",
     "buggy_train_zero_grad_after_backward": "weights never moved",
+    "buggy_encode_tensor_on_cpu": "encode creates a tensor on the cpu",
+    "buggy_decode_tensor_on_cpu": "decode creates a tensor on the cpu",
+    "buggy_bce_tensor_on_cpu": "loss_function creates a tensor on the cpu",
+    "buggy_kl_tensor_on_cpu": "loss_function creates a tensor on the cpu",
+    "buggy_train_batch_not_moved": "does not move each batch to `device`",
+    "buggy_train_eval_mode": "in evaluation mode",
 }
 
 

@@ -16,7 +16,7 @@ import torch
 from autograder import config
 from autograder.grading import causes
 from autograder.sandbox.client import IMPORTING, Answer, SandboxFailure
-from autograder.sandbox.protocol import TRAIN_ELBO, state_in, with_state_prefix
+from autograder.sandbox.protocol import DEVICE, TRAIN_ELBO, state_in, with_state_prefix
 
 
 def elbo_training(seed: int, weights_seed: int) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
@@ -254,6 +254,47 @@ def close(actual: torch.Tensor, expected: torch.Tensor) -> bool:
 
 # Words of a device mismatch (a tensor made on the CPU whatever its input's device, met on a GPU).
 DEVICE_MISMATCH = ("same device", "device type", "cuda", "mps")
+
+
+def on_meta(ask) -> dict:
+    """Every student function once on the `meta` device (worker.op_device): run -> "" or its error."""
+    from autograder.grading import reference
+
+    answer = ask(DEVICE, {"seed": config.GRADER_SEEDS["device"], "rows": config.DEVICE_CHECK_ROWS,
+                          "dims": list(reference.dims())}, function="the device check")
+    return answer.info
+
+
+def device_error(outcome: object) -> dict | None:
+    """The worker's error when it is a device mismatch between the CPU and `meta` (None otherwise:
+    the run ended, or stopped for another reason, such as reading a meta tensor's absent data)."""
+    if not isinstance(outcome, dict):
+        return None
+    text = f"{outcome.get('type', '')}: {outcome.get('message', '')}"
+    return outcome if "device" in text and "meta" in text and "cpu" in text.lower() else None
+
+
+def after_own_checks(what: str, *checks: Callable[[], None]) -> None:
+    """A device check earns its share only for code whose values are right: the function's own
+    checks first (their failure, named again, costs this check too; its points are the tag's)."""
+    for check in checks:
+        try:
+            check()
+        except CheckFailed as failure:
+            fail(f"Checked once {what} passes its other checks, which it does not yet: {failure.msg}", failure.cause)
+
+
+def check_device(runs: dict, run: str, function: str, hint: str, cause: str) -> None:
+    """Fail when `function`, run on the `meta` device (as on a GPU), met a tensor on the CPU."""
+    if run not in runs:
+        fail(f"The grader could not run {function} on another device (its answer is missing).", causes.INTERNAL)
+    error = device_error(runs[run])
+    if error is not None:
+        where = f"\n{error['traceback']}" if error.get("traceback") else ""
+        fail(f"{function} works on the CPU, but breaks when its inputs are on another device: "
+             f"the grader ran it on PyTorch's `meta` device (shapes without data, on any machine), where, as on a "
+             f"GPU, mixing devices raises. It raised {error.get('type')}: {error.get('message')}{where}\n{hint}",
+             cause)
 
 
 def train_one_epoch(ask, header: dict, initial: dict, record) -> tuple:

@@ -7,7 +7,7 @@ from typing import Callable
 
 import pytest
 
-from autograder.hidden.checks import make_ask
+from autograder.hidden.checks import make_ask, on_meta
 from autograder.sandbox.client import Answer
 
 
@@ -21,3 +21,9 @@ def weights_seed() -> int:
     """Seeds the weights the grader loads into the submission's model: new for every grading, so
     no submission can prepare for them (VAE_GRADER_SEED=<n> repeats a grading exactly)."""
     return int(os.environ.get("VAE_GRADER_SEED") or secrets.randbits(31))
+
+
+@pytest.fixture(scope="session")
+def meta_runs(ask) -> dict:
+    """Every student function once on the `meta` device, asked once for all the device checks."""
+    return on_meta(ask)

@@ -35,6 +35,10 @@ MISTAKES: dict[str, dict[str, tuple[Term, str]]] = {
         "bce.with_logits": (lambda r, x, mu, lv: F.binary_cross_entropy_with_logits(r, _flat(x), reduction="sum"),
                             "Your reconstruction term is binary_cross_entropy_with_logits on decode's probabilities "
                             f"(a second sigmoid): recon_x is already a probability, use {FIX_BCE}."),
+        "bce.arguments_swapped": (lambda r, x, mu, lv: F.binary_cross_entropy(_flat(x), r, reduction="sum"),
+                                  "Your reconstruction term takes its two arguments the other way round: the "
+                                  "prediction recon_x comes first, the target x second (the log is of recon_x); "
+                                  f"use {FIX_BCE}."),
         "bce.squared_error": (lambda r, x, mu, lv: F.mse_loss(r, _flat(x), reduction="sum"),
                               "Your reconstruction term is the squared error, not the binary cross-entropy of the "
                               f"Bernoulli decoder: use {FIX_BCE}."),

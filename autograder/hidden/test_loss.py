@@ -28,7 +28,8 @@ import torch
 from autograder import config
 from autograder.grading import causes, reference
 from autograder.hidden import mistakes
-from autograder.hidden.checks import CheckFailed, error_cause, explain_error, fail
+from autograder.hidden.checks import (CheckFailed, after_own_checks, check_device, device_error, error_cause,
+                                      explain_error, fail)
 from autograder.sandbox.protocol import LOSS, LOSS_ARGUMENTS, loss_input
 
 ROWS = config.LOSS_CHECK_ROWS
@@ -296,3 +297,37 @@ def cut_terms(ask) -> dict[str, str]:
         if _near(measured, losses.ours[f"{prefix}_all"] - losses.ours[f"{prefix}_half"], rounding):
             cut[term] = cause
     return cut
+
+
+def _device_blame(runs: dict) -> set[str]:
+    """The loss terms a device mistake is charged to: the loss ran with all its inputs on `meta`
+    and met a CPU tensor; the term whose inputs alone on `meta` meet it too is the one that makes
+    it (both terms when the runs with half the inputs cannot tell them apart)."""
+    if "loss" in runs and device_error(runs["loss"]) is None:
+        return set()
+    bce, kl = (device_error(runs.get(run)) is not None for run in ("loss_bce_on_meta", "loss_kl_on_meta"))
+    return ({"reconstruction"} if bce else {"kl"}) if bce != kl else {"reconstruction", "kl"}
+
+
+LOSS_DEVICE_HINT = ("Hint: the {term} term makes a tensor of its own (a constant, ones, an eps) on the CPU; make it "
+                    "like its inputs (torch.ones_like, {input}.new_tensor) or with device={input}.device, or use plain "
+                    "Python numbers, which go anywhere.")
+
+
+def _term_runs_on_any_device(ask, meta_runs: dict, tag: str, term: str, made_like: str, cause: str, *checks) -> None:
+    """One loss term's device check, once its own checks pass: charged where _device_blame says."""
+    after_own_checks(f"the {term} term", *(lambda check=check: check(ask) for check in checks))
+    if tag in _device_blame(meta_runs):
+        check_device(meta_runs, "loss", "loss_function", LOSS_DEVICE_HINT.format(term=term, input=made_like), cause)
+
+
+@pytest.mark.rubric("reconstruction")
+def test_bce_term_runs_on_the_device_of_its_inputs(ask, meta_runs):
+    _term_runs_on_any_device(ask, meta_runs, "reconstruction", "BCE", "recon_x", "device.bce_on_cpu",
+                             test_bce_term_is_summed_over_pixels_and_batch, test_bce_term_takes_images_as_train_passes_them)
+
+
+@pytest.mark.rubric("kl")
+def test_kl_term_runs_on_the_device_of_its_inputs(ask, meta_runs):
+    _term_runs_on_any_device(ask, meta_runs, "kl", "KL", "mu", "device.kl_on_cpu", test_kl_term_matches_the_closed_form,
+                             test_kl_term_is_zero_at_the_prior_and_grows_with_each_of_mean_and_variance)

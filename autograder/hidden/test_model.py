@@ -9,7 +9,7 @@ import torch.nn.functional as F
 
 from autograder import config
 from autograder.grading import causes, reference
-from autograder.hidden.checks import check_shape, close, differs, fail, tensor
+from autograder.hidden.checks import after_own_checks, check_device, check_shape, close, differs, fail, tensor
 from autograder.sandbox.protocol import DECODE, ENCODE, PARAMETERS, with_state_prefix
 
 BATCH = config.MODEL_CHECK_ROWS
@@ -112,8 +112,33 @@ def test_encode_gives_logvar_from_its_own_head_fc22(encoded):
     _check_head(encoded, "logvar", "fc22")
 
 
+@pytest.mark.rubric("encode")
+def test_encode_runs_on_the_device_of_its_input(encoded, meta_runs):
+    after_own_checks("encode", lambda: _check_head(encoded, "mu", "fc21"), lambda: _check_head(encoded, "logvar", "fc22"))
+    check_device(meta_runs, "encode", "encode", NEW_TENSOR_HINT.format(function="encode", input="x"),
+                 "device.encode_on_cpu")
+
+
+# What a device check of encode or decode says: a tensor made without device= stays on the CPU.
+NEW_TENSOR_HINT = ("Hint: a tensor that {function} makes itself (zeros, ones, noise, a torch.tensor of constants) "
+                   "is made on the CPU unless told otherwise; make it like the input ({input}.new_zeros, "
+                   "torch.zeros_like) or with device={input}.device, or compute with the layers alone as the "
+                   "docstring's formula does.")
+
+
 @pytest.mark.rubric("decode")
 def test_decode_computes_pixel_probabilities_as_the_lecture_with_the_graders_weights(ask, chosen_weights):
+    _check_decode(ask, chosen_weights)
+
+
+@pytest.mark.rubric("decode")
+def test_decode_runs_on_the_device_of_its_input(ask, chosen_weights, meta_runs):
+    after_own_checks("decode", lambda: _check_decode(ask, chosen_weights))
+    check_device(meta_runs, "decode", "decode", NEW_TENSOR_HINT.format(function="decode", input="z"),
+                 "device.decode_on_cpu")
+
+
+def _check_decode(ask, chosen_weights: dict[str, torch.Tensor]) -> None:
     weights, seed = chosen_weights, config.GRADER_SEEDS["decode"]
     latent = weights["fc3.weight"].shape[1]  # the submission's own latent size: a changed one costs parameter_count
     z = torch.randn(BATCH, latent, generator=torch.Generator().manual_seed(seed))

@@ -1,6 +1,7 @@
 """Hidden graders: train() on a deterministic probe, then a real epoch judged by its test ELBO."""
 from __future__ import annotations
 
+import functools
 import math
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -12,8 +13,8 @@ from autograder import config
 from autograder.sandbox import probe
 from autograder.sandbox.protocol import TRAIN_ELBO, TRAIN_PROBE, state_in
 from autograder.grading import causes, reference
-from autograder.hidden.checks import (CheckFailed, train_one_epoch, adam_move_bound, check_one_epoch_of_work, descends_from, elbo_training,
-                                      epoch_steps, fail)
+from autograder.hidden.checks import (CheckFailed, after_own_checks, check_device, train_one_epoch, adam_move_bound,
+                                      check_one_epoch_of_work, descends_from, elbo_training, epoch_steps, fail)
 from autograder.hidden.replay import loss_used, replay, replay_batches, replayed_loop
 from autograder.grading.feedback import save_feedback
 
@@ -34,6 +35,12 @@ INLINE_NOTE = ("train() does not call loss_function: fine here, since its loss i
                "calling loss_function(recon, x, mu, logvar) keeps one definition of the loss to fix and test.")
 
 
+EVAL_MODE_NOTE = ("train() trained the model in evaluation mode, as it was handed over (evaluate() leaves it so): "
+                  "no harm to your model, which computes the same in both modes, but put it in training mode at the "
+                  "start of train() (nn.Module's train method) before you add dropout or a mode-dependent layer.")
+
+
+@functools.lru_cache(maxsize=2)  # once per grading (ask is the grading's): three checks read it
 def _probe_run(ask) -> tuple[dict, dict[str, torch.Tensor]]:
     # The grader replays the correct loop while the worker runs train() (the wait frees a core).
     with ThreadPoolExecutor(max_workers=1) as pool:
@@ -43,17 +50,57 @@ def _probe_run(ask) -> tuple[dict, dict[str, torch.Tensor]]:
     return answer.info, weights
 
 
+# Loops the grader cannot replay (another optimizer, other data): their returned value is not judged.
+UNREPLAYABLE = ("train.ignores_loader", "train.own_optimizer")
+
+
+def _loop_signature(info: dict) -> tuple[str, str] | None:
+    """A loop mistake the worker's counts show (the message, its cause), whatever the weights say: the
+    examples the given loader served, the steps of the given optimizer (in training mode or not) and
+    of any other, and whether the given optimizer's learning rate is still the grader's."""
+    steps, served = info.get("steps"), info.get("examples_served")
+    if not isinstance(steps, dict) or not isinstance(served, int):
+        return None  # an older worker's answer, or a forged one: the weights alone judge
+    batches, examples = len(probe.probe_loader()), probe.EXAMPLES
+    if served == 0:
+        return (f"train() never drew a batch from the loader it was given ({examples} examples in {batches} batches): "
+                "it trained on other data (another split, or a loader of its own). Hint: loop over the `loader` "
+                "argument; main() decides which split train() sees.", "train.ignores_loader")
+    if steps.get("other"):
+        return (f"train() stepped an optimizer of its own ({steps['other']} steps) instead of the one it was given. "
+                "Hint: use the `optimizer` argument: the caller chose its kind and learning rate.", "train.own_optimizer")
+    if info.get("lr_kept") is False:
+        return ("train() changed the learning rate of the optimizer it was given. Hint: leave the optimizer's "
+                "settings to the caller, who chose them.", "train.own_optimizer")
+    if steps.get("given") == 1 and batches > 1:
+        return (f"train() took one optimizer step for the whole epoch of {batches} batches: the batches' losses were "
+                "added up and backpropagated once. Hint: one step per batch, inside the loop (zero the gradients, "
+                "forward, loss, backward, step).", "train.one_step_per_epoch")
+    if steps.get("in_eval_mode") and info.get("mode_matters"):
+        return (f"{steps['in_eval_mode']} of train()'s optimizer steps ran with the model in evaluation mode (the "
+                "grader handed it over in evaluation mode, as evaluate() leaves it). Hint: put the model in training "
+                "mode at the start of train() (nn.Module's train method): your model computes something else in "
+                "evaluation mode (a reparameterize that samples only in training, or dropout), so this trains "
+                "another model than the lecture's.", "train.eval_mode")
+    return None
+
+
 @pytest.mark.rubric("training_loop")
 def test_train_zeroes_backpropagates_and_steps_every_batch(ask, note):
     info, weights = _probe_run(ask)
     inline = info.get("loss_calls", 0) == 0
     order, _ = replayed_loop(info, weights, MISTAKES)
+    if order is not None and order != "zfbs":
+        fail(f"After one epoch on a small test model, the weights show that {MISTAKES[order]}.", CAUSES_OF[order])
+    signature = _loop_signature(info)
+    if signature is not None:
+        fail(*signature)
     if order == "zfbs":
         if inline:
             note(INLINE_NOTE)
+        if info.get("steps", {}).get("in_eval_mode"):
+            note(EVAL_MODE_NOTE)
         return
-    if order is not None:
-        fail(f"After one epoch on a small test model, the weights show that {MISTAKES[order]}.", CAUSES_OF[order])
     if inline:
         fail("train() never called loss_function, and after one epoch on a small test model its weights differ "
              "from those of a correct loop computing the lecture's loss (BCE + KL, summed): compute each "
@@ -70,6 +117,12 @@ def test_train_returns_the_mean_loss_per_example(ask):
         fail(f"train() should return a float, got {info.get('returned')}. Hint: accumulate loss.item().", "train.returns_not_float")
     # Judged against the loop the student wrote (a mistake in it is the other check's to charge).
     _, expected = replayed_loop(info, weights, MISTAKES)
+    signature = _loop_signature(info)
+    if signature is not None and signature[1] in UNREPLAYABLE:
+        fail(f"train()'s returned value is checked once train() trains with what it is given: {signature[0]}",
+             signature[1])
+    if signature is not None and signature[1] == "train.one_step_per_epoch":
+        expected = replay("zfb", loss_used(info))[1]  # every batch's loss at the weights it started with
     if abs(value - expected) <= config.PROBE_LOSS_RTOL * abs(expected):
         return
     loader = probe.probe_loader()
@@ -85,6 +138,15 @@ def test_train_returns_the_mean_loss_per_example(ask):
     fail(f"train() returned {value:.4g}; replaying your loop on the same small test model gives a different mean "
          f"loss per example. Return the sum of loss.item() over all batches divided by len(loader.dataset).",
          causes.UNKNOWN)
+
+
+@pytest.mark.rubric("training_loop")
+def test_train_moves_each_batch_to_the_device_it_is_given(ask, meta_runs):
+    after_own_checks("train", lambda: test_train_zeroes_backpropagates_and_steps_every_batch(ask, lambda _: None))
+    check_device(meta_runs, "train", "train",
+                 "Hint: the grader put the model on the `device` argument and the loader's batches on the CPU, as "
+                 "a GPU run does: move each batch to `device` before the forward pass (the docstring's first step), "
+                 "and leave the model where it was put.", "device.batch_not_moved")
 
 
 def _check_moves(initial: dict[str, torch.Tensor], trained: dict[str, torch.Tensor]) -> None:
@@ -115,6 +177,29 @@ def _check_time(call_seconds: float, evaluation_seconds: float, record) -> None:
 
 @pytest.mark.rubric("elbo")
 def test_one_epoch_of_your_training_reaches_a_good_test_elbo(ask, sandbox, feedback_dir, record, weights_seed):
+    try:
+        _judge_one_epoch(ask, sandbox, feedback_dir, record, weights_seed)
+    except CheckFailed as failure:
+        mistake = _loop_mistake(ask)
+        if mistake is None or failure.cause == mistake[1]:
+            raise
+        fail(f"{failure.msg}\nThe training_loop checks found why: {mistake[0]}", mistake[1])
+
+
+def _loop_mistake(ask) -> tuple[str, str] | None:
+    """The mistake in train()'s loop that the probe named (the message, its cause), if any: where
+    the elbo epoch fails too, it fails for that reason, and is charged with the same cause."""
+    try:
+        info, weights = _probe_run(ask)
+    except CheckFailed:
+        return None
+    order, _ = replayed_loop(info, weights, MISTAKES)
+    if order is not None and order != "zfbs":
+        return f"after one epoch on a small test model, the weights show that {MISTAKES[order]}.", CAUSES_OF[order]
+    return _loop_signature(info)
+
+
+def _judge_one_epoch(ask, sandbox, feedback_dir, record, weights_seed) -> None:
     header, initial = elbo_training(config.ELBO_SEED, weights_seed)
     answer, call_seconds = train_one_epoch(ask, header, initial, record)
     record("epoch_seconds", answer.info.get("epoch_seconds"))

@@ -52,8 +52,21 @@ def probe_loss(recon_x: torch.Tensor, x: torch.Tensor, mu: torch.Tensor, logvar:
     return ((recon_x - x) ** 2).sum() + 0.5 * (mu**2).sum() + 0.25 * (logvar**2).sum()
 
 
-def probe_loader() -> DataLoader:
+def probe_loader(served: list[int] | None = None) -> DataLoader:
+    """The probe's batches; `served[0]` counts the examples its data set hands out."""
     generator = torch.Generator().manual_seed(1)
     images = torch.rand(EXAMPLES, 1, 28, 28, generator=generator)
-    return DataLoader(TensorDataset(images, torch.zeros(EXAMPLES, dtype=torch.long)), batch_size=BATCH)
+    return DataLoader(CountedDataset(served or [0], images, torch.zeros(EXAMPLES, dtype=torch.long)), batch_size=BATCH)
+
+
+class CountedDataset(TensorDataset):
+    """A TensorDataset that counts the examples it hands out in served[0]."""
+
+    def __init__(self, served: list[int], *tensors: torch.Tensor) -> None:
+        super().__init__(*tensors)
+        self.served = served
+
+    def __getitem__(self, index: int) -> tuple:
+        self.served[0] += 1
+        return super().__getitem__(index)
 

@@ -43,12 +43,16 @@ ALTERED_ERROR = "WorkerAltered"
 PARAMETERS = "parameters"
 ENCODE = "encode"
 DECODE = "decode"
-REPARAMETERIZE = "reparameterize"  # with header "meta": true, on inputs on the meta device (worker.on_meta_device)
+REPARAMETERIZE = "reparameterize"
 GRADIENT_FLOW = "gradient_flow"
 LOSS = "loss"
 TRAIN_PROBE = "train_probe"
 TRAIN_ELBO = "train_elbo"  # header "device": "cpu" trains there (the elbo check's fallback), else the best device
-OPS = (PARAMETERS, ENCODE, DECODE, REPARAMETERIZE, GRADIENT_FLOW, LOSS, TRAIN_PROBE, TRAIN_ELBO)
+# Every student function once on PyTorch's `meta` device (worker.op_device): header "rows" and
+# "dims" (pixels, hidden, latent); the answer's info maps each of DEVICE_RUNS to its run's outcome.
+DEVICE = "device"
+DEVICE_RUNS = ("encode", "reparameterize", "decode", "loss", "loss_bce_on_meta", "loss_kl_on_meta", "train")
+OPS = (PARAMETERS, ENCODE, DECODE, REPARAMETERIZE, GRADIENT_FLOW, LOSS, TRAIN_PROBE, TRAIN_ELBO, DEVICE)
 
 # Tensor names. A model's weights travel as "state.<parameter name>"; a loss request's inputs
 # as "<case>.<argument>" for each case it names.

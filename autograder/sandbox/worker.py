@@ -23,6 +23,7 @@ finds for a person (autograder/sandbox/integrity.py); the grader re-checks every
 """
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import inspect
 import os
@@ -31,7 +32,7 @@ import sys
 import time
 import traceback
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # `python -I` leaves this folder out
 import protocol  # noqa: E402  (protocol.py is copied in beside this file)
@@ -138,26 +139,11 @@ def op_decode(vae: Any, header: dict, tensors: dict) -> tuple[dict, dict]:
 def op_reparameterize(vae: Any, header: dict, tensors: dict) -> tuple[dict, dict]:
     model = new_model(vae, header["seed"])
     model.train()
-    if header.get("meta"):
-        return on_meta_device(model.reparameterize, tensors["mu"], tensors["logvar"])
     info: dict = {}
     out: dict = {}
     for name in ("first", "second"):
         keep_tensor(name, model.reparameterize(tensors["mu"], tensors["logvar"]), info, out)
     return info, out
-
-
-def on_meta_device(function: Any, *inputs: Any) -> tuple[dict, dict]:
-    """Call `function` on the inputs moved to the `meta` device (shapes without data, on any CPU build).
-
-    A function that makes a tensor on the CPU whatever its inputs' device raises a device-mismatch
-    error here, as it would on a GPU. Answers the error's message (`meta_error`) or the result's device.
-    """
-    try:
-        result = function(*(tensor.to("meta") for tensor in inputs))
-    except Exception as error:  # the grader reads the message; anything else it ignores
-        return {"meta_error": f"{type(error).__name__}: {str(error)[:500]}"}, {}
-    return {"device": str(getattr(result, "device", type(result).__name__))}, {}
 
 
 def op_gradient_flow(vae: Any, header: dict, tensors: dict) -> tuple[dict, dict]:
@@ -221,10 +207,59 @@ def op_train_probe(vae: Any, header: dict, tensors: dict) -> tuple[dict, dict]:
     import torch
     import probe
 
+    from torch.optim.optimizer import register_optimizer_step_pre_hook
+
     seed_everything(header["seed"])
     model = probe.ProbeModel()
+    model.eval()  # as the notebook's evaluate() leaves it: train() puts it in training mode
     optimizer = torch.optim.SGD(model.parameters(), lr=probe.LR)
-    calls = {"loss": 0}
+    calls, served = {"loss": 0}, [0]
+    steps = {"given": 0, "other": 0, "in_eval_mode": 0}
+
+    def count(stepped: Any, *_: Any) -> None:
+        steps["given" if stepped is optimizer else "other"] += 1
+        steps["in_eval_mode"] += not model.training
+
+    hook = register_optimizer_step_pre_hook(count)
+    try:
+        with probe_loss_in(vae, calls):
+            value = vae.train(model, probe.probe_loader(served), optimizer, torch.device("cpu"))
+    finally:
+        hook.remove()
+    info = {"value": _as_float(value), "returned": type(value).__name__, "loss_calls": calls["loss"],
+            "examples_served": served[0], "steps": steps,
+            "lr_kept": all(group.get("lr") == probe.LR for group in optimizer.param_groups),
+            "mode_matters": mode_matters(vae, header["seed"])}
+    return info, state_of(model)
+
+
+def mode_matters(vae: Any, seed: int) -> bool | None:
+    """Whether the submission's VAE computes something else in evaluation mode than in training mode
+    (dropout, or a reparameterize that returns mu): then training in evaluation mode trains another
+    model. None where its forward cannot tell (it raises, or returns no tensors)."""
+    import torch
+    import probe
+
+    try:
+        model = new_model(vae, seed)
+        x = torch.rand(probe.BATCH, probe.PIXELS, generator=torch.Generator().manual_seed(seed))
+        outputs = []
+        for training in (True, False):
+            torch.nn.Module.train(model, training)
+            seed_everything(seed)
+            with torch.no_grad():
+                outputs.append(model(x))
+        return not all(torch.equal(a, b) for a, b in zip(*outputs, strict=True))
+    except Exception:  # noqa: BLE001 - the other checks report what the forward does wrong
+        return None
+
+
+@contextlib.contextmanager
+def probe_loss_in(vae: Any, calls: dict[str, int]) -> Iterator[None]:
+    """While train() runs on the probe, the module's loss_function is the probe's (counted in
+    calls["loss"]): train() is judged on its own, whatever the student's loss computes."""
+    import probe
+
     try:
         signature = inspect.signature(vae.loss_function)
     except (TypeError, ValueError):  # not a plain callable: train() will say so when it calls it
@@ -238,11 +273,61 @@ def op_train_probe(vae: Any, header: dict, tensors: dict) -> tuple[dict, dict]:
 
     original, vae.loss_function = vae.loss_function, counted_loss
     try:
-        value = vae.train(model, probe.probe_loader(), optimizer, torch.device("cpu"))
+        yield
     finally:
         vae.loss_function = original
-    info = {"value": _as_float(value), "returned": type(value).__name__, "loss_calls": calls["loss"]}
-    return info, state_of(model)
+
+
+def op_device(vae: Any, header: dict, tensors: dict) -> tuple[dict, dict]:
+    """Each student function once on PyTorch's `meta` device (shapes without data, on any CPU build).
+
+    Code that makes a tensor on the CPU whatever its inputs' device (noise or zeros without
+    device=), or a train() that never moves its batches to `device`, raises a device-mismatch error
+    here, as it would on a GPU. The loss also runs with only its BCE inputs (recon_x, x) on `meta`,
+    then only its KL inputs (mu, logvar), to tell which term makes the CPU tensor. Answers, for
+    each of protocol.DEVICE_RUNS, "" where the run ended without an exception, else the error.
+    The grader judges which errors are device mistakes (a meta tensor has no data to read: a
+    correct train() stops at loss.item(), which is no mistake).
+    """
+    import torch
+    import probe
+
+    meta, rows = torch.device("meta"), header["rows"]
+    pixels, _, latent = header["dims"]
+    seed_everything(header["seed"])
+    model = new_model(vae, header["seed"]).to(meta)
+    model.train()
+    recon, x = torch.rand(rows, pixels).clamp(0.01, 0.99), torch.rand(rows, pixels)
+    mu, logvar = torch.randn(rows, latent), torch.randn(rows, latent)
+
+    def loss(on_meta: tuple[str, ...]) -> Any:
+        inputs = {"recon": recon, "x": x, "mu": mu, "logvar": logvar}
+        return vae.loss_function(*(value.to(meta) if name in on_meta else value for name, value in inputs.items()))
+
+    def probe_epoch() -> Any:
+        trained = probe.ProbeModel().to(meta)
+        optimizer = torch.optim.SGD(trained.parameters(), lr=probe.LR)
+        with probe_loss_in(vae, {"loss": 0}):
+            return vae.train(trained, probe.probe_loader(), optimizer, meta)
+
+    runs = {
+        "encode": lambda: model.encode(x.to(meta)),
+        "reparameterize": lambda: model.reparameterize(mu.to(meta), logvar.to(meta)),
+        "decode": lambda: model.decode(mu.to(meta)),
+        "loss": lambda: loss(("recon", "x", "mu", "logvar")),
+        "loss_bce_on_meta": lambda: loss(("recon", "x")),
+        "loss_kl_on_meta": lambda: loss(("mu", "logvar")),
+        "train": probe_epoch,
+    }
+    info: dict[str, Any] = {}
+    for name in protocol.DEVICE_RUNS:
+        try:
+            runs[name]()
+        except Exception as error:  # the grader reads the error; the other runs go on
+            info[name] = describe_error(error)
+        else:
+            info[name] = ""
+    return info, {}
 
 
 def _as_float(value: Any) -> float | None:
@@ -328,6 +413,7 @@ OPS = {
     protocol.LOSS: op_loss,
     protocol.TRAIN_PROBE: op_train_probe,
     protocol.TRAIN_ELBO: op_train_elbo,
+    protocol.DEVICE: op_device,
 }
 
 
