@@ -72,20 +72,20 @@ autograder-zip: ## Instructor: write build/autograder.zip to upload to Gradescop
 
 grade-all: ## Instructor: grade SUBMISSIONS=<folder> in parallel; gradebook and class report in build/grade-all/.
 	@test -n "$$SUBMISSIONS" || { echo "Usage: make grade-all SUBMISSIONS=<folder of student folders> [JOBS=n] [FORCE=1]"; exit 2; }
-	$(PY) -m autograder.deploy.grade_all --out build/grade-all $(if $(JOBS),--jobs $(JOBS)) $(if $(FORCE),--force) -- "$$SUBMISSIONS"
+	$(PY) -m autograder.course.grade_all --out build/grade-all $(if $(JOBS),--jobs $(JOBS)) $(if $(FORCE),--force) -- "$$SUBMISSIONS"
 
 class-report: ## Instructor: rebuild report.md (and figures) beside GRADEBOOK=<gradebook.csv> without grading.
-	$(PY) -m autograder.deploy.class_report -- "$$GRADEBOOK"
+	$(PY) -m autograder.course.class_report -- "$$GRADEBOOK"
 
 # Hand-graded points of the notebook's questions (docs/course.md, section 6). MANUAL, from the
 # command line, reaches the recipe through the environment like the paths above.
 .PHONY: manual-template manual-merge
 manual-template: ## Instructor: blank CSV of hand-graded points for GRADEBOOK's students (MANUAL=file; default beside it).
-	$(PY) -m autograder.deploy.manual template --gradebook="$$GRADEBOOK" $(if $(MANUAL),--out="$$MANUAL")
+	$(PY) -m autograder.course.manual template --gradebook="$$GRADEBOOK" $(if $(MANUAL),--out="$$MANUAL")
 
 manual-merge: ## Instructor: add the hand-graded points (MANUAL) to GRADEBOOK: auto + manual = total; rebuild the report.
-	$(PY) -m autograder.deploy.manual merge --gradebook="$$GRADEBOOK" $(if $(MANUAL),--points="$$MANUAL")
+	$(PY) -m autograder.course.manual merge --gradebook="$$GRADEBOOK" $(if $(MANUAL),--points="$$MANUAL")
 
 grade-class: ## Instructor: grade ORG's PREFIX* repositories' new commits; post each grade (CLASSROOM_TOKEN).
 	@test -n "$$ORG" && test -n "$$PREFIX" || { echo "Usage: CLASSROOM_TOKEN=<token> make grade-class ORG=<organisation> PREFIX=<repository name prefix> [OUT=build/grade-class] [JOBS=n] [FORCE=1]"; exit 2; }
-	$(PY) -m autograder.deploy.classroom --org="$$ORG" --prefix="$$PREFIX" --out="$${OUT:-build/grade-class}" $(if $(JOBS),--jobs $(JOBS)) $(if $(FORCE),--force)
+	$(PY) -m autograder.course.classroom --org="$$ORG" --prefix="$$PREFIX" --out="$${OUT:-build/grade-class}" $(if $(JOBS),--jobs $(JOBS)) $(if $(FORCE),--force)

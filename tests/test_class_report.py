@@ -18,12 +18,12 @@ import matplotlib.image
 import pytest
 
 from autograder import config
-from autograder.deploy import class_report
-from autograder.deploy.class_report import (
+from autograder.course import class_report
+from autograder.course.class_report import (
     FIGURES, cause_students, elbo_values, grading_seconds, load_class, look_at, markdown, tag_counts,
     text, write_report,
 )
-from autograder.deploy.grade_all import main as grade_all_main
+from autograder.course.grade_all import main as grade_all_main
 from autograder.evidence import corpus
 from autograder.grading import causes, results
 from autograder.paths import ROOT
@@ -158,8 +158,8 @@ def test_without_hand_graded_points_the_report_says_the_scores_are_the_autograde
 
 
 def test_with_hand_graded_points_the_scores_are_auto_plus_manual_of_the_new_maximum(small_class):
-    from autograder.deploy import manual
-    from autograder.deploy.grade_all import merge_hand_points
+    from autograder.course import manual
+    from autograder.course.grade_all import merge_hand_points
 
     points = small_class.with_name("manual.csv")
     points.write_text("student," + ",".join(q.header for q in manual.questions()) + "\n"

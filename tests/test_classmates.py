@@ -23,7 +23,7 @@ import pytest
 import torch
 
 from autograder import config
-from autograder.deploy.grade_all import discover, examine, grade_all, private_copy
+from autograder.course.grade_all import discover, examine, grade_all, private_copy
 from autograder.paths import ROOT
 from autograder.sandbox import cgroups, isolation
 from autograder.sandbox.client import Sandbox

@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-import autograder.deploy.grade_all as grade_all_module
+import autograder.course.grade_all as grade_all_module
 from autograder import config
-from autograder.deploy.classroom import CONTEXT, export, git_env, main, student_name
+from autograder.course.classroom import CONTEXT, export, git_env, main, student_name
 
 ROOT = Path(__file__).resolve().parent.parent
 ORG, PREFIX, TOKEN = "course", "vae-homework-", "test-token-123"
@@ -327,7 +327,7 @@ def test_the_reference_graded_for_real_posts_full_marks(tmp_path, monkeypatch):
 
 # --- The grader repository's workflow ---------------------------------------------------------------
 
-INSTRUCTOR_WORKFLOW = ROOT / "autograder" / "deploy" / "instructor_files" / "grade-class.yml"
+INSTRUCTOR_WORKFLOW = ROOT / "autograder" / "course" / "instructor_files" / "grade-class.yml"
 
 
 def test_instructor_workflow_passes_actionlint():
@@ -363,7 +363,7 @@ def test_make_grade_class_runs_the_instructor_command(tmp_path):
     run = subprocess.run(["make", "-s", "-C", str(ROOT), "grade-class", f"ORG={org}", "PREFIX=hw-", "FORCE=1",
                           f"PY={sys.executable} {echo}"], capture_output=True, text=True)
     argv = json.loads(run.stdout.strip().splitlines()[-1])
-    assert argv[:3] == ["-m", "autograder.deploy.classroom", f"--org={org}"] and "--prefix=hw-" in argv
+    assert argv[:3] == ["-m", "autograder.course.classroom", f"--org={org}"] and "--prefix=hw-" in argv
     assert "--force" in argv and not (tmp_path / "ran").exists()
     usage = subprocess.run(["make", "-C", str(ROOT), "grade-class"], capture_output=True, text=True)
     assert usage.returncode != 0 and "Usage: CLASSROOM_TOKEN=" in usage.stdout

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-import autograder.deploy.grade_all as grade_all_module
+import autograder.course.grade_all as grade_all_module
 from autograder import config
-from autograder.deploy.grade_all import (
+from autograder.course.grade_all import (
     WORKFLOW_TEMPLATE, DiscoveryError, discover, examine, grade_all, main, sandbox_uid, tag_points, workflow_state,
     write_gradebook,
 )
@@ -323,7 +323,7 @@ def test_cli_reports_counts_and_throughput_and_rejects_a_bad_folder(tmp_path, fa
 
 
 def test_cli_adds_the_hand_graded_points_of_manual_csv_beside_the_gradebook(tmp_path, fake, monkeypatch, capsys):
-    from autograder.deploy import manual
+    from autograder.course import manual
 
     monkeypatch.setattr(grade_all_module, "grade_command", fake)
     hand_in(tmp_path / "in", "alice", "SCORE 15")

@@ -82,7 +82,7 @@ def test_zip_carries_only_what_grading_needs(autograder_zip):
     names = zipfile.ZipFile(autograder_zip).namelist()
     assert [n for n in names if not NEEDED.fullmatch(n)] == []
     assert not [n for n in names if n.endswith((".ipynb", "-ubyte")) or "__pycache__" in n or n.startswith(
-        ("solutions/test_public", "autograder/deploy/instructor_files/", "autograder/deploy/release",
+        ("solutions/test_public", "autograder/course/instructor_files/", "autograder/deploy/release",
          "autograder/authoring/", "autograder/evidence/", "tests/", ".venv/", "build/", "assignment/", ".git/"))]
 
 

@@ -289,7 +289,8 @@ def uploads(folder: Path) -> dict[str, Path]:
 
 @pytest.mark.slow
 def test_make_grade_gradescope_and_grade_all_give_the_same_uploads_the_same_score(tmp_path):
-    from autograder.deploy import grade_all, gradescope
+    from autograder.course import grade_all
+    from autograder.deploy import gradescope
 
     cache = tmp_path / "cache"
     cache.mkdir()

@@ -24,9 +24,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from autograder import config
-from autograder.deploy import class_report, manual
-from autograder.deploy.grade_all import merge_hand_points
-from autograder.deploy.manual import COMPLETE, questions
+from autograder.course import class_report, manual
+from autograder.course.grade_all import merge_hand_points
+from autograder.course.manual import COMPLETE, questions
 from autograder.paths import SOLUTIONS
 
 AUTO = {"alice": 90.0, "bob": 42.5, "carol": 0.0}  # each student's autograded points
@@ -328,7 +328,7 @@ def test_a_rejected_row_is_listed_to_look_at_as_text_not_markdown(tmp_path):
 def test_nbgraders_formgrader_scores_export_as_a_points_file_merge_reads(tmp_path, monkeypatch):
     from nbgrader.api import Gradebook
 
-    from autograder.deploy.nbgrader_export import PointsExport
+    from autograder.course.nbgrader_export import PointsExport
 
     monkeypatch.setenv("PATH", f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")  # its alembic
     first, *rest = questions()

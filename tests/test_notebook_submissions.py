@@ -20,8 +20,8 @@ from hypothesis import strategies as st
 
 from autograder import config
 from autograder.grading.handin import NotebookError, graded_cell, module_source, resolve
-from autograder.deploy.grade_all import main as grade_all_main
-from autograder.deploy.report import markdown
+from autograder.course.grade_all import main as grade_all_main
+from autograder.course.report import markdown
 from autograder.grading.grade import table
 from autograder.paths import ASSIGNMENT, ROOT, SOLUTIONS, homework_module
 from tests.notebook_mixtures import MIXTURES, hand_in, notebook

@@ -21,8 +21,8 @@ import cmarkgfm
 from hypothesis import given, settings, strategies as st
 
 from autograder import config
-from autograder.deploy import class_report, classroom, report
-from autograder.deploy.grade_all import Outcome
+from autograder.course import class_report, classroom, report
+from autograder.course.grade_all import Outcome
 from autograder.grading import causes, results, student_text
 
 ATTACKS = [

@@ -335,8 +335,8 @@ def run_points_step(release: Path, tmp_path: Path, description: str) -> str:
 
 
 def test_workflow_prints_the_classroom_notice_once_the_autograder_status_is_posted(release, tmp_path):
-    from autograder.deploy.classroom import CONTEXT
-    from autograder.deploy.report import notice
+    from autograder.course.classroom import CONTEXT
+    from autograder.course.report import notice
 
     points = step(release, "Report the hidden grade")
     assert points["if"] == "always()" and points["env"]["GH_TOKEN"] == "${{ github.token }}"

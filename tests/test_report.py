@@ -1,4 +1,4 @@
-"""autograder/deploy/report.py: results.json -> the CI score table and GitHub Classroom's points line."""
+"""autograder/course/report.py: results.json -> the CI score table and GitHub Classroom's points line."""
 from __future__ import annotations
 
 import json
@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from autograder.deploy import report
-from autograder.deploy.report import ReportError, load, markdown, notice, number, points
+from autograder.course import report
+from autograder.course.report import ReportError, load, markdown, notice, number, points
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -76,7 +76,7 @@ def test_load_explains_a_missing_or_broken_results_file(tmp_path):
 def test_cli_appends_the_summary_and_prints_the_notice(tmp_path):
     summary = tmp_path / "summary.md"
     summary.write_text("earlier step\n")
-    run = subprocess.run([sys.executable, "-m", "autograder.deploy.report",
+    run = subprocess.run([sys.executable, "-m", "autograder.course.report",
                           str(write(tmp_path / "results.json", results(("kl", 15, 15)))),
                           "--summary", str(summary), "--notice"], cwd=ROOT, capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
@@ -85,7 +85,7 @@ def test_cli_appends_the_summary_and_prints_the_notice(tmp_path):
 
 
 def test_cli_fails_with_a_workflow_error_when_grading_did_not_finish(tmp_path):
-    run = subprocess.run([sys.executable, "-m", "autograder.deploy.report", str(tmp_path / "results.json"), "--notice"],
+    run = subprocess.run([sys.executable, "-m", "autograder.course.report", str(tmp_path / "results.json"), "--notice"],
                          cwd=ROOT, capture_output=True, text=True)
     assert run.returncode == 1
     assert run.stdout.startswith("::error title=Autograding failed::")
@@ -122,7 +122,7 @@ def test_a_picture_url_that_a_link_could_misread_is_refused(url):
 def test_cli_links_the_picture_in_the_summary(tmp_path):
     summary = tmp_path / "summary.md"
     url = "https://github.com/o/r/actions/runs/1/artifacts/2"
-    run = subprocess.run([sys.executable, "-m", "autograder.deploy.report",
+    run = subprocess.run([sys.executable, "-m", "autograder.course.report",
                           str(write(tmp_path / "results.json", results(("elbo", 0, 15)))),
                           "--summary", str(summary), "--picture-url", url], cwd=ROOT, capture_output=True, text=True)
     assert run.returncode == 0, run.stderr

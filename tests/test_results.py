@@ -109,7 +109,7 @@ def test_from_json_rejects_what_readers_cannot_use(text, words):
 
 def test_results_module_needs_only_the_standard_library():
     """The CI report imports it with the system Python, before (or without) the venv."""
-    check = ("import sys; import autograder.grading.results, autograder.deploy.report; "
+    check = ("import sys; import autograder.grading.results, autograder.course.report; "
              "heavy = [m for m in sys.modules if m.split('.')[0] in ('torch', 'numpy', 'pytest', 'nbformat')]; "
              "print(heavy); sys.exit(1 if heavy else 0)")
     run = subprocess.run([sys.executable, "-c", check], cwd=ROOT, capture_output=True, text=True)

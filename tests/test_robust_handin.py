@@ -26,8 +26,8 @@ from hypothesis import strategies as st
 
 from autograder import config
 from autograder.cleanup import remove_tree
-from autograder.deploy import class_report, classroom
-from autograder.deploy.grade_all import Outcome, Submission, grade_one, write_gradebook
+from autograder.course import class_report, classroom
+from autograder.course.grade_all import Outcome, Submission, grade_one, write_gradebook
 from autograder.grading import handin, results
 from autograder.grading.grade import table
 from autograder.sandbox import cgroups, integrity

@@ -154,7 +154,7 @@ def test_this_repository_sets_up_with_the_same_file() -> None:
 
 WORKFLOWS = {
     "student": (ROOT / "autograder/deploy/release_files/autograde.yml", "autograde", ".venv"),
-    "instructor": (ROOT / "autograder/deploy/instructor_files/grade-class.yml", "grade", "/opt/grader/.venv"),
+    "instructor": (ROOT / "autograder/course/instructor_files/grade-class.yml", "grade", "/opt/grader/.venv"),
 }
 
 

@@ -6,7 +6,7 @@ samples from the prior, with a fixed seed. The picture shows the first rows of i
 all of it, so that the words say what the picture shows, in numbers a student can compare with
 the reference's (config.FEEDBACK_REFERENCE, measured on the reference trained the same way).
 Where the picture goes: beside results.json (make grade, grade-all), linked from the CI job summary
-(autograder/deploy/report.py --picture-url). Not into Gradescope's results.json, which stays plain
+(autograder/course/report.py --picture-url). Not into Gradescope's results.json, which stays plain
 text (student_text.GRADESCOPE): its html and md formats are sanitized, and its documentation does
 not say that an image embedded as a data: URI survives; the words carry the picture there.
 """

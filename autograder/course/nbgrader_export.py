@@ -1,13 +1,13 @@
 """nbgrader's formgrader scores as a points file for `manual merge`: an nbgrader export plugin.
 
     cd COURSE_DIRECTORY && PYTHONPATH=/path/to/this/repository nbgrader export \
-        --exporter=autograder.deploy.nbgrader_export.PointsExport --assignment=vae --to=/path/to/manual.csv
+        --exporter=autograder.course.nbgrader_export.PointsExport --assignment=vae --to=/path/to/manual.csv
 
 nbgrader's own `nbgrader export` (its CsvExportPlugin) writes one line per student and
 assignment with the assignment's total (`score`, `max_score`), and 0 both for an answer graded
 0 and for one nobody has graded yet: it cannot say which question a total lacks, so it is not
 read. This plugin reads the same gradebook database and writes the points file of
-autograder/deploy/manual.py: a row per student who submitted, a column per question (the
+autograder/course/manual.py: a row per student who submitted, a column per question (the
 notebook's hand-graded cells, by grade_id), the cell's score once a person graded it in
 formgrader (its manual score, plus any extra credit: above the maximum, `manual merge` refuses
 it), blank while it still needs grading; the cells' comments, joined, as the comment. Student
@@ -20,7 +20,7 @@ import csv
 from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.plugins import ExportPlugin
 
-from autograder.deploy import manual
+from autograder.course import manual
 
 NOTEBOOK = manual.NOTEBOOK.stem  # the notebook's name in nbgrader: vae.ipynb -> vae
 

@@ -1,6 +1,6 @@
 """Turn a grader's results.json into what a CI run shows: a markdown table and the points line.
 
-    python -m autograder.deploy.report RESULTS [--summary FILE] [--picture-url URL] [--notice]
+    python -m autograder.course.report RESULTS [--summary FILE] [--picture-url URL] [--notice]
 
 - `--summary FILE` appends a markdown table (one row per check) to FILE; in GitHub Actions
   pass "$GITHUB_STEP_SUMMARY" and it appears on the run's summary page.

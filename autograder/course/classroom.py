@@ -1,7 +1,7 @@
 """`make grade-class ORG=... PREFIX=...`: grade every student repository's newest commit, on the
 instructor's side, and post the grade on the commit.
 
-    CLASSROOM_TOKEN=... python -m autograder.deploy.classroom --org ORG --prefix PREFIX
+    CLASSROOM_TOKEN=... python -m autograder.course.classroom --org ORG --prefix PREFIX
         [--out build/grade-class] [--jobs N] [--force] [--api-url URL] [--run-url URL]
 
 1. Lists the repositories of ORG whose name starts with PREFIX (GitHub Classroom names them
@@ -45,8 +45,8 @@ from github import Auth, Github, GithubException
 
 from autograder import config
 from autograder.cleanup import remove_tree
-from autograder.deploy import report
-from autograder.deploy.grade_all import JOB_TIMEOUT_S, Command, Outcome, discover, grade_all, write_gradebook
+from autograder.course import report
+from autograder.course.grade_all import JOB_TIMEOUT_S, Command, Outcome, discover, grade_all, write_gradebook
 from autograder.grading import student_text
 from autograder.paths import BUILD
 

@@ -1,6 +1,6 @@
 """`make class-report GRADEBOOK=…`: what a class got wrong, from grade-all's results, as Markdown.
 
-    python -m autograder.deploy.class_report GRADEBOOK
+    python -m autograder.course.class_report GRADEBOOK
 
 Reads GRADEBOOK (grade-all's gradebook.csv) and each student's results.json beside it
 (FOLDER/<student>/results.json) and writes FOLDER/report.md with its figures (PNG) beside it:
@@ -8,7 +8,7 @@ the score distribution, the pass rate per rubric tag, the most common causes (th
 autograder/grading/causes.py) with the students concerned, the measured test negative ELBO
 against config.ELBO_THRESHOLD, the grading time per submission, and the submissions a person
 should look at (integrity flags, grader errors, timeouts). Once the gradebook holds the
-hand-graded points of the notebook's questions (autograder/deploy/manual.py), the totals are
+hand-graded points of the notebook's questions (autograder/course/manual.py), the totals are
 auto + manual where a student has them, and a section gives each question's mean. `make
 grade-all` writes it after the gradebook; this command rebuilds it without grading again.
 
@@ -31,7 +31,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from autograder import config
-from autograder.deploy import manual
+from autograder.course import manual
 from autograder.grading import causes, results as results_format, student_text
 
 REPORT = "report.md"

@@ -1,6 +1,6 @@
 """`make grade-all SUBMISSIONS=folder`: grade a whole class in parallel and write a gradebook.
 
-    python -m autograder.deploy.grade_all SUBMISSIONS [--out build/grade-all] [--jobs N] [--force]
+    python -m autograder.course.grade_all SUBMISSIONS [--out build/grade-all] [--jobs N] [--force]
 
 SUBMISSIONS holds one folder per student, in either layout:
 - SUBMISSIONS/<student>/...: uploads or cloned repositories; what is graded is decided by
@@ -17,10 +17,10 @@ hangs costs only that student's row (0 points and an error); the batch goes on. 
 gradebook to OUT/gradebook.csv (its text cells cannot start a spreadsheet formula). A second
 run skips every student whose results.json is newer than the files graded, unless `--force`.
 Then the hand-graded points of the notebook's questions join the gradebook (merge_hand_points:
-auto + manual = total per student) from OUT/manual.csv, the file autograder/deploy/manual.py's
+auto + manual = total per student) from OUT/manual.csv, the file autograder/course/manual.py's
 template writes and a person fills in (`--manual` reads another); until it is there, every
 student's manual column is blank and their total says it is incomplete. Last, the class report
-(autograder/deploy/class_report.py) goes beside the gradebook: OUT/report.md and its figures.
+(autograder/course/class_report.py) goes beside the gradebook: OUT/report.md and its figures.
 """
 from __future__ import annotations
 
@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from autograder import config
-from autograder.deploy import class_report, manual
+from autograder.course import class_report, manual
 from autograder.grading import handin, results as results_format, student_text
 from autograder.paths import BUILD, DEPLOY, ROOT
 

@@ -1,7 +1,7 @@
 """Hand-graded points: the notebook's questions, graded by a person, into the gradebook.
 
-    python -m autograder.deploy.manual template [--gradebook G] [--out POINTS] [--force]
-    python -m autograder.deploy.manual merge [--gradebook G] [--points POINTS]
+    python -m autograder.course.manual template [--gradebook G] [--out POINTS] [--force]
+    python -m autograder.course.manual merge [--gradebook G] [--points POINTS]
 
 The questions and their points live once, in the nbgrader metadata of the solution notebook
 (solutions/vae.ipynb): each cell that nbgrader grades by hand (`grade` with `solution`, or a
@@ -369,7 +369,7 @@ def main(argv: list[str] | None = None) -> int:
     if not points.is_file():
         print(f"manual: {points} is not a file: make manual-template writes one to fill in", file=sys.stderr)
         return 2
-    from autograder.deploy import class_report, grade_all  # grade_all imports this module
+    from autograder.course import class_report, grade_all  # grade_all imports this module
 
     try:
         problems = grade_all.merge_hand_points(args.gradebook, points)
