@@ -234,3 +234,14 @@ WORKFLOW_MAX_BYTES = 64 << 10  # one file of a cloned repository's .github/workf
 # and the whole file stays under RESULTS_MAX_BYTES (Gradescope and CI readers stay fast).
 RESULTS_TEXT_CHARS = 10_000
 RESULTS_MAX_BYTES = 1_000_000
+
+# --- What students see, and when (docs/course.md) -----------------------------------------------
+# Both off by default. Holding the hidden checks' messages back until the deadline keeps students
+# from debugging the hidden graders by resubmission, at the cost of feedback when it helps most;
+# before the deadline the student sees the score alone (Gradescope: "after_due_date" visibility;
+# grade-class: the posted comment). The deadline is Gradescope's own on that route, the policy
+# file's (autograder/course/policy.py) on grade-class.
+HOLD_BACK_DETAILS_UNTIL_DEADLINE = False
+# Graded attempts per student per day (None: no limit). A grading that fails through the grader's
+# own fault costs no attempt. The day is UTC's.
+GRADED_ATTEMPTS_PER_DAY: int | None = None
