@@ -39,6 +39,12 @@ def failure_message(excinfo: pytest.ExceptionInfo | None) -> tuple[str, str]:
     return INTERNAL.format(error=f"{excinfo.typename[:100]}: {str(excinfo.value)[:300]}"), causes.INTERNAL
 
 
+def share(points: float, k: int, n: int) -> float:
+    """The k-th of n checks' share of a tag's points, to 4 decimals, the n shares adding up to the
+    points exactly (10 points over 3 checks: 3.3333, 3.3334, 3.3333, not 3 x 3.3333 = 9.9999)."""
+    return round(round(points * k / n, 4) - round(points * (k - 1) / n, 4), 4)
+
+
 class GradingPlugin:
     """Gives the hidden tests their sandbox and collects one entry per test."""
 
@@ -82,8 +88,11 @@ class GradingPlugin:
                 raise pytest.UsageError(f"{item.nodeid}: needs @pytest.mark.rubric(tag) with a tag of config.RUBRIC")
             item.stash[TAG] = tag
             counts[tag] = counts.get(tag, 0) + 1
+        seen: dict[str, int] = {}
         for item in items:
-            item.stash[MAX_SCORE] = config.RUBRIC[item.stash[TAG]][0] / counts[item.stash[TAG]]
+            tag = item.stash[TAG]
+            seen[tag] = seen.get(tag, 0) + 1
+            item.stash[MAX_SCORE] = share(config.RUBRIC[tag][0], seen[tag], counts[tag])
         self.items = list(items)
 
     @pytest.hookimpl(wrapper=True)

@@ -256,12 +256,13 @@ def close(actual: torch.Tensor, expected: torch.Tensor) -> bool:
 DEVICE_MISMATCH = ("same device", "device type", "cuda", "mps")
 
 
-def on_meta(ask) -> dict:
-    """Every student function once on the `meta` device (worker.op_device): run -> "" or its error."""
+def on_meta(ask, function: str) -> dict:
+    """`function` run on the `meta` device (worker.op_device): each of its runs -> "" or its error."""
     from autograder.grading import reference
 
-    answer = ask(DEVICE, {"seed": config.GRADER_SEEDS["device"], "rows": config.DEVICE_CHECK_ROWS,
-                          "dims": list(reference.dims())}, function="the device check")
+    answer = ask(DEVICE, {"function": function, "seed": config.GRADER_SEEDS["device"],
+                          "rows": config.DEVICE_CHECK_ROWS, "dims": list(reference.dims())},
+                 function={"loss": "loss_function", "train": "train"}.get(function, f"VAE.{function}"))
     return answer.info
 
 

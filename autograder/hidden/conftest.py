@@ -1,6 +1,7 @@
 """Fixtures of the hidden graders. `sandbox` comes from the grading plugin (autograder/grading/plugin.py)."""
 from __future__ import annotations
 
+import functools
 import os
 import secrets
 from typing import Callable
@@ -24,6 +25,6 @@ def weights_seed() -> int:
 
 
 @pytest.fixture(scope="session")
-def meta_runs(ask) -> dict:
-    """Every student function once on the `meta` device, asked once for all the device checks."""
-    return on_meta(ask)
+def meta_runs(ask) -> Callable[[str], dict]:
+    """meta_runs(function): that function's runs on the `meta` device, asked once per grading."""
+    return functools.cache(lambda function: on_meta(ask, function))

@@ -314,11 +314,12 @@ LOSS_DEVICE_HINT = ("Hint: the {term} term makes a tensor of its own (a constant
                     "Python numbers, which go anywhere.")
 
 
-def _term_runs_on_any_device(ask, meta_runs: dict, tag: str, term: str, made_like: str, cause: str, *checks) -> None:
+def _term_runs_on_any_device(ask, meta_runs: Callable[[str], dict], tag: str, term: str, made_like: str, cause: str, *checks) -> None:
     """One loss term's device check, once its own checks pass: charged where _device_blame says."""
     after_own_checks(f"the {term} term", *(lambda check=check: check(ask) for check in checks))
-    if tag in _device_blame(meta_runs):
-        check_device(meta_runs, "loss", "loss_function", LOSS_DEVICE_HINT.format(term=term, input=made_like), cause)
+    runs = meta_runs("loss")
+    if tag in _device_blame(runs):
+        check_device(runs, "loss", "loss_function", LOSS_DEVICE_HINT.format(term=term, input=made_like), cause)
 
 
 @pytest.mark.rubric("reconstruction")

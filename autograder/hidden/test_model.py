@@ -115,7 +115,7 @@ def test_encode_gives_logvar_from_its_own_head_fc22(encoded):
 @pytest.mark.rubric("encode")
 def test_encode_runs_on_the_device_of_its_input(encoded, meta_runs):
     after_own_checks("encode", lambda: _check_head(encoded, "mu", "fc21"), lambda: _check_head(encoded, "logvar", "fc22"))
-    check_device(meta_runs, "encode", "encode", NEW_TENSOR_HINT.format(function="encode", input="x"),
+    check_device(meta_runs("encode"), "encode", "encode", NEW_TENSOR_HINT.format(function="encode", input="x"),
                  "device.encode_on_cpu")
 
 
@@ -134,7 +134,7 @@ def test_decode_computes_pixel_probabilities_as_the_lecture_with_the_graders_wei
 @pytest.mark.rubric("decode")
 def test_decode_runs_on_the_device_of_its_input(ask, chosen_weights, meta_runs):
     after_own_checks("decode", lambda: _check_decode(ask, chosen_weights))
-    check_device(meta_runs, "decode", "decode", NEW_TENSOR_HINT.format(function="decode", input="z"),
+    check_device(meta_runs("decode"), "decode", "decode", NEW_TENSOR_HINT.format(function="decode", input="z"),
                  "device.decode_on_cpu")
 
 

@@ -103,7 +103,7 @@ def test_reparameterize_runs_on_the_device_of_its_input(ask, meta_runs):
     # The noise's own mistakes come first: eps made once in __init__ is on the CPU too.
     after_own_checks("reparameterize", lambda: test_reparameterize_has_mean_mu_and_std_exp_half_logvar(ask),
                      lambda: test_reparameterize_draws_fresh_independent_noise(ask))
-    check_device(meta_runs, "reparameterize", "reparameterize",
+    check_device(meta_runs("reparameterize"), "reparameterize", "reparameterize",
                  "Hint: reparameterize creates a tensor on the CPU whatever the input's device: draw the noise with "
                  "torch.randn_like, which follows its input (std's shape, dtype and device), so that the same code "
                  "also trains on a GPU.", "device.tensor_created_on_cpu")

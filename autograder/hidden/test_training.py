@@ -11,7 +11,7 @@ import torch
 
 from autograder import config
 from autograder.sandbox import probe
-from autograder.sandbox.protocol import TRAIN_ELBO, TRAIN_PROBE, state_in
+from autograder.sandbox.protocol import MODE_MATTERS, TRAIN_ELBO, TRAIN_PROBE, state_in
 from autograder.grading import causes, reference
 from autograder.hidden.checks import (CheckFailed, after_own_checks, check_device, train_one_epoch, adam_move_bound,
                                       check_one_epoch_of_work, descends_from, elbo_training, epoch_steps, fail)
@@ -46,8 +46,21 @@ def _probe_run(ask) -> tuple[dict, dict[str, torch.Tensor]]:
     with ThreadPoolExecutor(max_workers=1) as pool:
         pool.submit(replay, "zfbs")
         answer = ask(TRAIN_PROBE, {"seed": config.GRADER_SEEDS["train_probe"]}, function="train")
-    weights = state_in(answer.tensors)
-    return answer.info, weights
+    info = dict(answer.info)
+    if isinstance(info.get("steps"), dict) and info["steps"].get("in_eval_mode"):
+        info["mode_matters"] = _mode_matters(ask)
+    return info, state_in(answer.tensors)
+
+
+def _mode_matters(ask) -> bool | None:
+    """Whether the submission's VAE computes something else in evaluation mode (None: its forward
+    cannot tell; its own checks say why), asked only of a train() that stepped in evaluation mode."""
+    try:
+        answer = ask(MODE_MATTERS, {"seed": config.GRADER_SEEDS["train_probe"]}, function="VAE.forward",
+                     uses=("VAE.encode", "VAE.reparameterize", "VAE.decode"))
+    except CheckFailed:
+        return None
+    return answer.info.get("mode_matters")
 
 
 # Loops the grader cannot replay (another optimizer, other data): their returned value is not judged.
@@ -143,7 +156,7 @@ def test_train_returns_the_mean_loss_per_example(ask):
 @pytest.mark.rubric("training_loop")
 def test_train_moves_each_batch_to_the_device_it_is_given(ask, meta_runs):
     after_own_checks("train", lambda: test_train_zeroes_backpropagates_and_steps_every_batch(ask, lambda _: None))
-    check_device(meta_runs, "train", "train",
+    check_device(meta_runs("train"), "train", "train",
                  "Hint: the grader put the model on the `device` argument and the loader's batches on the CPU, as "
                  "a GPU run does: move each batch to `device` before the forward pass (the docstring's first step), "
                  "and leave the model where it was put.", "device.batch_not_moved")

@@ -47,12 +47,20 @@ REPARAMETERIZE = "reparameterize"
 GRADIENT_FLOW = "gradient_flow"
 LOSS = "loss"
 TRAIN_PROBE = "train_probe"
+# Whether the VAE computes something else in evaluation mode (header "seed"; info "mode_matters": bool
+# or None): asked apart from TRAIN_PROBE, which runs no student model, so a forward that kills its
+# worker costs the training loop nothing.
+MODE_MATTERS = "mode_matters"
 TRAIN_ELBO = "train_elbo"  # header "device": "cpu" trains there (the elbo check's fallback), else the best device
-# Every student function once on PyTorch's `meta` device (worker.op_device): header "rows" and
-# "dims" (pixels, hidden, latent); the answer's info maps each of DEVICE_RUNS to its run's outcome.
+# One student function on PyTorch's `meta` device (worker.op_device): header "function" (a key of
+# DEVICE_RUNS), "rows" and "dims" (pixels, hidden, latent); the answer's info maps each of that
+# function's runs to its outcome. One call per function, so that a function that kills, hangs or
+# floods its worker costs only its own device check.
 DEVICE = "device"
-DEVICE_RUNS = ("encode", "reparameterize", "decode", "loss", "loss_bce_on_meta", "loss_kl_on_meta", "train")
-OPS = (PARAMETERS, ENCODE, DECODE, REPARAMETERIZE, GRADIENT_FLOW, LOSS, TRAIN_PROBE, TRAIN_ELBO, DEVICE)
+DEVICE_RUNS = {"encode": ("encode",), "reparameterize": ("reparameterize",), "decode": ("decode",),
+               "loss": ("loss", "loss_bce_on_meta", "loss_kl_on_meta"), "train": ("train",)}
+OPS = (PARAMETERS, ENCODE, DECODE, REPARAMETERIZE, GRADIENT_FLOW, LOSS, TRAIN_PROBE, MODE_MATTERS, TRAIN_ELBO,
+       DEVICE)
 
 # Tensor names. A model's weights travel as "state.<parameter name>"; a loss request's inputs
 # as "<case>.<argument>" for each case it names.

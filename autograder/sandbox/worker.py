@@ -228,9 +228,12 @@ def op_train_probe(vae: Any, header: dict, tensors: dict) -> tuple[dict, dict]:
         hook.remove()
     info = {"value": _as_float(value), "returned": type(value).__name__, "loss_calls": calls["loss"],
             "examples_served": served[0], "steps": steps,
-            "lr_kept": all(group.get("lr") == probe.LR for group in optimizer.param_groups),
-            "mode_matters": mode_matters(vae, header["seed"])}
+            "lr_kept": all(group.get("lr") == probe.LR for group in optimizer.param_groups)}
     return info, state_of(model)
+
+
+def op_mode_matters(vae: Any, header: dict, tensors: dict) -> tuple[dict, dict]:
+    return {"mode_matters": mode_matters(vae, header["seed"])}, {}
 
 
 def mode_matters(vae: Any, seed: int) -> bool | None:
@@ -279,13 +282,14 @@ def probe_loss_in(vae: Any, calls: dict[str, int]) -> Iterator[None]:
 
 
 def op_device(vae: Any, header: dict, tensors: dict) -> tuple[dict, dict]:
-    """Each student function once on PyTorch's `meta` device (shapes without data, on any CPU build).
+    """One student function (header "function") on PyTorch's `meta` device (shapes without data).
 
     Code that makes a tensor on the CPU whatever its inputs' device (noise or zeros without
     device=), or a train() that never moves its batches to `device`, raises a device-mismatch error
     here, as it would on a GPU. The loss also runs with only its BCE inputs (recon_x, x) on `meta`,
     then only its KL inputs (mu, logvar), to tell which term makes the CPU tensor. Answers, for
-    each of protocol.DEVICE_RUNS, "" where the run ended without an exception, else the error.
+    each of the function's protocol.DEVICE_RUNS, "" where the run ended without an exception,
+    else the error.
     The grader judges which errors are device mistakes (a meta tensor has no data to read: a
     correct train() stops at loss.item(), which is no mistake).
     """
@@ -320,7 +324,7 @@ def op_device(vae: Any, header: dict, tensors: dict) -> tuple[dict, dict]:
         "train": probe_epoch,
     }
     info: dict[str, Any] = {}
-    for name in protocol.DEVICE_RUNS:
+    for name in protocol.DEVICE_RUNS[header["function"]]:
         try:
             runs[name]()
         except Exception as error:  # the grader reads the error; the other runs go on
@@ -412,6 +416,7 @@ OPS = {
     protocol.GRADIENT_FLOW: op_gradient_flow,
     protocol.LOSS: op_loss,
     protocol.TRAIN_PROBE: op_train_probe,
+    protocol.MODE_MATTERS: op_mode_matters,
     protocol.TRAIN_ELBO: op_train_elbo,
     protocol.DEVICE: op_device,
 }
