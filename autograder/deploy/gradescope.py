@@ -16,16 +16,42 @@ autograder.grading.grade`, which resolves it exactly as `make grade` and `grade-
 zip) and writes <root>/results/results.json. When the upload holds nothing to grade, the
 grader's results say so; when the grader itself fails, `run` still leaves a results.json (every
 rubric line at 0 points) that tells the student what happened.
+
+What students see, and when (autograder/config.py, both off by default; docs/course.md):
+
+- HOLD_BACK_DETAILS_UNTIL_DEADLINE: every hidden check's entry gets Gradescope's
+  `after_due_date` visibility, and the top-level output, which stays visible, states the score
+  alone (Gradescope may hide the total while some entries are hidden: the output line is what
+  the student is sure to see). A result in which no hidden check ran (nothing gradable handed
+  in, the grader's own failure) reveals nothing about them and stays visible: the student must
+  learn what went wrong.
+- GRADED_ATTEMPTS_PER_DAY = n: Gradescope's submission_metadata.json lists the earlier
+  submissions with their times and results. Those of the same UTC day as this one (its
+  `created_at`, not the clock, so that a regrade decides the same; UTC because it is the one day
+  every student shares, whatever Gradescope's course time zone) in which the hidden checks ran
+  are the day's graded attempts; a grading the grader itself failed, an upload with nothing to
+  grade, or one turned away by this limit costs none. The (n+1)-th upload of the day is not
+  graded (the hidden graders never run, so it tells nothing new): its result keeps the score of
+  the newest graded attempt, so that Gradescope, which counts the newest submission, does not
+  lower the grade, and says when the next graded attempt opens (midnight UTC).
+
+Extensions are Gradescope's own: a student's own due date, when the metadata carries one
+(`users[].assignment.due_date`), is their deadline in what the output says.
 """
 from __future__ import annotations
 
 import argparse
+import datetime as dt
+import json
+import math
 import subprocess
 import sys
 import zipfile
 from pathlib import Path
+from typing import Any
 
-from autograder.grading import results
+from autograder import config
+from autograder.grading import causes, results
 from autograder.paths import BUILD, DEPLOY, ROOT, SKIP_DIRS
 
 ENTRY_POINTS = DEPLOY / "gradescope_files"
@@ -44,6 +70,12 @@ PACKED_DATA = "data/MNIST/raw/*.gz"
 GRADER = (sys.executable, "-m", "autograder.grading.grade")
 GRADER_FAILED = ("The autograder itself failed on this submission (not a problem in your code that it could "
                  "name). Your instructor can see the log; try again later or tell them.")
+METADATA = "submission_metadata.json"  # Gradescope's, beside submission/ and results/
+HELD_BACK = "after_due_date"  # Gradescope's visibility: shown once the due date has passed
+# Causes that say a check never ran on the student's code: a result made only of these tells
+# nothing about the hidden checks (see hidden_checks_ran).
+NOT_RUN_CAUSES = frozenset({causes.NOT_RUN, "handin.not_gradable"})
+ATTEMPT_LIMITED = "attempt_limited"  # in extra_data of a result the daily limit turned away
 
 
 def source_files(root: Path = ROOT) -> list[Path]:
@@ -76,16 +108,164 @@ def build_zip(out: Path, root: Path = ROOT) -> list[str]:
     return names
 
 
+# --- What students see, and when --------------------------------------------------------------------
+
+
+def read_metadata(path: Path) -> dict[str, Any]:
+    """Gradescope's submission_metadata.json; {} when it is missing or not a JSON object (then no
+    attempt is counted and the assignment's deadline is unknown: grading goes on)."""
+    try:
+        metadata = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError) as error:
+        print(f"run_autograder: {path} not read ({error}): no attempt limit, no deadline")
+        return {}
+    return metadata if isinstance(metadata, dict) else {}
+
+
+def parse_time(value: object) -> dt.datetime | None:
+    """An ISO 8601 time of the metadata in UTC (one without an offset taken as UTC); None for
+    anything else."""
+    if not isinstance(value, str):
+        return None
+    try:
+        time = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        return time.replace(tzinfo=time.tzinfo or dt.timezone.utc).astimezone(dt.timezone.utc)
+    except (ValueError, OverflowError):
+        return None
+
+
+def _field(value: object, *keys: str) -> object:
+    """value[keys[0]][keys[1]]...; None where a level is missing or not an object."""
+    for key in keys:
+        value = value.get(key) if isinstance(value, dict) else None
+    return value
+
+
+def due_date(metadata: dict[str, Any]) -> dt.datetime | None:
+    """The deadline of this submission: the latest of its students' own due dates (Gradescope's
+    extensions, `users[].assignment.due_date`), else the assignment's."""
+    users = metadata.get("users")
+    own = [parse_time(_field(user, "assignment", "due_date")) for user in users] if isinstance(users, list) else []
+    own = [time for time in own if time is not None]
+    return max(own) if own else parse_time(_field(metadata, "assignment", "due_date"))
+
+
+def submitted_at(metadata: dict[str, Any]) -> dt.datetime:
+    """When this upload was made (`created_at`); the clock only when the metadata lacks it."""
+    return parse_time(metadata.get("created_at")) or dt.datetime.now(dt.timezone.utc)
+
+
+def hidden_checks_ran(result: object) -> bool:
+    """Whether a result shows the hidden checks run on the student's code: some check passed or
+    failed for a reason of the code. Not so for a grading the grader itself failed (every check
+    `grader.not_run`: GRADER_FAILED), an upload with nothing to grade (`handin.not_gradable`), a
+    result the attempt limit made, or anything that is not a result."""
+    tests = result.get("tests") if isinstance(result, dict) else None
+    if not isinstance(tests, list) or _field(result, "extra_data", ATTEMPT_LIMITED) is True:
+        return False
+    return any(isinstance(test, dict) and causes.cause_of(test) not in NOT_RUN_CAUSES for test in tests)
+
+
+def _score(value: object) -> float | None:
+    """A finite score, or None."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def graded_attempts(metadata: dict[str, Any]) -> list[tuple[dt.datetime, float | None]]:
+    """This UTC day's graded attempts before this upload, oldest first: (time, score or None)."""
+    now = submitted_at(metadata)
+    previous = metadata.get("previous_submissions")
+    found = []
+    for submission in previous if isinstance(previous, list) else []:
+        time = parse_time(_field(submission, "submission_time"))
+        if time is None or time >= now or time.date() != now.date():
+            continue
+        if hidden_checks_ran(_field(submission, "results")):
+            score = _score(_field(submission, "score"))
+            found.append((time, score if score is not None else _score(_field(submission, "results", "score"))))
+    return sorted(found, key=lambda attempt: attempt[0])
+
+
+def next_day(now: dt.datetime) -> str:
+    """When the next graded attempt opens: the next midnight UTC, as the student reads it."""
+    try:
+        return f"{dt.datetime.combine(now.date() + dt.timedelta(days=1), dt.time()):%Y-%m-%d %H:%M} UTC"
+    except OverflowError:
+        return "tomorrow (UTC)"
+
+
+def attempt_limited(metadata: dict[str, Any], limit: int | None) -> results.Results | None:
+    """The result of an upload over the day's limit of graded attempts (None: grade it). It keeps
+    the newest graded attempt's score (Gradescope counts the newest submission: a 0 would lower the
+    grade); without a readable score, 0 and a line saying how to keep the earlier one."""
+    if limit is None:
+        return None
+    attempts = graded_attempts(metadata)
+    if len(attempts) < limit:
+        return None
+    now = submitted_at(metadata)
+    plural = "s" if limit != 1 else ""
+    message = (f"Not graded: you have used today's {limit} graded attempt{plural} (the day is UTC's). "
+               f"The next graded attempt opens at {next_day(now)}. The public checks (`make check`) "
+               f"stay unlimited.")
+    score = attempts[-1][1]
+    if score is None:
+        score = 0.0
+        message += (" Your last graded attempt's score could not be read, so this upload shows 0: "
+                    "activate that submission in your Submission History to keep its score.")
+    else:
+        message += f" This upload keeps the score of your last graded attempt: {score:g}."
+    refused = results.build([], output=message, extra={ATTEMPT_LIMITED: True, "graded_attempts_today": len(attempts)})
+    refused["score"] = score
+    return refused
+
+
+def hold_back(result: results.Results, deadline: dt.datetime | None, now: dt.datetime) -> results.Results:
+    """`result` with its hidden checks' details shown after the deadline and the score alone
+    before it; unchanged when no hidden check ran or the deadline has passed."""
+    if not hidden_checks_ran(result) or (deadline is not None and now >= deadline):
+        return result
+    when = f" ({deadline:%Y-%m-%d %H:%M} UTC)" if deadline else ""
+    for test in result["tests"]:
+        test["visibility"] = HELD_BACK
+    score_line = (f"Score: {results.score(result):g} / {results.maximum(result):g}. The hidden checks' "
+                  f"details show after the deadline{when}; until then, the score alone.")
+    result["output"] = "\n\n".join(filter(None, [score_line, result.get("output", "")]))
+    return result
+
+
 def run(root: Path = DEFAULT_ROOT, grader: tuple[str, ...] = GRADER) -> int:
-    """Grade <root>/submission into <root>/results/results.json; the grader's exit status."""
+    """Grade <root>/submission into <root>/results/results.json; the grader's exit status.
+
+    Over the day's limit of graded attempts, the grader does not run (attempt_limited)."""
     upload, path = root / "submission", root / "results" / "results.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.unlink(missing_ok=True)
+    metadata = read_metadata(root / METADATA)
+    refused = attempt_limited(metadata, config.GRADED_ATTEMPTS_PER_DAY)
+    if refused is not None:
+        print(f"run_autograder: not graded, {refused['extra_data']['graded_attempts_today']} graded attempts "
+              f"today already (GRADED_ATTEMPTS_PER_DAY = {config.GRADED_ATTEMPTS_PER_DAY})")
+        results.write(refused, path)
+        return 0
     print(f"run_autograder: grading {upload}")
     grading = subprocess.run([*grader, f"--submission={upload}", f"--results={path}"], cwd=ROOT)
     if grading.returncode != 0 or not path.exists():
         results.write(results.zero_result(GRADER_FAILED, output=GRADER_FAILED), path)
         return grading.returncode or 1
+    if config.HOLD_BACK_DETAILS_UNTIL_DEADLINE:
+        try:
+            graded = results.load(path)
+        except results.ResultsError:  # fail closed: details that cannot be held back are not shown
+            results.write(results.zero_result(GRADER_FAILED, output=GRADER_FAILED), path)
+            return 1
+        results.write(hold_back(graded, due_date(metadata), submitted_at(metadata)), path)
     return 0
 
 
