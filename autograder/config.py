@@ -243,5 +243,25 @@ RESULTS_MAX_BYTES = 1_000_000
 # file's (autograder/course/policy.py) on grade-class.
 HOLD_BACK_DETAILS_UNTIL_DEADLINE = False
 # Graded attempts per student per day (None: no limit). A grading that fails through the grader's
-# own fault costs no attempt. The day is UTC's.
+# own fault costs no attempt, nor does an upload with nothing to grade. The day is UTC's. A limit
+# slows probing the hidden graders by resubmission, and honest iteration as much; the public
+# checks stay unlimited. On Gradescope an upload over the limit is not graded and keeps the day's
+# last graded score (autograder/deploy/gradescope.py).
 GRADED_ATTEMPTS_PER_DAY: int | None = None
+
+# --- Copied code: the class report's similarity review (autograder/course/similarity.py) ----------
+# Winnowing over normalised Python tokens, the starter code and the reference subtracted. Chosen on
+# evidence (tests/test_similarity.py; K 8 to 16 and WINDOW 2 to 8 measured): at K=12, WINDOW=4 the 17
+# independent ports of tests/submissions/thirdparty/ and the reference (153 pairs) score at most 0.46
+# (median 0.03) once pytorch/examples' vae/main.py is given as public base code; without it, one
+# pair scores 0.90: lyeoni's notebook copied pytorch/examples' training loop, and is rightly listed
+# (the next pair 0.59). 136 planted copies of the ports (renamed, reordered, comments and layout
+# changed, and combinations) score at least 0.96. 0.7 keeps 0.24 above the first and 0.26 below the
+# second. WINDOW=4: any common run of K + WINDOW - 1 = 15 tokens (about two lines) shares a
+# fingerprint. A pair must also share SIMILARITY_MIN_SHARED fingerprints (about 25 tokens, two or
+# three lines): below that a score is one or two lines. Its cost: a hand-in that is the reference
+# with a line changed keeps fewer (3 to 9), so its copies are missed (40 of 120 such copies).
+SIMILARITY_K = 12  # tokens per k-gram
+SIMILARITY_WINDOW = 4  # k-grams per winnowing window
+SIMILARITY_THRESHOLD = 0.7  # shared fingerprints / the smaller hand-in's, from which a pair is listed
+SIMILARITY_MIN_SHARED = 10

@@ -31,7 +31,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from autograder import config
-from autograder.course import manual
+from autograder.course import manual, similarity
 from autograder.grading import causes, results as results_format, student_text
 
 REPORT = "report.md"
@@ -371,24 +371,26 @@ def hand_graded(students: list[Student]) -> list[str]:
     return lines + [""]
 
 
-def write_report(gradebook: Path) -> Path:
-    """Write report.md and its figures beside `gradebook`; return the report's path."""
+def write_report(gradebook: Path, submissions: Path | None = None) -> Path:
+    """Write report.md and its figures beside `gradebook`; return the report's path. With the
+    `submissions` folder, the report ends with the similar-code review (autograder/course/similarity.py)."""
     students = load_class(gradebook)
     for key, draw in DRAW.items():
         draw(students).savefig(gradebook.parent / FIGURES[key])
     report = gradebook.parent / REPORT
-    report.write_text(markdown(students, gradebook.name))
+    report.write_text(markdown(students, gradebook.name) + "\n" + similarity.report_section(gradebook.parent, submissions))
     return report
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("gradebook", type=Path, help="grade-all's gradebook.csv (results in its folder)")
+    parser.add_argument("--submissions", type=Path, help="the students' folders: adds the similar-code review")
     args = parser.parse_args(argv)
     if not args.gradebook.is_file():
         print(f"class-report: {args.gradebook} is not a file: pass grade-all's gradebook.csv", file=sys.stderr)
         return 2
-    print(f"class-report: {write_report(args.gradebook)}")
+    print(f"class-report: {write_report(args.gradebook, args.submissions)}")
     return 0
 
 
