@@ -62,7 +62,7 @@ train: ## Train the reference for EPOCHS epochs; PNGs in build/train/.
 	cd solutions && ../$(PY) -m vae --epochs $(EPOCHS) --out ../build/train
 
 # --- Deploying the homework: a student release, Gradescope, a whole class, grading on push (docs/course.md).
-.PHONY: release autograder-zip grade-all class-report grade-class
+.PHONY: release autograder-zip grade-all class-report similarity grade-class
 
 release: ## Instructor: write the student repository to build/release/ (audited).
 	$(PY) -m autograder.deploy.release --out build/release
@@ -74,8 +74,12 @@ grade-all: ## Instructor: grade SUBMISSIONS=<folder> in parallel; gradebook and 
 	@test -n "$$SUBMISSIONS" || { echo "Usage: make grade-all SUBMISSIONS=<folder of student folders> [JOBS=n] [FORCE=1]"; exit 2; }
 	$(PY) -m autograder.course.grade_all --out build/grade-all $(if $(JOBS),--jobs $(JOBS)) $(if $(FORCE),--force) -- "$$SUBMISSIONS"
 
-class-report: ## Instructor: rebuild report.md (and figures) beside GRADEBOOK=<gradebook.csv> without grading.
-	$(PY) -m autograder.course.class_report -- "$$GRADEBOOK"
+class-report: ## Instructor: rebuild report.md (and figures) beside GRADEBOOK=<gradebook.csv> without grading; SUBMISSIONS=folder adds similar code.
+	$(PY) -m autograder.course.class_report $(if $(SUBMISSIONS),--submissions="$$SUBMISSIONS") -- "$$GRADEBOOK"
+
+similarity: ## Instructor: pairs in SUBMISSIONS=<folder> whose code is too similar to be independent (BASE=public code); in build/grade-all/.
+	@test -n "$$SUBMISSIONS" || { echo "Usage: make similarity SUBMISSIONS=<folder of student folders> [BASE=public-code.py]"; exit 2; }
+	$(PY) -m autograder.course.similarity --out build/grade-all $(if $(BASE),--base="$$BASE") -- "$$SUBMISSIONS"
 
 # Hand-graded points of the notebook's questions (docs/course.md, section 6). MANUAL, from the
 # command line, reaches the recipe through the environment like the paths above.
@@ -86,6 +90,25 @@ manual-template: ## Instructor: blank CSV of hand-graded points for GRADEBOOK's 
 manual-merge: ## Instructor: add the hand-graded points (MANUAL) to GRADEBOOK: auto + manual = total; rebuild the report.
 	$(PY) -m autograder.course.manual merge --gradebook="$$GRADEBOOK" $(if $(MANUAL),--points="$$MANUAL")
 
-grade-class: ## Instructor: grade ORG's PREFIX* repositories' new commits; post each grade (CLASSROOM_TOKEN).
-	@test -n "$$ORG" && test -n "$$PREFIX" || { echo "Usage: CLASSROOM_TOKEN=<token> make grade-class ORG=<organisation> PREFIX=<repository name prefix> [OUT=build/grade-class] [JOBS=n] [FORCE=1]"; exit 2; }
-	$(PY) -m autograder.course.classroom --org="$$ORG" --prefix="$$PREFIX" --out="$${OUT:-build/grade-class}" $(if $(JOBS),--jobs $(JOBS)) $(if $(FORCE),--force)
+# Grades to the school's LMS (docs/course.md, section 7). ROSTER, LMS, ASSIGNMENT and LMS_OUT, from
+# the command line, reach the recipe through the environment like the paths above.
+.PHONY: lms-export
+lms-export: ## Instructor: GRADEBOOK's totals as a Canvas CSV (LMS=moodle: Moodle's) keyed by ROSTER's identifiers.
+	@test -n "$$ROSTER" || { echo "Usage: make lms-export ROSTER=<GitHub Classroom roster.csv> [GRADEBOOK=file] [LMS=canvas|moodle] [ASSIGNMENT=name] [LMS_OUT=build/lms-export.csv]"; exit 2; }
+	$(PY) -m autograder.course.lms --gradebook="$$GRADEBOOK" --roster="$$ROSTER" --out="$${LMS_OUT:-build/lms-export.csv}" --format="$${LMS:-canvas}" $(if $(ASSIGNMENT),--assignment="$$ASSIGNMENT")
+
+grade-class: ## Instructor: grade ORG's PREFIX* repositories' new commits; post each grade (CLASSROOM_TOKEN); POLICY: deadlines, late policy; ROSTER or REPOS: exactly the class; DRY_RUN=1: post nothing; SHARD=K/N: one shard, posts nothing.
+	@test -n "$$ORG" && { test -n "$$PREFIX" || test -n "$$REPOS"; } || { echo "Usage: CLASSROOM_TOKEN=<token> make grade-class ORG=<organisation> PREFIX=<repository name prefix> [ROSTER=roster.csv | REPOS=list.txt] [DRY_RUN=1 | REGRADE=1] [OUT=build/grade-class] [JOBS=n] [FORCE=1] [POLICY=policy.toml] [SHARD=K/N]"; exit 2; }
+	$(PY) -m autograder.course.classroom --org="$$ORG" --prefix="$$PREFIX" --out="$${OUT:-build/grade-class}" $(if $(JOBS),--jobs $(JOBS)) $(if $(FORCE),--force) $(if $(POLICY),--policy="$$POLICY") $(if $(ROSTER),--roster="$$ROSTER") $(if $(REPOS),--repos="$$REPOS") $(if $(DRY_RUN),--dry-run) $(if $(REGRADE),--regrade) $(if $(SHARD),--shard="$$SHARD")
+
+.PHONY: grade-class-regrade grade-class-post
+grade-class-regrade: ## Instructor: grade-class's newest commits graded again; OUT/regrade.md: old and new points per student; posts nothing.
+	@$(MAKE) --no-print-directory grade-class REGRADE=1
+
+grade-class-post: ## Instructor: post OUT's plan (after DRY_RUN=1 or a regrade): each status and comment once (CLASSROOM_TOKEN).
+	$(PY) -m autograder.course.classroom post --out="$${OUT:-build/grade-class}"
+
+.PHONY: grade-class-merge
+grade-class-merge: ## Instructor: merge SHARDS="<shard 1's OUT> <shard 2's OUT> ..." (grade-class SHARD=K/N) into OUT; then grade-class-post.
+	@test -n "$$SHARDS" || { echo "Usage: make grade-class-merge SHARDS=\"<shard 1's OUT> <shard 2's OUT> ...\" [OUT=build/grade-class]"; exit 2; }
+	$(PY) -m autograder.course.shards merge -- "$${OUT:-build/grade-class}" $$SHARDS

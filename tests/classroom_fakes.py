@@ -5,16 +5,21 @@ network.
 """
 from __future__ import annotations
 
+import csv
+import functools
 import json
 import os
 import subprocess
 import sys
 import threading
+from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from github import Github
 
+import autograder.course.classroom as classroom_module
 import autograder.course.grade_all as grade_all_module
 from autograder.course.classroom import main
 
@@ -51,6 +56,9 @@ class FakeGitHub:
         self.comments: list[dict] = []
         self.requests: list[tuple[str, str, str]] = []  # (method, path, Authorization)
         self.unexpected: list[str] = []
+        # GitHub's record of pushes ("List repository activities"), newest first: record_push()
+        self.activity: dict[str, list[dict]] = {}
+        self.activity_down = False  # True: the endpoint answers 403, as for a token without access
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.url = f"http://127.0.0.1:{self.server.server_port}"
 
@@ -63,6 +71,15 @@ class FakeGitHub:
         """The statuses posted to repository `name`, oldest first."""
         return [s for (repo, _), found in self.statuses.items() if repo == name for s in reversed(found)]
 
+    def record_push(self, name: str, sha: str, when: datetime, ref: str = "refs/heads/main",
+                    activity_type: str = "push") -> None:
+        """Record that `sha` was pushed to `ref` of repository `name` at `when` (GitHub's clock)."""
+        before = self.activity.get(name, [{}])[0].get("after", "0" * 40)
+        self.activity.setdefault(name, []).insert(0, {
+            "id": sum(map(len, self.activity.values())) + 1, "node_id": "RA_x", "before": before, "after": sha,
+            "ref": ref, "timestamp": when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "activity_type": activity_type, "actor": {"login": "student"}})
+
     @staticmethod
     def login(auth: str) -> str:
         """Who a token belongs to: the instructor's token, or a student's."""
@@ -74,6 +91,10 @@ class FakeGitHub:
             return 200, [self.repo_json(name) for name in self.repos]
         if method == "GET" and parts == ["user"]:
             return 200, {"login": self.login(auth), "id": 1}
+        if method == "GET" and len(parts) == 4 and parts[:2] == ["repos", ORG] and parts[3] == "activity":
+            if self.activity_down:
+                return 403, {"message": "Resource not accessible by personal access token"}
+            return 200, self.activity.get(parts[2], [])
         if method == "GET" and len(parts) == 5 and parts[:2] == ["repos", ORG] and parts[3] == "statuses":
             return 200, self.statuses.get((parts[2], parts[4]), [])
         if method == "POST" and len(parts) == 5 and parts[:2] == ["repos", ORG] and parts[3] == "statuses":
@@ -81,9 +102,12 @@ class FakeGitHub:
             self.statuses.setdefault((parts[2], parts[4]), []).insert(0, status)
             return 201, status
         if method == "POST" and len(parts) == 6 and parts[:2] == ["repos", ORG] and parts[5] == "comments":
-            comment = {"id": len(self.comments) + 1, "repo": parts[2], "commit_id": parts[4], **body}
+            comment = {"id": len(self.comments) + 1, "repo": parts[2], "commit_id": parts[4],
+                       "user": {"login": self.login(auth)}, **body}
             self.comments.append(comment)
             return 201, comment
+        if method == "GET" and len(parts) == 6 and parts[:2] == ["repos", ORG] and parts[5] == "comments":
+            return 200, [c for c in self.comments if (c["repo"], c["commit_id"]) == (parts[2], parts[4])]
         self.unexpected.append(f"{method} {path}")
         return 404, {"message": "Not Found"}
 
@@ -131,13 +155,16 @@ GIT_IDENTITY = {"GIT_AUTHOR_NAME": "Student", "GIT_AUTHOR_EMAIL": "s@example.org
                 "GIT_COMMITTER_NAME": "Student", "GIT_COMMITTER_EMAIL": "s@example.org"}
 
 
-def git(*args: str, cwd: Path | None = None) -> str:
+def git(*args: str, cwd: Path | None = None, dated: str | None = None) -> str:
+    """git as the student; `dated` (ISO time): the commit's author and committer dates, back-dated."""
+    dates = {"GIT_AUTHOR_DATE": dated, "GIT_COMMITTER_DATE": dated} if dated else {}
     return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True,
-                          env={**os.environ, **GIT_IDENTITY}).stdout.strip()
+                          env={**os.environ, **GIT_IDENTITY, **dates}).stdout.strip()
 
 
-def push(bare: Path, files: dict[str, str], links: dict[str, str] | None = None) -> str:
-    """Commit `files` (path -> text) to `bare`'s main branch, as a student's push; returns the sha."""
+def push(bare: Path, files: dict[str, str], links: dict[str, str] | None = None, dated: str | None = None) -> str:
+    """Commit `files` (path -> text) to `bare`'s main branch, as a student's push; returns the sha.
+    `dated`: the commit says it was made then (the student's clock); GitHub's record is record_push's."""
     work = bare.with_suffix(".work")
     if not bare.exists():
         git("init", "--quiet", "--bare", "-b", "main", str(bare))
@@ -150,7 +177,7 @@ def push(bare: Path, files: dict[str, str], links: dict[str, str] | None = None)
         (work / path).parent.mkdir(parents=True, exist_ok=True)
         (work / path).symlink_to(target)
     git("add", "-A", cwd=work)
-    git("commit", "--quiet", "--allow-empty", "-m", "work", cwd=work)
+    git("commit", "--quiet", "--allow-empty", "-m", "work", cwd=work, dated=dated)
     git("push", "--quiet", "origin", "main", cwd=work)
     return git("rev-parse", "HEAD", cwd=work)
 
@@ -175,7 +202,70 @@ def fake_grader(tmp_path, monkeypatch):
 
 
 def grade_class(fake: FakeGitHub, out: Path, monkeypatch, *extra: str) -> int:
-    """One run of the instructor command, as the workflow runs it (token in the environment)."""
+    """One run of the instructor command, as the workflow runs it (token in the environment).
+    PyGithub's pause between requests (0.25 s, 1 s between writes: politeness towards GitHub's
+    rate limits) is left out against the local fake: it made each run seconds long."""
     monkeypatch.setenv("CLASSROOM_TOKEN", TOKEN)
+    monkeypatch.setattr(classroom_module, "Github",
+                        functools.partial(Github, seconds_between_requests=0, seconds_between_writes=0))
     return main(["--org", ORG, "--prefix", PREFIX, "--out", str(out), "--api-url", fake.url,
                  "--run-url", RUN_URL, "--jobs", "2", *extra])
+
+
+# --- A class that pushes at chosen times (deadlines: tests/test_deadlines.py, test_deadline_visibility.py) ---
+
+UTC = timezone.utc
+DEADLINE = datetime(2026, 12, 20, 22, 59, tzinfo=UTC)  # 23:59 in the policy's +01:00
+
+
+def policy_file(folder: Path, deadline: str = "2026-12-20T23:59:00+01:00", late: bool = True,
+                extensions: str = "") -> Path:
+    """A policy file: a tenth per started day late, last day three days after the deadline."""
+    path = folder / "policy.toml"
+    text = f"deadline = {deadline}\n"
+    if late:
+        text += "[late]\npenalty_per_day = 0.1\nlast_day = 2026-12-23T23:59:00+01:00\n"
+    path.write_text(text + (f"[extensions]\n{extensions}\n" if extensions else ""))
+    return path
+
+
+class Class:
+    """Students' repositories whose pushes GitHub records at chosen times, and the run's clock."""
+
+    def __init__(self, tmp_path: Path, monkeypatch, students: tuple[str, ...]):
+        self.bares = {f"{PREFIX}{s}": tmp_path / "class" / f"{s}.git" for s in students}
+        self.out, self.monkeypatch = tmp_path / "out", monkeypatch
+        self.fake = FakeGitHub(self.bares)
+
+    def push(self, student: str, score: float | None, at: datetime, dated: str | None = None) -> str:
+        """`student` pushes a vae.py worth `score` (None: a commit without vae.py); GitHub records
+        the push at `at`."""
+        files = {"assignment/vae.py": f"SCORE {score}\n"} if score is not None else {"notes.md": f"{at}\n"}
+        sha = push(self.bares[f"{PREFIX}{student}"], files, dated=dated)
+        self.fake.record_push(f"{PREFIX}{student}", sha, at)
+        return sha
+
+    def run(self, at: datetime, *extra: str) -> int:
+        self.monkeypatch.setattr(classroom_module, "now", lambda: at)
+        return grade_class(self.fake, self.out, self.monkeypatch, *extra)
+
+    def statuses(self, student: str) -> list[tuple[str, str, str]]:
+        """(sha, state, description) of each status posted, oldest first."""
+        return [(s["sha"], s["state"], s["description"]) for s in self.fake.posted(f"{PREFIX}{student}")]
+
+    def comments(self, student: str) -> list[str]:
+        return [c["body"] for c in self.fake.comments if c["repo"] == f"{PREFIX}{student}"]
+
+    def gradebook(self) -> dict[str, dict[str, str]]:
+        with open(self.out / "gradebook.csv", newline="") as f:
+            return {row["student"]: row for row in csv.DictReader(f)}
+
+    def report(self) -> str:
+        return (self.out / "report.md").read_text()
+
+    def __enter__(self) -> Class:
+        self.fake.__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.fake.__exit__(*exc)

@@ -14,6 +14,7 @@ import pytest
 
 import autograder.course.grade_all as grade_all_module
 from autograder import config
+from autograder.course import provenance
 from autograder.course.grade_all import (
     WORKFLOW_TEMPLATE, DiscoveryError, discover, examine, grade_all, main, sandbox_uid, tag_points, workflow_state,
     write_gradebook,
@@ -164,7 +165,8 @@ def test_grade_all_writes_each_students_results_and_a_gradebook_row(tmp_path, fa
     outcomes = grade_all(discover(tmp_path / "in"), out, jobs=2, command=fake)
     write_gradebook(outcomes, out / "gradebook.csv")
     book = read_gradebook(out / "gradebook.csv")
-    assert list(book["alice"]) == ["student", "total", *config.RUBRIC, "workflow", "flags", "causes", "error"]
+    assert list(book["alice"]) == ["student", "total", *config.RUBRIC, "workflow", "flags", "causes", "error",
+                                  *provenance.COLUMNS]
     assert (book["alice"]["total"], book["alice"]["kl"], book["alice"]["elbo"]) == ("15.0", "15.0", "0.0")
     assert (book["bob"]["total"], book["bob"]["error"]) == ("7.5", "")
     assert json.loads((out / "bob" / "results.json").read_text())["score"] == 7.5

@@ -13,7 +13,8 @@ its own `python -m autograder.grading.grade` process, `--jobs` at a time (one pe
 default): a hand-in that cannot be read is that student's 0, with the reason, never the
 class's. As root, each job runs its submission as its own sandbox uid (SANDBOX_UID - slot),
 so jobs running together cannot read each other's files. A grader process that fails or
-hangs costs only that student's row (0 points and an error); the batch goes on. Results go to OUT/<student>/ (results.json, feedback.png, grade.log) and the
+hangs costs only that student's row (0 points and an error); the batch goes on. Results go to OUT/<student>/ (results.json, feedback.png, grade.log, and
+provenance.json: what produced the grade, autograder/course/provenance.py) and the
 gradebook to OUT/gradebook.csv (its text cells cannot start a spreadsheet formula). A second
 run skips every student whose results.json is newer than the files graded, unless `--force`.
 Then the hand-graded points of the notebook's questions join the gradebook (merge_hand_points:
@@ -37,12 +38,12 @@ import tempfile
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from autograder import config
-from autograder.course import class_report, manual
+from autograder.course import class_report, manual, provenance
 from autograder.grading import handin, results as results_format, student_text
 from autograder.paths import BUILD, DEPLOY, ROOT
 
@@ -72,6 +73,7 @@ class Submission:
     problem: str = ""  # why there is nothing to grade
     workflow: str = ""  # the CI workflow in a cloned repository: "", "unchanged" or "modified"
     examined: bool = False  # whether files, problem and workflow were read from the folder yet
+    commit: str = ""  # the commit these files are (make grade-class), recorded with the grade
 
     @property
     def file(self) -> Path | None:
@@ -90,6 +92,7 @@ class Outcome:
     seconds: float = 0.0
     workflow: str = ""
     problem: str = ""  # why nothing was graded: the student's 0 (with `error` the same), not a grader failure
+    provenance: dict[str, Any] = field(default_factory=dict)  # what produced the grade (provenance.py)
 
 
 # --- Finding the submissions ---------------------------------------------------------------------
@@ -136,8 +139,8 @@ def examine(submission: Submission) -> Submission:
         return submission
     code = handin.resolve(submission.folder)
     graded = code.source is not None
-    return Submission(submission.student, submission.folder, code.files if graded else (),
-                      "" if graded else code.note, workflow_state(submission.folder), examined=True)
+    return replace(submission, files=code.files if graded else (), problem="" if graded else code.note,
+                   workflow=workflow_state(submission.folder), examined=True)
 
 
 def discover(folder: Path, assignment: str | None = None) -> list[Submission]:
@@ -205,7 +208,8 @@ def grade_one(submission: Submission, out: Path, uid: int | None, timeout: float
     folder.mkdir(parents=True, exist_ok=True)
     results, log = folder / "results.json", folder / "grade.log"
     results.unlink(missing_ok=True)  # a failure must not leave an older grade in place
-    outcome = Outcome(submission.student, "failed", workflow=submission.workflow)
+    outcome = Outcome(submission.student, "failed", workflow=submission.workflow,
+                      provenance=provenance.write(folder, submission.commit))
     if not submission.files:
         outcome.error = outcome.problem = results_format.bounded_text(submission.problem)
         log.write_text(outcome.problem + "\n")
@@ -282,7 +286,8 @@ def grade_all(submissions: list[Submission], out: Path, jobs: int | None = None,
         submission = examine(submission)  # here, in the student's own job
         results = out / submission.student / "results.json"
         if not force and is_graded(submission, results):
-            return Outcome(submission.student, "skipped", results_format.load(results), workflow=submission.workflow)
+            return Outcome(submission.student, "skipped", results_format.load(results), workflow=submission.workflow,
+                           provenance=provenance.read(results.parent))
         slot = slots.get()  # never two running jobs with the same sandbox uid
         try:
             return grade_one(submission, out, sandbox_uid(slot), timeout, command)
@@ -318,17 +323,20 @@ def safe_cell(value: object) -> object:
 def write_gradebook(outcomes: list[Outcome], path: Path) -> None:
     """student, total, one column per rubric tag, workflow, flags (integrity flags for a person
     to look at, `;`-separated), causes (the cause codes of the failed checks, `;`-separated,
-    autograder/grading/causes.py), error. merge_hand_points then adds the hand-graded points."""
+    autograder/grading/causes.py), error, then what produced the grade (provenance.COLUMNS: the
+    graders' version, the environment's lock). merge_hand_points then adds the hand-graded points."""
     with open(path, "w", newline="") as f:
         writer = csv.writer(f)
-        writer.writerow(["student", "total", *config.RUBRIC, "workflow", "flags", "causes", "error"])
+        writer.writerow(["student", "total", *config.RUBRIC, "workflow", "flags", "causes", "error",
+                         *provenance.COLUMNS])
         for outcome in outcomes:
             points = tag_points(outcome.results)
             total = round(results_format.score(outcome.results), 2) if outcome.results else 0
             writer.writerow([safe_cell(results_format.bounded_text(cell) if isinstance(cell, str) else cell) for cell in
                              (outcome.student, total, *points.values(), outcome.workflow,
                               ";".join(results_format.integrity_flags(outcome.results)),
-                              ";".join(results_format.cause_codes(outcome.results)), outcome.error)])
+                              ";".join(results_format.cause_codes(outcome.results)), outcome.error,
+                              *provenance.columns(outcome.provenance))])
 
 
 def _hand_columns(name: str) -> bool:
@@ -409,7 +417,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"grade-all: gradebook {args.out / 'gradebook.csv'}; each student's results in {args.out}/<student>/")
     print(f"grade-all: hand-graded points from {points if points.is_file() else 'nowhere yet'}: "
           f"{manual.summary(args.out / 'gradebook.csv')} (make manual-template, docs/course.md section 6)")
-    print(f"grade-all: class report {class_report.write_report(args.out / 'gradebook.csv')}")
+    compared = None if args.assignment else args.submissions  # the similar-code review reads grade-all's layout
+    print(f"grade-all: class report {class_report.write_report(args.out / 'gradebook.csv', compared)}")
     return 0
 
 
