@@ -74,7 +74,7 @@ def test_weights_travel_under_the_state_prefix_and_come_back_under_their_names()
 
 
 def test_every_operation_has_a_distinct_name():
-    assert len(set(protocol.OPS)) == len(protocol.OPS) == 9
+    assert len(set(protocol.OPS)) == len(protocol.OPS) == 10
     assert len({protocol.loss_input(case, a) for case in ("a", "b") for a in protocol.LOSS_ARGUMENTS}) == 8
 
 
