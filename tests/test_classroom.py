@@ -15,7 +15,8 @@ import pytest
 import yaml
 
 from autograder import config
-from autograder.course.classroom import CONTEXT, export, git_env, main, student_name
+from autograder.course.classroom import CONTEXT, export, git_env, main
+from autograder.course.membership import student_name
 from tests.classroom_fakes import (FAKE_GRADER, ORG, PREFIX, ROOT, RUN_URL, TOKEN, FakeGitHub,  # noqa: F401
                                    fake_grader,  # a fixture
                                    git, grade_class, push)

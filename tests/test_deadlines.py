@@ -73,6 +73,8 @@ def test_a_moved_deadline_recomputes_every_penalty_and_leaves_none_stale(tmp_pat
         assert c.run(after, "--policy", str(policy_file(tmp_path))) == 0
         assert c.statuses("alice") == [(second, "failure", "Points 64/100 (80 less 20%: 2 days late)")]
         assert len(fake_grader()) == 1
+        book = c.gradebook()["alice"]  # the total of record is the status's, penalty taken (the LMS export reads it)
+        assert (book["total"], book["points_before"], book["points_after"]) == ("64.0", "80", "64")
 
         # The instructor moves the deadline two days later: no penalty left, nothing graded again.
         moved = policy_file(tmp_path, deadline="2026-12-22T23:59:00+01:00")
@@ -322,3 +324,4 @@ def test_ledgers_merge_by_union_with_the_earliest_sighting_winning(tmp_path):
     (tmp_path / policy.LEDGER).write_text("{not json")
     with pytest.raises(PolicyError, match="ledger of first sightings is damaged"):
         policy.load_ledger(tmp_path / policy.LEDGER)
+

@@ -64,7 +64,7 @@ def test_zip_has_both_entry_points_at_its_root_and_executable(autograder_zip):
 # What grading an upload needs, written out here (not read from gradescope.py) so that a file the zip
 # should not carry fails this test: the entry points, the grader, the reference and what `make setup` reads.
 NEEDED = re.compile(r"""(setup\.sh|run_autograder|Makefile|setup\.mk|requirements\.txt
-    |autograder/(__init__|config|paths|cleanup|deploy/__init__|deploy/gradescope)\.py
+    |autograder/(__init__|config|paths|cleanup|files|deploy/__init__|deploy/gradescope)\.py
     |autograder/(grading|sandbox|hidden)/\w+\.py|autograder/hidden/pytest\.ini
     |solutions/(vae|common|graded)\.py|data/SHA256SUMS|data/MNIST/raw/[\w-]+-ubyte\.gz)""", re.X)
 

@@ -21,7 +21,7 @@ import cmarkgfm
 from hypothesis import given, settings, strategies as st
 
 from autograder import config
-from autograder.course import class_report, classroom, report
+from autograder.course import class_report, classroom, plan, report
 from autograder.course.grade_all import Outcome
 from autograder.grading import causes, results, student_text
 
@@ -172,10 +172,10 @@ def test_the_commit_comment_shows_student_text_as_text(student):
 @given(student_texts)
 def test_the_status_description_is_one_plain_line_within_githubs_limit(student):
     _, description = classroom.verdict(Outcome("alice", "graded"), f"No vae.py was found; it held {student}")
-    assert len(description) <= classroom.DESCRIPTION_CHARS
+    assert len(description) <= plan.DESCRIPTION_CHARS
     assert not [c for c in description if unicodedata.category(c) in ("Cc", "Cs") or c in "\u2028\u2029"]
     assert description.startswith(f"Points 0/{report.number(classroom.MAXIMUM)}: No vae.py was found")
-    assert readable(student)[:40] in description or len(description) == classroom.DESCRIPTION_CHARS
+    assert readable(student)[:40] in description or len(description) == plan.DESCRIPTION_CHARS
 
 
 @EXAMPLES

@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 
 from autograder import config
 from autograder.cleanup import remove_tree
-from autograder.course import class_report, classroom
+from autograder.course import class_report, classroom, plan
 from autograder.course.grade_all import Outcome, Submission, grade_one, write_gradebook
 from autograder.grading import handin, results
 from autograder.grading.grade import table
@@ -348,7 +348,7 @@ def test_the_gradebook_the_class_report_and_the_commit_comment_are_valid_utf8(tm
     assert_valid_utf8(classroom.comment(outcomes[0], "0123456789abcdef").encode("utf-8"))
     for outcome in outcomes:
         state, description = classroom.verdict(outcome, outcome.problem)
-        assert_valid_utf8(description.encode("utf-8")) and len(description) <= classroom.DESCRIPTION_CHARS
+        assert_valid_utf8(description.encode("utf-8")) and len(description) <= plan.DESCRIPTION_CHARS
 
 
 @EXAMPLES

@@ -37,7 +37,7 @@ instructor's side, and post the grade on the commit.
    one of theirs, is not posted again.
 5. Writes OUT/gradebook.csv (this run's grades, one column per rubric tag, then what produced
    each: the commit, the graders' version, the environment's lock: provenance.py; and the grade
-   of record's commit, arrival, deadline and lateness: `add_policy_columns`) and
+   of record's commit, arrival, deadline and lateness: `of_record`; its total is after the penalty) and
    OUT/report.md (the whole class: each repository, its newest commit, its points; who and what
    was not graded). `--regrade` grades every newest commit again and writes OUT/regrade.md and
    OUT/regrade.csv (regrade.py: old and new points, the checks that changed).
@@ -65,7 +65,6 @@ from __future__ import annotations
 
 import argparse
 import base64
-import csv
 import io
 import json
 import os
@@ -81,10 +80,10 @@ from typing import Any
 
 from github import Auth, Github, GithubException
 
-from autograder import config
+from autograder import config, files
 from autograder.cleanup import remove_tree
 from autograder.course import membership, plan, policy as term_policy, provenance, regrade, report, roster, shards
-from autograder.course.membership import Member, Membership, student_name
+from autograder.course.membership import Member, Membership
 from autograder.course.policy import Lateness, Policy, PolicyError, Terms
 from autograder.course.grade_all import JOB_TIMEOUT_S, Command, Outcome, discover, grade_all, write_gradebook
 from autograder.grading import student_text
@@ -94,7 +93,6 @@ CONTEXT = "autograder"  # the commit status's name; the student workflow looks f
 TOKEN_ENV = "CLASSROOM_TOKEN"
 DEFAULT_OUT = BUILD / "grade-class"
 GRADED_STATES = {"success", "failure"}  # an `error` status means "not graded yet": retried
-DESCRIPTION_CHARS = 140  # GitHub's limit on a status description
 MAXIMUM = sum(points for points, _ in config.RUBRIC.values())
 PUSHES = {"push", "force_push", "branch_creation", "pr_merge", "merge_queue_merge"}  # activities that bring commits
 ACTIVITY_PAGES = 50  # of 100 activities each: GitHub's record of a term's pushes to one repository
@@ -324,8 +322,8 @@ def load_record(path: Path) -> dict[str, Any] | None:
 
 
 def save_record(path: Path, record: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(record, sort_keys=True) + "\n", encoding="utf-8")
+    """Keep a grading (whole or not at all: a run stopped mid-write must not leave half a record)."""
+    files.write_text(path, json.dumps(record, sort_keys=True) + "\n")
 
 
 def attempts_left(out: Path, student: str, moment: datetime) -> bool:
@@ -365,7 +363,7 @@ def verdict(outcome: Outcome, problem: str, late: Lateness = Lateness()) -> tupl
 
     `problem` is why the submission had nothing to grade (no vae.py): a grade of 0 the student
     can act on. Any other failure is the grader's, told to the instructor in report.md. GitHub
-    shows the description as plain text: one line, at most DESCRIPTION_CHARS characters. A late
+    shows the description as plain text: one line, at most plan.DESCRIPTION_CHARS characters. A late
     commit's points are after the penalty, the penalty said after them (`Points X/Y` first: the
     student's workflow reads it).
     """
@@ -378,7 +376,7 @@ def verdict(outcome: Outcome, problem: str, late: Lateness = Lateness()) -> tupl
                             f"{late.days} day{'s' * (late.days != 1)} late)")
         return ("success" if after >= maximum else "failure"), description
     if problem:
-        return "failure", student_text.line(f"Points 0/{report.number(MAXIMUM)}: {problem}", DESCRIPTION_CHARS)
+        return "failure", student_text.line(f"Points 0/{report.number(MAXIMUM)}: {problem}", plan.DESCRIPTION_CHARS)
     return "error", "Not graded yet: the grader failed on this commit; it will try again"
 
 
@@ -561,8 +559,9 @@ def grade_class(client: Any, org: str, prefix: str, out: Path, token: str | None
                        for s, h in sorted(new.items())], out)
     graded = [settle(h, out, run_url, moment) if h.state in {"new", "kept"} else outcomes.get(h.student)
               for h in heads]
-    write_gradebook([o for o in graded if o is not None], out / "gradebook.csv")
-    add_policy_columns(out / "gradebook.csv", heads)
+    by_student = {h.student: h for h in heads}
+    write_gradebook([o for o in graded if o is not None], out / "gradebook.csv", POLICY_COLUMNS,
+                    lambda outcome, points: of_record(by_student[outcome.student], points))
     return heads
 
 
@@ -570,26 +569,17 @@ POLICY_COLUMNS = ("commit", "arrived_at", "arrival", "deadline", "days_late", "p
                   "points_after")
 
 
-def add_policy_columns(gradebook: Path, heads: list[Head]) -> None:
-    """The gradebook's columns for the grade of record: the graded commit, when it arrived and how
-    that is known, the deadline applied, the started days late, the penalty (a fraction of the
-    points) and the points before and after it. Blank where no policy applies."""
-    with open(gradebook, newline="", encoding="utf-8") as f:
-        header, *rows = list(csv.reader(f))
-    by_student = {h.student: h for h in heads}
-    total = header.index("total")
-    with open(gradebook, "w", newline="", encoding="utf-8") as f:
-        writer = csv.writer(f)
-        writer.writerow([*header, *POLICY_COLUMNS])
-        for row in rows:
-            head = by_student[row[0]]
-            before = float(row[total] or 0)
-            timed = head.terms is not None and head.arrived is not None
-            writer.writerow([*row, head.sha,
-                             _utc(head.arrived) if timed else "", head.source,
-                             _utc(head.terms.deadline) if timed else "",
-                             head.late.days if timed else "", round(head.late.fraction, 4) if timed else "",
-                             report.number(before), report.number(term_policy.after_penalty(before, head.late))])
+def of_record(head: Head, before: float) -> tuple[float, list[object]]:
+    """The gradebook's total of record for `head`'s grading of `before` points (after the late
+    penalty: what the status says, and what the class report and the LMS export read), and its
+    POLICY_COLUMNS: the graded commit, when it arrived and how that is known, the deadline
+    applied, the started days late, the penalty (a fraction of the points) and the points before
+    and after it. The lateness cells are blank where no policy applies."""
+    after = round(term_policy.after_penalty(before, head.late), 2)
+    timed = head.terms is not None and head.arrived is not None
+    return after, [head.sha, _utc(head.arrived) if timed else "", head.source,
+                   _utc(head.terms.deadline) if timed else "", head.late.days if timed else "",
+                   round(head.late.fraction, 4) if timed else "", report.number(before), report.number(after)]
 
 
 def write_report(heads: list[Head], path: Path, org: str, prefix: str, found: Membership | None = None) -> str:

@@ -42,7 +42,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from autograder import config
+from autograder import config, files
 from autograder.course import class_report, manual, provenance
 from autograder.grading import handin, results as results_format, student_text
 from autograder.paths import BUILD, DEPLOY, ROOT
@@ -320,23 +320,31 @@ def safe_cell(value: object) -> object:
     return f"'{value}" if isinstance(value, str) and value.startswith(FORMULA_START) else value
 
 
-def write_gradebook(outcomes: list[Outcome], path: Path) -> None:
+def unquoted(cell: str) -> str:
+    """A gradebook cell as it was before safe_cell: its leading ' taken off a formula-like text."""
+    return cell[1:] if cell.startswith("'") and cell[1:].startswith(FORMULA_START) else cell
+
+
+def write_gradebook(outcomes: list[Outcome], path: Path, columns: tuple[str, ...] = (),
+                    of_record: Callable[[Outcome, float], tuple[float, list[object]]] | None = None) -> None:
     """student, total, one column per rubric tag, workflow, flags (integrity flags for a person
     to look at, `;`-separated), causes (the cause codes of the failed checks, `;`-separated,
     autograder/grading/causes.py), error, then what produced the grade (provenance.COLUMNS: the
-    graders' version, the environment's lock). merge_hand_points then adds the hand-graded points."""
-    with open(path, "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["student", "total", *config.RUBRIC, "workflow", "flags", "causes", "error",
-                         *provenance.COLUMNS])
-        for outcome in outcomes:
-            points = tag_points(outcome.results)
-            total = round(results_format.score(outcome.results), 2) if outcome.results else 0
-            writer.writerow([safe_cell(results_format.bounded_text(cell) if isinstance(cell, str) else cell) for cell in
-                             (outcome.student, total, *points.values(), outcome.workflow,
-                              ";".join(results_format.integrity_flags(outcome.results)),
-                              ";".join(results_format.cause_codes(outcome.results)), outcome.error,
-                              *provenance.columns(outcome.provenance))])
+    graders' version, the environment's lock). merge_hand_points then adds the hand-graded points.
+    `columns` and `of_record` (grade-class's late policy): more columns, and for each outcome and
+    its points the total of record (after a late penalty) and those columns' cells."""
+    rows: list[list[object]] = [["student", "total", *config.RUBRIC, "workflow", "flags", "causes", "error",
+                                 *provenance.COLUMNS, *columns]]
+    for outcome in outcomes:
+        points = tag_points(outcome.results)
+        total = round(results_format.score(outcome.results), 2) if outcome.results else 0
+        total, more = of_record(outcome, total) if of_record else (total, [])
+        rows.append([safe_cell(results_format.bounded_text(cell) if isinstance(cell, str) else cell) for cell in
+                     (outcome.student, total, *points.values(), outcome.workflow,
+                      ";".join(results_format.integrity_flags(outcome.results)),
+                      ";".join(results_format.cause_codes(outcome.results)), outcome.error,
+                      *provenance.columns(outcome.provenance), *more)])
+    files.write_rows(path, rows)
 
 
 def _hand_columns(name: str) -> bool:
@@ -381,10 +389,7 @@ def merge_hand_points(gradebook: Path, points: Path | None) -> list[manual.Probl
                             for text in ((marks.comment, marks.problem) if marks else ("", "")))
         cells = [row[i] if i < len(row) else "" for i in kept]
         merged.append([row[0], *summary, *cells[:tags], *graded, comment, *cells[tags:], problem])
-    partial = gradebook.with_name(gradebook.name + ".partial")
-    with open(partial, "w", newline="", encoding="utf-8") as f:
-        csv.writer(f).writerows(merged)
-    os.replace(partial, gradebook)
+    files.write_rows(gradebook, merged)
     return hand.problems
 
 

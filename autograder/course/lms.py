@@ -33,14 +33,13 @@ from __future__ import annotations
 import argparse
 import csv
 import math
-import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from autograder import config
+from autograder import config, files
 from autograder.course import manual, roster as class_roster
-from autograder.course.grade_all import DEFAULT_OUT, safe_cell
+from autograder.course.grade_all import DEFAULT_OUT, safe_cell, unquoted
 from autograder.course.manual import COMPLETE, STATUS
 from autograder.grading import student_text
 
@@ -90,7 +89,7 @@ def read_gradebook(path: Path) -> tuple[dict[str, Grade], list[str]]:
             grades, problems = {}, []
             for row in reader:
                 where = f"{path}:{reader.line_num}"
-                login = (row.get(STUDENT) or "").strip()
+                login = unquoted((row.get(STUDENT) or "").strip())
                 total = _number(row.get(TOTAL))
                 if total is None:
                     problems.append(f"{where}: total {student_text.line(row.get(TOTAL), SHOWN_CHARS)!r} of "
@@ -160,11 +159,7 @@ def export(grades: dict[str, Grade], roster: class_roster.Roster, fmt: str = "ca
 
 def write(rows: list[list[object]], out: Path) -> None:
     """Write the CSV atomically: UTF-8, no BOM (both importers read plain UTF-8)."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    partial = out.with_name(out.name + ".partial")
-    with open(partial, "w", newline="", encoding="utf-8") as f:
-        csv.writer(f).writerows(rows)
-    os.replace(partial, out)
+    files.write_rows(out, rows)
 
 
 def report(result: Export, out: Path, fmt: str) -> list[str]:

@@ -27,7 +27,7 @@ from autograder.grading import student_text
 
 # GitHub's rule for a repository name: ASCII letters, digits, '.', '-' and '_', at most 100.
 REPO_RULE = "a repository name: letters, digits, '.', '-' or '_', at most 100 characters, one per line"
-_REPO = re.compile(r"[A-Za-z0-9._-]{1,100}")
+REPO_NAME = re.compile(r"[A-Za-z0-9._-]{1,100}")
 LIST_MAX_BYTES = 4 << 20
 UNLINKED = "no repository (no GitHub account linked)"
 
@@ -140,7 +140,7 @@ def read_list(path: Path) -> tuple[list[str], list[str]]:
         name = raw.split("#", 1)[0].strip()
         if not name:
             continue
-        if not _REPO.fullmatch(name) or name in {".", ".."}:
+        if not REPO_NAME.fullmatch(name) or name in {".", ".."}:
             problems.append(f"{path}:{number}: {student_text.line(name, 60)!r} is not {REPO_RULE}: line left out")
         elif name.lower() in seen:
             problems.append(f"{path}:{number}: {name!r} is listed already on line {seen[name.lower()]} "

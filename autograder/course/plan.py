@@ -22,16 +22,18 @@ is a PlanError naming the file and line.
 from __future__ import annotations
 
 import json
-import os
 import re
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
+
+from autograder import files
+from autograder.course import membership
 
 FILE = "plan.jsonl"
 STATES = ("success", "failure", "error", "pending")  # GitHub's commit status states
 DESCRIPTION_CHARS = 140  # GitHub's limit on a status description
 _SHA = re.compile(r"[0-9a-f]{40}")
-_REPO = re.compile(r"[A-Za-z0-9-]{1,39}/[A-Za-z0-9._-]{1,100}")
+_REPO = re.compile(r"[A-Za-z0-9-]{1,39}/" + membership.REPO_NAME.pattern)  # owner/name
 
 
 class PlanError(ValueError):
@@ -74,10 +76,7 @@ def save(entries: list[Entry], path: Path) -> Path:
     for entry in entries:
         if problem := check(entry):
             raise PlanError(f"{path}: {entry.repo}: {problem}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
-    partial.write_text("".join(json.dumps(asdict(e), ensure_ascii=False) + "\n" for e in entries), encoding="utf-8")
-    os.replace(partial, path)
+    files.write_text(path, "".join(json.dumps(asdict(e), ensure_ascii=False) + "\n" for e in entries))
     return path
 
 

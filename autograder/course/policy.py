@@ -51,6 +51,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
+from autograder import files
 from autograder.grading.student_text import line as student_line
 
 LEDGER = "arrivals.json"
@@ -318,10 +319,7 @@ def load_ledger(path: Path) -> dict[str, dict[str, str]]:
 
 def save_ledger(path: Path, ledger: dict[str, dict[str, str]]) -> None:
     """Write the ledger whole, atomically (a run stopped mid-write must not lose it)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(".partial")
-    partial.write_text(json.dumps(ledger, indent=1, sort_keys=True) + "\n", encoding="utf-8")
-    partial.replace(path)
+    files.write_text(path, json.dumps(ledger, indent=1, sort_keys=True) + "\n")
 
 
 def sight(ledger: dict[str, dict[str, str]], repo: str, shas: Iterable[str], now: datetime) -> dict[str, str]:

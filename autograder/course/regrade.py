@@ -14,12 +14,12 @@ row says so.
 """
 from __future__ import annotations
 
-import csv
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from autograder import files
 from autograder.course.grade_all import safe_cell
 from autograder.grading import results as results_format, student_text
 
@@ -100,14 +100,9 @@ def write(rows: list[Row], out: Path) -> str:
         cells = (r.student, r.repo, r.sha[:12], number(r.old), number(r.new), "; ".join(r.changes), r.old_from)
         lines.append("| " + " | ".join(student_text.cell(c) for c in cells) + " |")
     text = "\n".join(lines) + "\n"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / MARKDOWN).write_text(text)
-    with open(out / CSV, "w", newline="", encoding="utf-8") as f:
-        writer = csv.writer(f)
-        writer.writerow(CSV_HEADER)
-        for r in rows:
-            cells = (r.student, r.repo, r.sha, number(r.old), number(r.new), "; ".join(r.changes), r.old_from,
-                     r.old_graders, r.new_graders)
-            writer.writerow([safe_cell(c) for c in cells])
+    files.write_text(out / MARKDOWN, text)
+    files.write_rows(out / CSV, [list(CSV_HEADER)] + [
+        [safe_cell(c) for c in (r.student, r.repo, r.sha, number(r.old), number(r.new), "; ".join(r.changes),
+                                r.old_from, r.old_graders, r.new_graders)] for r in rows])
     return text
 

@@ -53,9 +53,10 @@ from pathlib import Path
 from github import GithubException
 from requests import RequestException
 
+from autograder import files
 from autograder.cleanup import remove_tree
 from autograder.course import class_report, plan, policy
-from autograder.course.grade_all import FORMULA_START
+from autograder.course.grade_all import unquoted
 from autograder.grading import student_text
 
 GRADEBOOK, REPORT, RESULTS = "gradebook.csv", "report.md", "results"
@@ -116,11 +117,6 @@ class Merged:
         return not (self.missing or self.problems)
 
 
-def student_of(cell: str) -> str:
-    """The student's name from a gradebook cell: grade_all.safe_cell's leading `'` taken off."""
-    return cell[1:] if cell.startswith("'") and cell[1:].startswith(FORMULA_START) else cell
-
-
 def read_gradebook(path: Path) -> tuple[list[str], list[list[str]]]:
     """(header, rows) of a shard's gradebook; a ShardError naming the file and line otherwise."""
     with open(path, newline="", encoding="utf-8") as f:
@@ -145,7 +141,7 @@ class Shard:
 
     def students(self) -> set[str]:
         """Whom this shard handled: its gradebook's students and those it plans a post for."""
-        return {student_of(row[0]) for row in self.rows} | {entry.student for entry in self.entries}
+        return {unquoted(row[0]) for row in self.rows} | {entry.student for entry in self.entries}
 
 
 def merge(shard_outs: list[Path], out: Path, class_names: Callable[[], list[str] | None] | None = None) -> Merged:
@@ -189,13 +185,13 @@ def merge(shard_outs: list[Path], out: Path, class_names: Callable[[], list[str]
     merged.problems += [f"student {student_text.line(s)} is in shards {', '.join(map(str, sorted(holders[s])))} "
                         f"of {n}: a student belongs to one shard; left out of this merge" for s in merged.duplicates]
     refused = set(merged.duplicates)
-    rows = sorted(((shard.k, row) for shard in read for row in shard.rows if student_of(row[0]) not in refused),
-                  key=lambda item: student_of(item[1][0]))
+    rows = sorted(((shard.k, row) for shard in read for row in shard.rows if unquoted(row[0]) not in refused),
+                  key=lambda item: unquoted(item[1][0]))
     out.mkdir(parents=True, exist_ok=True)
     _write_rows(out / GRADEBOOK, header, [row for _, row in rows])
     entries = sorted((e for shard in read for e in shard.entries if e.student not in refused), key=lambda e: e.student)
     plan.save(plan.merge(entries, where=str(out / plan.FILE)), out / plan.FILE)
-    merged.students = [student_of(row[0]) for _, row in rows]
+    merged.students = [unquoted(row[0]) for _, row in rows]
     owners = {student: shard.k for shard in read for student in shard.students() if student not in refused}
     _copy_students(shard_outs, owners, refused, out)
     _merge_ledgers(shard_outs, out, merged)
@@ -205,10 +201,7 @@ def merge(shard_outs: list[Path], out: Path, class_names: Callable[[], list[str]
 
 
 def _write_rows(path: Path, header: list[str], rows: list[list[str]]) -> None:
-    partial = path.with_name(path.name + ".partial")
-    with open(partial, "w", newline="", encoding="utf-8") as f:
-        csv.writer(f).writerows([header, *rows])
-    os.replace(partial, path)
+    files.write_rows(path, [header, *rows])
 
 
 def _copy_students(shard_outs: list[Path], owners: dict[str, int], refused: set[str], out: Path) -> None:

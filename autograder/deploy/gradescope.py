@@ -61,7 +61,7 @@ DEFAULT_ROOT = Path("/autograder")
 GRADER_FOLDERS = ("autograder/grading", "autograder/hidden", "autograder/sandbox")
 # ... these files (`make setup` reads the Makefile, setup.mk and requirements.txt, and unpacks and checks
 # MNIST with solutions/common.py; handin.py reads solutions/graded.py; run_autograder calls this module) ...
-GRADER_FILES = ("autograder/__init__.py", "autograder/config.py", "autograder/paths.py", "autograder/cleanup.py",
+GRADER_FILES = ("autograder/__init__.py", "autograder/config.py", "autograder/paths.py", "autograder/cleanup.py", "autograder/files.py",
                 "autograder/deploy/__init__.py", "autograder/deploy/gradescope.py",
                 "solutions/vae.py", "solutions/common.py", "solutions/graded.py", "requirements.txt", "Makefile",
                 "setup.mk", "data/SHA256SUMS")

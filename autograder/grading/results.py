@@ -18,12 +18,11 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
 from pathlib import Path
 from typing import Any, Iterable, TypedDict
 
-from autograder import config
+from autograder import config, files
 from autograder.grading import causes, student_text
 
 VISIBLE = "visible"
@@ -234,9 +233,7 @@ def to_json(results: Results) -> str:
 
 def write(results: Results, path: Path) -> None:
     """Write results.json at `path` atomically (a reader never sees half a file)."""
-    partial = path.with_name(path.name + ".partial")
-    partial.write_text(to_json(results))
-    os.replace(partial, path)
+    files.write_text(path, to_json(results))
 
 
 def _reject_constant(name: str) -> None:
