@@ -121,3 +121,12 @@ def test_a_passed_entry_shows_its_note_and_a_failed_one_its_message():
     failed = results.entry("training_loop", "t", 7.5, False, "you averaged", note="never shown")
     assert (passed["status"], passed["output"]) == ("passed", "fine here, but call loss_function")
     assert failed["output"] == "you averaged"
+
+
+@pytest.mark.parametrize("value, expected", [
+    (3, 3.0), (2.5, 2.5), (" 7.5 ", 7.5), ("-1", -1.0),
+    (float("nan"), None), (float("inf"), None), ("nan", None), ("-inf", None), ("1e400", None), (10 ** 400, None),
+    (True, None), (None, None), ("", None), ("seven", None), ([1], None), ({"score": 1}, None),
+])
+def test_finite_reads_a_number_from_a_file_and_fails_closed_on_anything_else(value, expected):
+    assert results.finite(value) == expected

@@ -146,12 +146,6 @@ def the_class(client: Any, org: str, prefix: str, roster_file: Path | None = Non
     return [(repos[m.repo], m) for m in found.members if kept is None or m.repo in kept], found
 
 
-def class_repositories(client: Any, org: str, prefix: str, roster_file: Path | None = None,
-                       repos_file: Path | None = None) -> list[Any]:
-    """The class's repositories (the_class), without whose each is."""
-    return [repo for repo, _ in the_class(client, org, prefix, roster_file, repos_file)[0]]
-
-
 def git_env(token: str | None) -> dict[str, str]:
     """The environment for git: the token as an HTTP header (never in a URL), no prompts."""
     env = {**os.environ, "GIT_TERMINAL_PROMPT": "0"}
@@ -182,17 +176,18 @@ def fetch(clone_url: str, branch: str, clone: Path, env: dict[str, str]) -> str:
     return found.stdout.strip() if found.returncode == 0 else ""
 
 
-def posted_status(repo: Any, sha: str, login: str) -> Any | None:
-    """The newest `autograder` status that `login` (this token's user) posted on a commit, or
-    None. Anyone who may push may post a status too: one posted by a student is not a grade."""
-    return next((s for s in repo.get_commit(sha).get_statuses()  # the newest first
+def posted_status(commit: Any, login: str) -> Any | None:
+    """The newest `autograder` status that `login` (this token's user) posted on `commit` (a
+    github.Commit), or None. Anyone who may push may post a status too: one posted by a student
+    is not a grade."""
+    return next((s for s in commit.get_statuses()  # the newest first
                  if s.context == CONTEXT and s.creator is not None and s.creator.login == login), None)
 
 
 def _posted(repo: Any, sha: str, login: str) -> str:
     """The description of the newest `autograder` status `login` posted on the commit ('' if none)."""
     try:
-        return getattr(posted_status(repo, sha, login), "description", "") or ""
+        return getattr(posted_status(repo.get_commit(sha), login), "description", "") or ""
     except GithubException:
         return ""
 
@@ -424,8 +419,7 @@ def post_plan(client: Any, entries: list[plan.Entry], out: Path) -> dict[str, st
     for entry in entries:
         try:
             commit = client.get_repo(entry.repo).get_commit(entry.sha)  # lazy: the client is
-            newest = next((s for s in commit.get_statuses() if s.context == CONTEXT and s.creator is not None
-                           and s.creator.login == login), None)
+            newest = posted_status(commit, login)
             fresh = newest is None or (newest.state, newest.description) != (entry.state, entry.description)
             if fresh:
                 commit.create_status(state=entry.state, description=entry.description, context=CONTEXT,
@@ -505,7 +499,7 @@ def grade_class(client: Any, org: str, prefix: str, out: Path, token: str | None
             head.tip = fetch(repo.clone_url, repo.default_branch, clone, env)
             if head.tip:
                 pick(head, clone, ledger, policy, moment)
-            status = None if force or not head.sha else posted_status(repo, head.sha, login)
+            status = None if force or not head.sha else posted_status(repo.get_commit(head.sha), login)
         except (ClassroomError, GithubException) as error:
             head.state, head.note = "fetch failed", str(error)
             continue

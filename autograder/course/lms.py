@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import math
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,7 +40,7 @@ from autograder import config, files
 from autograder.course import manual, roster as class_roster
 from autograder.course.grade_all import DEFAULT_OUT, safe_cell, unquoted
 from autograder.course.manual import COMPLETE, STATUS
-from autograder.grading import student_text
+from autograder.grading import results, student_text
 
 FORMATS = ("canvas", "moodle")
 CANVAS_COLUMNS = ("Student", "ID", "SIS User ID", "SIS Login ID", "Section")
@@ -90,7 +89,7 @@ def read_gradebook(path: Path) -> tuple[dict[str, Grade], list[str]]:
             for row in reader:
                 where = f"{path}:{reader.line_num}"
                 login = unquoted((row.get(STUDENT) or "").strip())
-                total = _number(row.get(TOTAL))
+                total = results.finite(row.get(TOTAL))
                 if total is None:
                     problems.append(f"{where}: total {student_text.line(row.get(TOTAL), SHOWN_CHARS)!r} of "
                                     f"{student_text.line(login, SHOWN_CHARS)!r} is not a number: row left out")
@@ -105,13 +104,6 @@ def read_gradebook(path: Path) -> tuple[dict[str, Grade], list[str]]:
     return grades, problems
 
 
-def _number(text: str | None) -> float | None:
-    """A finite number of points, or None."""
-    try:
-        number = float((text or "").strip())
-    except ValueError:
-        return None
-    return number if math.isfinite(number) else None
 
 
 def _note(row: dict[str, str]) -> str:

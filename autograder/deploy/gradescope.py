@@ -43,7 +43,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import math
 import subprocess
 import sys
 import zipfile
@@ -166,17 +165,6 @@ def hidden_checks_ran(result: object) -> bool:
     return any(isinstance(test, dict) and causes.cause_of(test) not in NOT_RUN_CAUSES for test in tests)
 
 
-def _score(value: object) -> float | None:
-    """A finite score, or None."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        return None
-    try:
-        number = float(value)
-    except ValueError:
-        return None
-    return number if math.isfinite(number) else None
-
-
 def graded_attempts(metadata: dict[str, Any]) -> list[tuple[dt.datetime, float | None]]:
     """This UTC day's graded attempts before this upload, oldest first: (time, score or None)."""
     now = submitted_at(metadata)
@@ -187,8 +175,8 @@ def graded_attempts(metadata: dict[str, Any]) -> list[tuple[dt.datetime, float |
         if time is None or time >= now or time.date() != now.date():
             continue
         if hidden_checks_ran(_field(submission, "results")):
-            score = _score(_field(submission, "score"))
-            found.append((time, score if score is not None else _score(_field(submission, "results", "score"))))
+            score = results.finite(_field(submission, "score"))
+            found.append((time, score if score is not None else results.finite(_field(submission, "results", "score"))))
     return sorted(found, key=lambda attempt: attempt[0])
 
 

@@ -122,6 +122,18 @@ def zero_result(message: str, output: str = "", extra: dict[str, Any] | None = N
 # --- Summing -------------------------------------------------------------------------------------
 
 
+def finite(value: object) -> float | None:
+    """`value` (a number, or text of one) as a finite float; None for anything else (NaN, an
+    infinity, a bool, None, other text): a number read from a file, never trusted."""
+    if isinstance(value, bool):
+        return None
+    try:
+        number = float(value.strip() if isinstance(value, str) else value)  # type: ignore[arg-type]
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return number if math.isfinite(number) else None
+
+
 def _number(value: Any) -> float:
     """A score as a float; anything else (missing, text, NaN) counts 0."""
     try:
