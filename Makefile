@@ -9,8 +9,13 @@ SUBMISSION ?= assignment
 RESULTS ?= build/grade/results.json
 # Paths reach the grader through the environment, quoted by the shell: spaces, quotes, `;`
 # or a leading `-` in a name stay one path and never run as a command.
-GRADEBOOK ?= build/grade-all/gradebook.csv
-export SUBMISSION RESULTS SUBMISSIONS ORG PREFIX OUT GRADEBOOK
+# The class commands' folders and files, stated once: grade-all's, grade-class's (OUT), the LMS export's.
+GRADE_ALL_OUT := build/grade-all
+GRADEBOOK ?= $(GRADE_ALL_OUT)/gradebook.csv
+OUT ?= build/grade-class
+LMS ?= canvas
+LMS_OUT ?= build/lms-export.csv
+export SUBMISSION RESULTS SUBMISSIONS ORG PREFIX OUT GRADEBOOK LMS LMS_OUT
 
 .DEFAULT_GOAL := help
 .PHONY: help setup check test test-fast assignment train grade bench calibrate descent gpu-check
@@ -34,8 +39,11 @@ $(DATA_STAMP): $(STAMP) data/SHA256SUMS $(wildcard data/MNIST/raw/*.gz)
 check: ## Student: quick public checks of what is graded (assignment/vae.py, or the notebook's code).
 	cd assignment && ../$(PY) graded.py && ../$(PY) -m pytest -q -p no:cacheprovider test_public.py
 
-test: $(STAMP) $(DATA_STAMP) ## This repository's own tests, all of them (CI; about 35 minutes on 2 cores).
-	$(PY) -m pytest -q
+# One pytest worker per core, each distinct hand-in graded once per session (tests/gradings.py);
+# the tests that measure time (marker `serial`) run alone afterwards.
+test: $(STAMP) $(DATA_STAMP) ## This repository's own tests, all of them (CI; about 25 minutes on 2 cores).
+	$(PY) -m pytest -q -n auto --dist worksteal -m "not serial"
+	$(PY) -m pytest -q -m serial
 
 test-fast: $(STAMP) $(DATA_STAMP) ## The quick tests only (no grading of the corpus, no notebook runs; about 100 s).
 	$(PY) -m pytest -q -m "not slow" -n auto
@@ -72,14 +80,14 @@ autograder-zip: ## Instructor: write build/autograder.zip to upload to Gradescop
 
 grade-all: ## Instructor: grade SUBMISSIONS=<folder> in parallel; gradebook and class report in build/grade-all/.
 	@test -n "$$SUBMISSIONS" || { echo "Usage: make grade-all SUBMISSIONS=<folder of student folders> [JOBS=n] [FORCE=1]"; exit 2; }
-	$(PY) -m autograder.course.grade_all --out build/grade-all $(if $(JOBS),--jobs $(JOBS)) $(if $(FORCE),--force) -- "$$SUBMISSIONS"
+	$(PY) -m autograder.course.grade_all --out "$(GRADE_ALL_OUT)" $(if $(JOBS),--jobs $(JOBS)) $(if $(FORCE),--force) -- "$$SUBMISSIONS"
 
 class-report: ## Instructor: rebuild report.md (and figures) beside GRADEBOOK=<gradebook.csv> without grading; SUBMISSIONS=folder adds similar code.
 	$(PY) -m autograder.course.class_report $(if $(SUBMISSIONS),--submissions="$$SUBMISSIONS") -- "$$GRADEBOOK"
 
 similarity: ## Instructor: pairs in SUBMISSIONS=<folder> whose code is too similar to be independent (BASE=public code); in build/grade-all/.
 	@test -n "$$SUBMISSIONS" || { echo "Usage: make similarity SUBMISSIONS=<folder of student folders> [BASE=public-code.py]"; exit 2; }
-	$(PY) -m autograder.course.similarity --out build/grade-all $(if $(BASE),--base="$$BASE") -- "$$SUBMISSIONS"
+	$(PY) -m autograder.course.similarity --out "$(GRADE_ALL_OUT)" $(if $(BASE),--base="$$BASE") -- "$$SUBMISSIONS"
 
 # Hand-graded points of the notebook's questions (docs/course.md, section 6). MANUAL, from the
 # command line, reaches the recipe through the environment like the paths above.
@@ -94,21 +102,21 @@ manual-merge: ## Instructor: add the hand-graded points (MANUAL) to GRADEBOOK: a
 # the command line, reach the recipe through the environment like the paths above.
 .PHONY: lms-export
 lms-export: ## Instructor: GRADEBOOK's totals as a Canvas CSV (LMS=moodle: Moodle's) keyed by ROSTER's identifiers.
-	@test -n "$$ROSTER" || { echo "Usage: make lms-export ROSTER=<GitHub Classroom roster.csv> [GRADEBOOK=file] [LMS=canvas|moodle] [ASSIGNMENT=name] [LMS_OUT=build/lms-export.csv]"; exit 2; }
-	$(PY) -m autograder.course.lms --gradebook="$$GRADEBOOK" --roster="$$ROSTER" --out="$${LMS_OUT:-build/lms-export.csv}" --format="$${LMS:-canvas}" $(if $(ASSIGNMENT),--assignment="$$ASSIGNMENT")
+	@test -n "$$ROSTER" || { echo "Usage: make lms-export ROSTER=<GitHub Classroom roster.csv> [GRADEBOOK=file] [LMS=canvas|moodle (default $(LMS))] [ASSIGNMENT=name] [LMS_OUT=$(LMS_OUT)]"; exit 2; }
+	$(PY) -m autograder.course.lms --gradebook="$$GRADEBOOK" --roster="$$ROSTER" --out="$$LMS_OUT" --format="$$LMS" $(if $(ASSIGNMENT),--assignment="$$ASSIGNMENT")
 
 grade-class: ## Instructor: grade ORG's PREFIX* repositories' new commits; post each grade (CLASSROOM_TOKEN); POLICY: deadlines, late policy; ROSTER or REPOS: exactly the class; DRY_RUN=1: post nothing; SHARD=K/N: one shard, posts nothing.
-	@test -n "$$ORG" && { test -n "$$PREFIX" || test -n "$$REPOS"; } || { echo "Usage: CLASSROOM_TOKEN=<token> make grade-class ORG=<organisation> PREFIX=<repository name prefix> [ROSTER=roster.csv | REPOS=list.txt] [DRY_RUN=1 | REGRADE=1] [OUT=build/grade-class] [JOBS=n] [FORCE=1] [POLICY=policy.toml] [SHARD=K/N]"; exit 2; }
-	$(PY) -m autograder.course.classroom --org="$$ORG" --prefix="$$PREFIX" --out="$${OUT:-build/grade-class}" $(if $(JOBS),--jobs $(JOBS)) $(if $(FORCE),--force) $(if $(POLICY),--policy="$$POLICY") $(if $(ROSTER),--roster="$$ROSTER") $(if $(REPOS),--repos="$$REPOS") $(if $(DRY_RUN),--dry-run) $(if $(REGRADE),--regrade) $(if $(SHARD),--shard="$$SHARD")
+	@test -n "$$ORG" && { test -n "$$PREFIX" || test -n "$$REPOS"; } || { echo "Usage: CLASSROOM_TOKEN=<token> make grade-class ORG=<organisation> PREFIX=<repository name prefix> [ROSTER=roster.csv | REPOS=list.txt] [DRY_RUN=1 | REGRADE=1] [OUT=$(OUT)] [JOBS=n] [FORCE=1] [POLICY=policy.toml] [SHARD=K/N]"; exit 2; }
+	$(PY) -m autograder.course.classroom --org="$$ORG" --prefix="$$PREFIX" --out="$$OUT" $(if $(JOBS),--jobs $(JOBS)) $(if $(FORCE),--force) $(if $(POLICY),--policy="$$POLICY") $(if $(ROSTER),--roster="$$ROSTER") $(if $(REPOS),--repos="$$REPOS") $(if $(DRY_RUN),--dry-run) $(if $(REGRADE),--regrade) $(if $(SHARD),--shard="$$SHARD")
 
 .PHONY: grade-class-regrade grade-class-post
 grade-class-regrade: ## Instructor: grade-class's newest commits graded again; OUT/regrade.md: old and new points per student; posts nothing.
 	@$(MAKE) --no-print-directory grade-class REGRADE=1
 
 grade-class-post: ## Instructor: post OUT's plan (after DRY_RUN=1 or a regrade): each status and comment once (CLASSROOM_TOKEN).
-	$(PY) -m autograder.course.classroom post --out="$${OUT:-build/grade-class}"
+	$(PY) -m autograder.course.classroom post --out="$$OUT"
 
 .PHONY: grade-class-merge
 grade-class-merge: ## Instructor: merge SHARDS="<shard 1's OUT> <shard 2's OUT> ..." (grade-class SHARD=K/N) into OUT; then grade-class-post.
-	@test -n "$$SHARDS" || { echo "Usage: make grade-class-merge SHARDS=\"<shard 1's OUT> <shard 2's OUT> ...\" [OUT=build/grade-class]"; exit 2; }
-	$(PY) -m autograder.course.shards merge -- "$${OUT:-build/grade-class}" $$SHARDS
+	@test -n "$$SHARDS" || { echo "Usage: make grade-class-merge SHARDS=\"<shard 1's OUT> <shard 2's OUT> ...\" [OUT=$(OUT)]"; exit 2; }
+	$(PY) -m autograder.course.shards merge -- "$$OUT" $$SHARDS

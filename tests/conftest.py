@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import importlib.util
+import shutil
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -72,3 +73,23 @@ def misbehaving_vae() -> Callable[..., str]:
     what the first number of its input says (`branches`: its `if mode == ...:` lines) and otherwise
     answers (x * 2, x * 3); `prelude` holds the imports and helpers, `methods` more of the class."""
     return lambda prelude, branches, methods="": prelude + MISBEHAVING_VAE.format(branches=branches, methods=methods)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """One cache of real gradings for the whole session (tests/gradings.py), made by the process
+    that starts pytest and inherited by its xdist workers; each worker on cores of its own, so
+    that the gradings it starts (one training thread per core they see) never oversubscribe."""
+    import os
+    import tempfile
+
+    from gradings import CACHE_ENV
+
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker is None:
+        os.environ[CACHE_ENV] = tempfile.mkdtemp(prefix="vae-test-gradings-")
+        config.add_cleanup(lambda: shutil.rmtree(os.environ.pop(CACHE_ENV), ignore_errors=True))
+        return
+    cores, count = sorted(os.sched_getaffinity(0)), int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    mine = cores[int(worker.removeprefix("gw")) % count::count] if count <= len(cores) else []
+    if mine:
+        os.sched_setaffinity(0, mine)

@@ -53,6 +53,7 @@ def _hand_in(folder: Path, student: str, text: str) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.serial
 @pytest.mark.skipif(not cgroups.cpu_shared(), reason="needs root and a writable cgroup cpu controller")
 def test_a_submission_spinning_many_processes_costs_its_classmates_no_points_and_little_time(tmp_path):
     """The reference is timed beside an honest classmate and beside the hog (two jobs each: one

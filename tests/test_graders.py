@@ -1,7 +1,8 @@
 """The hidden graders against a corpus of submissions (tests/submissions/corpus.toml).
 
 Every submission is graded end to end, as `make grade` does: a separate grader process, the
-submission in its sandbox. Correct variants must get full marks; each buggy one must lose
+submission in its sandbox (tests/gradings.py: each distinct hand-in once per test session,
+however many tests read its grading). Correct variants must get full marks; each buggy one must lose
 points under the tags its bug touches and keep them everywhere else; hostile ones must leave
 the grader running, score no more than their honest part earns, carry the integrity flags
 their `flags` name, and leave nothing behind.
@@ -9,10 +10,6 @@ their `flags` name, and leave nothing behind.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from functools import cache
 from pathlib import Path
 
 import pytest
@@ -22,32 +19,14 @@ from autograder.evidence import corpus
 from autograder.grading import causes
 from autograder.grading.results import by_tag, integrity_flags, maximum
 from autograder.paths import ROOT, SOLUTIONS
-from autograder.sandbox.isolation import UID_RANGE, isolation_mode
+from autograder.sandbox.isolation import isolation_mode
+from gradings import graded, left_behind
 
 EXPECTED = corpus.variants()
 FULL = sum(points for points, _ in config.RUBRIC.values())
-GRADE_TIMEOUT = 600
 NAMED_AT_LEAST = 0.95  # the share of buggy variants whose feedback must name the cause (measured: 42/42)
 
 pytestmark = pytest.mark.slow
-
-
-@cache
-def graded(path: Path, results_dir: Path) -> tuple[int, dict, str]:
-    """(exit status, results.json, stdout) of the grader run as a separate process on `path`."""
-    results = results_dir / path.stem / "results.json"
-    run = subprocess.run([sys.executable, "-m", "autograder.grading.grade", "--submission", str(path), "--results",
-                          str(results)], cwd=ROOT, capture_output=True, text=True, timeout=GRADE_TIMEOUT)
-    data = {}
-    if results.exists():  # strict JSON (no NaN or Infinity: strict readers refuse them) and bounded
-        raw = results.read_bytes()
-        assert len(raw) <= config.RESULTS_MAX_BYTES, f"results.json of {path} holds {len(raw):,} bytes"
-        data = json.loads(raw, parse_constant=_not_strict_json)
-    return run.returncode, data, run.stdout + run.stderr
-
-
-def _not_strict_json(constant: str) -> None:
-    raise AssertionError(f"results.json holds {constant}, which strict JSON readers refuse")
 
 
 @pytest.fixture(scope="session")
@@ -175,14 +154,11 @@ def named_the_cause(spec: dict, results: dict) -> bool:
     return all(words in text for words in spec.get("feedback", [])) and causes.UNKNOWN not in codes
 
 
-def test_buggy_corpus_feedback_named_the_cause_for_most_mistakes(results_dir, capsys):
-    """Counts, over the buggy corpus graded in this session (`-k buggy`: this test comes after the
-    gradings and grades nothing itself), the mistakes whose feedback named the cause, and prints it."""
+def test_buggy_corpus_feedback_named_the_cause_for_most_mistakes(results_dir, built, capsys):
+    """Counts, over the buggy corpus, the mistakes whose feedback named the cause, and prints it
+    (each variant's grading is the session's one: tests/gradings.py)."""
     buggy = [name for name, spec in EXPECTED.items() if spec["kind"] == "buggy"]
-    files = {name: results_dir / name / "vae" / "results.json" for name in buggy}
-    if not all(path.exists() for path in files.values()):
-        pytest.skip("counts only when every buggy variant was graded in this session (-k buggy, without -n)")
-    named = [name for name in buggy if named_the_cause(EXPECTED[name], json.loads(files[name].read_text()))]
+    named = [name for name in buggy if named_the_cause(EXPECTED[name], graded(built(name), results_dir / name)[1])]
     with capsys.disabled():
         print(f"\nfeedback named the cause for {len(named)}/{len(buggy)} mistakes; not: "
               f"{sorted(set(buggy) - set(named))}")
@@ -203,29 +179,13 @@ def test_hostile_submission_neither_breaks_the_grader_nor_gains_points(name, spe
     assert set(spec.get("flags", [])) <= set(flags), f"{name} should be flagged {spec['flags']}, was {flags}"
     if "causes" in spec:  # optional for hostile cases: the class report's synthetic class uses it
         check_causes(name, spec, results)
-    assert not _sandbox_processes(), "a process of the submission outlived grading"
-
-
-def _sandbox_processes() -> list[int]:
-    left = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                status = (entry / "status").read_text()
-                uid = int(status.split("Uid:")[1].split()[0])
-            except (OSError, IndexError):
-                continue
-            if "State:\tZ" in status:  # exited: it holds and runs nothing
-                continue
-            if os.geteuid() == 0 and config.SANDBOX_UID - UID_RANGE < uid <= config.SANDBOX_UID:
-                left.append(int(entry.name))
-    return left
+    assert not left_behind(built(name)), "a process of the submission outlived grading"
 
 
 def test_the_same_submission_gets_the_same_score_twice(results_dir, tmp_path, built):
     path = built("buggy_kl_mean")
     first = graded(path, results_dir / "buggy_kl_mean")[1]
-    second = graded(path, tmp_path)[1]
+    second = graded(path, tmp_path, reuse=False)[1]
     assert [t["score"] for t in first["tests"]] == [t["score"] for t in second["tests"]]
 
 

@@ -130,8 +130,12 @@ def mode_python(uid_python):
     return {"bwrap": sys.executable, "uid": str(uid_python), "process": sys.executable}
 
 
-def _in_mode(mode: str, python: str, *arguments: str, timeout: float = 600) -> subprocess.CompletedProcess:
+def _in_mode(mode: str, python: str, *arguments: str, timeout: float = 600,
+             tmp: Path | None = None) -> subprocess.CompletedProcess:
+    """`python arguments` with `mode` forced (`tmp`: the TMPDIR its grader's folders go in)."""
     env = {name: value for name, value in os.environ.items() if name != config.ISOLATION_ENV}
+    if tmp is not None:
+        env["TMPDIR"] = str(tmp)
     if mode != "bwrap":  # bwrap: the strongest, as the grader chooses it unasked
         env[config.ISOLATION_ENV] = mode
     return subprocess.run([python, *arguments], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
@@ -203,14 +207,15 @@ def test_in_every_mode_the_worker_has_a_user_name_a_home_a_tmp_and_caches_of_its
 def test_in_every_mode_the_reference_scores_full_marks_and_the_corpus_its_own(mode, mode_python, tmp_path):
     """The reference 100, the stubs only the guard check's points, buggy variants lose exactly their
     corpus tags (a device mistake among them), in each mode; nothing of the submission is left behind."""
-    before = set(Path(tempfile.gettempdir()).glob("vae-sandbox-*"))
+    scratch = Path(tempfile.mkdtemp(prefix="vae-test-tmp-"))  # this test's own: other tests grade meanwhile
+    scratch.chmod(0o711)  # the sandbox uid passes through to its own folder
     cases = {"reference": SOLUTIONS / "vae.py", "stubs": ROOT / "assignment" / "vae.py"}
     cases.update({name: corpus.build(name, tmp_path) for name in CORPUS_CASES})
     graded = {}
     for name, submission in cases.items():
         results = tmp_path / name / "results.json"
         run = _in_mode(mode, mode_python[mode], "-m", "autograder.grading.grade", f"--submission={submission}",
-                       f"--results={results}")
+                       f"--results={results}", tmp=scratch)
         assert run.returncode == 0, (name, run.stderr[-3000:])
         graded[name] = json.loads(results.read_text())
         assert graded[name]["extra_data"]["isolation"] == mode
@@ -219,7 +224,8 @@ def test_in_every_mode_the_reference_scores_full_marks_and_the_corpus_its_own(mo
     for name in CORPUS_CASES:
         check_tags(name, corpus.variants()[name], graded[name])
         check_causes(name, corpus.variants()[name], graded[name])
-    assert set(Path(tempfile.gettempdir()).glob("vae-sandbox-*")) <= before
+    assert not list(scratch.iterdir()), "a sandbox or scratch folder was left behind"
+    scratch.rmdir()
 
 
 # --- A library that fails inside the sandbox -----------------------------------------------------
