@@ -30,6 +30,7 @@ def generated(generated_assignment) -> Path:
     return generated_assignment
 
 
+@pytest.mark.slow
 def test_assignment_has_exactly_the_files_generation_writes(generated):
     shipped, fresh = files_under(ASSIGNMENT), files_under(generated)
     assert shipped == fresh, (
@@ -38,6 +39,7 @@ def test_assignment_has_exactly_the_files_generation_writes(generated):
     )
 
 
+@pytest.mark.slow
 def test_assignment_files_are_byte_identical_to_a_fresh_generation(generated):
     stale = []
     for relative in sorted(files_under(generated) & files_under(ASSIGNMENT)):

@@ -176,6 +176,7 @@ def _sandbox_uid_can_run_python() -> bool:
                           capture_output=True).returncode == 0
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not isolation.private_proc_works() or not _sandbox_uid_can_run_python(),
                     reason="needs root, util-linux unshare, PID namespaces and a Python the sandbox uid may run")
 def test_a_uid_mode_submission_finds_no_classmates_hand_in(class_folder, tmp_path, monkeypatch, misbehaving_vae):

@@ -25,7 +25,8 @@ from autograder.evidence import corpus
 from autograder.grading import grade as grading
 from autograder.paths import ROOT, SOLUTIONS
 from autograder.sandbox import client, isolation, protocol
-from test_graders import check_causes, check_tags, messages
+
+from expectations import check_causes, check_tags, messages
 
 ROOT_ONLY = pytest.mark.skipif(not isolation.is_root(), reason="the bwrap and uid modes need root")
 
@@ -231,6 +232,7 @@ def test_in_every_mode_the_reference_scores_full_marks_and_the_corpus_its_own(mo
 # --- A library that fails inside the sandbox -----------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_library_that_fails_to_import_in_the_sandbox_is_a_grader_error_that_names_it(tmp_path, monkeypatch,
                                                                                           capsys):
     """Not the student's train() raising: no results, exit 1, the library named."""
@@ -245,6 +247,7 @@ def test_a_library_that_fails_to_import_in_the_sandbox_is_a_grader_error_that_na
     assert not results.exists()
 
 
+@pytest.mark.slow
 def test_a_line_printed_by_the_submission_reaches_the_grader_though_the_worker_is_killed(tmp_path):
     """The worker runs with -I, which ignores PYTHONUNBUFFERED: its output must be unbuffered anyway,
     or a short print is lost when the sandbox kills it."""

@@ -174,12 +174,14 @@ def test_graded_code_cell_is_released_as_the_import_of_vae_py() -> None:
     )
 
 
+@pytest.mark.slow
 def test_student_notebook_equals_a_fresh_generation(fresh_generation: Path) -> None:
     assert STUDENT_NOTEBOOK.read_bytes() == fresh_generation.read_bytes(), (
         f"{STUDENT_NOTEBOOK} is not what solutions/vae.ipynb generates now: run `make assignment`"
     )
 
 
+@pytest.mark.slow
 def test_generation_is_deterministic_and_leaves_only_the_notebook(fresh_generation: Path, tmp_path: Path) -> None:
     again = tmp_path / "vae.ipynb"
     generate_notebook(SOLUTION_NOTEBOOK, again)

@@ -171,6 +171,7 @@ def test_the_hand_ins_other_files_never_replace_the_sandboxs_own(tmp_path):
     assert [m for m, _ in code.modules] == ["losses"]
 
 
+@pytest.mark.slow
 def test_make_check_checks_what_is_graded(tmp_path):
     """The public checks import graded.load(), which composes the same module as the graders."""
     folders = []
@@ -237,6 +238,7 @@ class Finalized:
         sum(range(50))
 
 
+@pytest.mark.slow
 def test_hand_ins_resolved_in_parallel_threads_are_all_read(tmp_path):
     """grade-all examines hand-ins in its job threads; CPython 3.11's ast.parse, run in two threads
     at once, can raise SystemError when a collection switches threads mid-parse (seen in a class)."""

@@ -60,16 +60,19 @@ def on_assignment(python, tmp_path_factory) -> Run:
     return run_public_checks(python, ASSIGNMENT, tmp_path_factory.mktemp("assignment") / "report.xml")
 
 
+@pytest.mark.slow
 def test_public_checks_all_pass_on_the_reference_solution(on_solutions):
     failed = {name: message for name, message in on_solutions.outcomes.items() if message is not None}
     assert not failed, f"public checks fail on solutions/: {failed}\n{on_solutions.output}"
 
 
+@pytest.mark.slow
 def test_public_checks_all_fail_on_the_stubs(on_assignment):
     passed = [name for name, message in on_assignment.outcomes.items() if message is None]
     assert not passed, f"these public checks pass on the unimplemented stubs: {passed}"
 
 
+@pytest.mark.slow
 def test_each_stub_failure_names_the_function_to_write(on_assignment):
     unnamed = {
         name: message.splitlines()[0]
@@ -82,6 +85,7 @@ def test_each_stub_failure_names_the_function_to_write(on_assignment):
     assert named == set(STUBBED), f"no public check names {sorted(set(STUBBED) - named)}"
 
 
+@pytest.mark.slow
 def test_public_checks_catch_a_decoder_without_sigmoid(python, tmp_path):
     submission = tmp_path / "submission"
     shutil.copytree(SOLUTIONS, submission, ignore=shutil.ignore_patterns("__pycache__", "results"))
@@ -182,6 +186,7 @@ def run_on_corpus(python: str, folder: Path, names: list[str]) -> dict[str, dict
     return {Path(folder_name).name: outcomes for folder_name, outcomes in json.loads(results.read_text()).items()}
 
 
+@pytest.mark.slow
 def test_make_check_passes_every_correct_variant_and_catches_each_single_function_mistake(python, tmp_path):
     """One run over the corpus (one process: torch imported once), then both promises: a correct
     student never sees a public check fail; each single-function mistake that needs no training

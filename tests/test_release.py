@@ -167,6 +167,7 @@ def public_check_count() -> int:
     return len(re.findall(r"^def test_", (ROOT / "solutions" / "test_public.py").read_text(), re.M))
 
 
+@pytest.mark.slow
 def test_release_make_check_fails_on_the_stubs_naming_each_function(release):
     run = make(release, "check")
     assert run.returncode != 0
@@ -174,6 +175,7 @@ def test_release_make_check_fails_on_the_stubs_naming_each_function(release):
         assert stub_message(name) in run.stdout, run.stdout[-2000:]
 
 
+@pytest.mark.slow
 def test_release_make_test_passes_with_the_reference_solution(release_copy):
     shutil.copy(ROOT / "solutions" / "vae.py", release_copy / "assignment" / "vae.py")
     run = make(release_copy, "test")
@@ -181,6 +183,7 @@ def test_release_make_test_passes_with_the_reference_solution(release_copy):
     assert f"{public_check_count()} passed" in run.stdout
 
 
+@pytest.mark.slow
 def test_release_make_setup_unpacks_and_verifies_the_data(release_copy):
     # -o: take the virtual environment as made (it is this repository's); the data step runs.
     run = make(release_copy, "setup", "-o", ".venv/.installed")
@@ -225,6 +228,7 @@ def test_release_commands_without_make_install_what_make_setup_installs(release)
         assert any(set(line.split()) <= set(made.split()) for made in dry), f"make setup does not run {line!r}"
 
 
+@pytest.mark.slow
 def test_release_commands_without_make_run_as_documented(release_copy):
     """Everything but the install, with this repository's Python standing in for .venv's."""
     shutil.copy(ROOT / "solutions" / "vae.py", release_copy / "assignment" / "vae.py")
@@ -303,6 +307,7 @@ def test_workflow_runs_the_public_checks_with_the_release_makefile(release):
     assert checks["run"] == "make check" and "--junitxml=" in checks["env"]["PYTEST_ADDOPTS"]
 
 
+@pytest.mark.slow
 def test_workflow_summary_table_names_each_unwritten_function(release, tmp_path):
     junit = tmp_path / "public.xml"
     run = subprocess.run(["make", "--no-print-directory", "-C", str(release), "check", f"PY={sys.executable}"],

@@ -319,6 +319,7 @@ def assert_valid_utf8(data: bytes) -> str:
     return text
 
 
+@pytest.mark.slow
 @settings(EXAMPLES, max_examples=30)  # the table wraps huge texts whole: the slowest output
 @given(text=TEXTS, key=TEXTS)
 def test_results_json_is_strict_valid_utf8_and_the_table_printable_whatever_the_text(tmp_path_factory, text, key):

@@ -14,7 +14,9 @@ import pytest
 import torch
 
 from autograder.paths import ROOT, SOLUTIONS
-from test_graders import FULL, check_feedback, check_tags, graded, messages
+
+from expectations import FULL, check_feedback, check_tags, messages
+from gradings import graded
 
 FOLDER = ROOT / "tests" / "submissions" / "thirdparty"
 PORTS = tomllib.loads((FOLDER / "manifest.toml").read_text())
