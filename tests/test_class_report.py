@@ -23,10 +23,13 @@ from autograder.course.class_report import (
     FIGURES, cause_students, elbo_values, grading_seconds, load_class, look_at, markdown, tag_counts,
     text, write_report,
 )
+from autograder.course import grade_all
 from autograder.course.grade_all import main as grade_all_main
 from autograder.evidence import corpus
 from autograder.grading import causes, results
 from autograder.paths import ROOT
+
+import gradings
 
 HOSTILE_NAME = "eve|<img src=x onerror=alert(1)>*_[link](javascript:x) `code` #"
 
@@ -88,7 +91,7 @@ def test_causes_count_each_student_once_per_code_most_common_first(small_class):
 def test_the_elbo_is_the_finite_value_the_elbo_check_measured(small_class):
     assert elbo_values(load_class(small_class)) == {"alice": 127.0, "bob": 151.5}  # NaN, none, no results: left out
     for value in (float("nan"), float("inf"), True, "127"):  # as a result in memory (not from a file) may hold
-        assert class_report.measured_elbo(result(elbo=value)) is None, value
+        assert results.measured_elbo(result(elbo=value)) is None, value
 
 
 def test_grading_time_is_each_results_execution_time(small_class):
@@ -152,7 +155,7 @@ def test_an_empty_or_flawless_class_says_there_is_nothing_to_look_at(tmp_path):
 
 def test_without_hand_graded_points_the_report_says_the_scores_are_the_autograded_ones(small_class):
     students = load_class(small_class)
-    assert class_report.full_marks(students) == class_report.FULL_MARKS
+    assert class_report.full_marks(students) == results.RUBRIC_MAXIMUM
     assert all(not s.hand for s in students)
     assert "This gradebook holds no hand-graded points" in markdown(students)
 
@@ -166,7 +169,7 @@ def test_with_hand_graded_points_the_scores_are_auto_plus_manual_of_the_new_maxi
                       + "alice," + ",".join(f"{q.points:g}" for q in manual.questions()) + "\n")
     assert merge_hand_points(small_class, points) == []
     students = {s.name: s for s in load_class(small_class)}
-    full = class_report.FULL_MARKS + manual.max_points()
+    full = results.RUBRIC_MAXIMUM + manual.max_points()
     assert students["alice"].total == full and students["bob"].total == results.score(students["bob"].results)
     assert class_report.full_marks(list(students.values())) == full
     report = markdown(list(students.values()))
@@ -216,7 +219,7 @@ def test_cli_rebuilds_the_report_from_existing_results_and_refuses_a_missing_gra
 
 # Corpus case -> copies in the class: correct variants, a bug for each rubric tag (common ones
 # several times), hostile cases with and without integrity flags. Only cases whose every tag is
-# certain (no `may_lose`), so that each count is exact. Grading takes about 15 s each on 2 cores.
+# certain (no `may_lose`), so that each count is exact.
 CLASS = {
     "correct_distributions": 3, "correct_clamped_bce": 2, "correct_inline_loss": 1,
     "buggy_encode_swapped": 2, "buggy_decode_no_sigmoid": 2, "buggy_reparam_std_half_logvar": 1,
@@ -244,7 +247,10 @@ def expected_causes(spec: dict) -> set[str]:
 
 
 @pytest.mark.slow
-def test_a_synthetic_class_report_counts_what_the_corpus_says_of_each_case(tmp_path):
+def test_a_synthetic_class_report_counts_what_the_corpus_says_of_each_case(tmp_path, monkeypatch):
+    """grade-all's own command line, each distinct hand-in graded once in the session (the corpus
+    tests grade the same variants: tests/gradings.py)."""
+    monkeypatch.setattr(grade_all, "grade_command", gradings.command)
     specs = corpus.variants()
     submissions = tmp_path / "class"
     case = {}

@@ -16,9 +16,9 @@ import autograder.course.grade_all as grade_all_module
 from autograder import config
 from autograder.course import provenance
 from autograder.course.grade_all import (
-    WORKFLOW_TEMPLATE, DiscoveryError, discover, examine, grade_all, main, sandbox_uid, tag_points, workflow_state,
-    write_gradebook,
+    WORKFLOW_TEMPLATE, DiscoveryError, discover, examine, grade_all, main, sandbox_uid, workflow_state, write_gradebook,
 )
+from autograder.grading.results import tag_points
 from autograder.paths import ROOT
 
 # Stands in for `python -m autograder.grading.grade`: what it does is written in the student's vae.py.

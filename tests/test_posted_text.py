@@ -127,6 +127,15 @@ def test_cell_is_one_table_cell_that_shows_the_text(text):
 
 @EXAMPLES
 @given(any_texts)
+def test_ours_keeps_the_courses_markdown_in_one_printable_table_cell(text):
+    shown = student_text.ours(text)  # the course's own words (a cause's meaning): its Markdown stays
+    assert not [c for c in shown if unicodedata.category(c) in ("Cc", "Cs", "Zl", "Zp")]
+    page = Page(render(f"| a | b |\n|---|---|\n| {shown} | b |"))
+    assert [tag for tag, _ in page.elements].count("td") == 2
+
+
+@EXAMPLES
+@given(any_texts)
 def test_block_is_one_code_block_that_keeps_the_lines(text):
     page = render(f"Printed:\n\n{student_text.block(text)}\n\nThe end.")
     inner = [("pre", ()), ("code", ()), ("/code", ()), ("/pre", ())] if readable(text) else []
@@ -174,7 +183,7 @@ def test_the_status_description_is_one_plain_line_within_githubs_limit(student):
     _, description = classroom.verdict(Outcome("alice", "graded"), f"No vae.py was found; it held {student}")
     assert len(description) <= plan.DESCRIPTION_CHARS
     assert not [c for c in description if unicodedata.category(c) in ("Cc", "Cs") or c in "\u2028\u2029"]
-    assert description.startswith(f"Points 0/{report.number(classroom.MAXIMUM)}: No vae.py was found")
+    assert description.startswith(f"Points 0/{report.number(results.RUBRIC_MAXIMUM)}: No vae.py was found")
     assert readable(student)[:40] in description or len(description) == plan.DESCRIPTION_CHARS
 
 

@@ -130,3 +130,30 @@ def test_a_passed_entry_shows_its_note_and_a_failed_one_its_message():
 ])
 def test_finite_reads_a_number_from_a_file_and_fails_closed_on_anything_else(value, expected):
     assert results.finite(value) == expected
+
+
+def test_a_checks_points_are_read_as_the_total_reads_them():
+    checks = ({"score": 2.5}, {"score": "x"}, {"score": float("inf")}, {})
+    assert [results.check_score(t) for t in checks] == [2.5, 0, 0, 0]
+    assert results.check_maximum({"max_score": 5}) == 5 and results.check_maximum({"max_score": None}) == 0
+    assert results.RUBRIC_MAXIMUM == FULL
+
+
+def test_each_extra_field_has_one_reader_that_fails_closed_on_what_the_grader_never_writes():
+    elbo = results.entry("elbo", "trains", 15, True, extra={results.TEST_NEGATIVE_ELBO: 127.5,
+                                                            results.EPOCH_SECONDS: [6.5, "x"],
+                                                            results.TRAIN_DEVICE: "cpu"})
+    built = results.build([results.entry("kl", "a", 15, True), elbo], execution_time=9.0,
+                          extra={results.ISOLATION: "bwrap", results.LIMITS: "cgroup2", results.WORKER_STARTS: 2,
+                                 results.TIMINGS: {"worker_ready_s": 0.5, "odd": "x"}}, flags=["native_code"])
+    assert (results.isolation(built), results.limits(built), results.worker_starts(built)) == ("bwrap", "cgroup2", 2)
+    assert results.timings(built) == {"worker_ready_s": 0.5} and results.execution_time(built) == 9.0
+    assert results.measured_elbo(built) == 127.5
+    assert (results.epoch_seconds(built), results.train_device(built)) == ([6.5], "cpu")
+    assert results.integrity_flags(built) == ["native_code"]
+    odd = {"tests": [{"tags": ["elbo"], "extra_data": {results.TEST_NEGATIVE_ELBO: "127"}}],
+           "extra_data": {results.ISOLATION: 3, results.WORKER_STARTS: True}, "execution_time": float("nan")}
+    for result in (odd, None, {"tests": [], "extra_data": "not an object"}):
+        assert results.isolation(result) is None and results.worker_starts(result) is None
+        assert results.measured_elbo(result) is None and results.epoch_seconds(result) == []
+        assert results.execution_time(result) is None and results.timings(result) == {}

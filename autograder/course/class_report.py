@@ -19,7 +19,6 @@ text a student controls (a folder name, what a grader error printed, a flag) is 
 from __future__ import annotations
 
 import argparse
-import csv
 import math
 import statistics
 import sys
@@ -31,7 +30,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from autograder import config
-from autograder.course import manual, similarity
+from autograder.course import gradebook as gradebook_format, manual, similarity
 from autograder.grading import causes, results as results_format, student_text
 
 REPORT = "report.md"
@@ -42,7 +41,6 @@ TOP_CAUSES = 15  # causes drawn in the figure (the table lists them all)
 NAMES_SHOWN = 30  # students named per cause, then "and N more"
 CELL_CHARS = 300  # of a student-derived text in one cell
 ELBO_SHOWN_UP_TO = 2 * config.ELBO_THRESHOLD  # the figure's right edge: higher values are drawn there
-FULL_MARKS = sum(points for points, _ in config.RUBRIC.values())  # the autograded points
 
 
 @dataclass
@@ -72,22 +70,12 @@ class Student:
 # --- Reading the class ---------------------------------------------------------------------------
 
 
-def _folder_name(cell: str, folder: Path) -> str:
-    """The student's folder name from a gradebook cell (grade-all quotes one that looks like a formula)."""
-    if cell.startswith("'") and not (folder / cell).is_dir() and (folder / cell[1:]).is_dir():
-        return cell[1:]
-    return cell
-
-
 def load_class(gradebook: Path) -> list[Student]:
     """One Student per gradebook row, with the results.json beside the gradebook when it can be read."""
     folder = gradebook.parent
-    with open(gradebook, newline="") as f:
-        rows = list(csv.DictReader(f))
     students = []
-    for row in rows:
-        name = _folder_name(row.get("student") or "", folder)
-        error, results = row.get("error") or "", None
+    for row in gradebook_format.rows(gradebook):
+        name, error, results = row.student, row.error, None
         if name not in ("", ".", "..") and "/" not in name:
             try:
                 results = results_format.load(folder / name / "results.json")
@@ -95,15 +83,14 @@ def load_class(gradebook: Path) -> list[Student]:
                 error = error or "no results.json"
             except (results_format.ResultsError, OSError) as problem:
                 error = error or f"results.json {problem}"
-        students.append(Student(name, results, error, manual.gradebook_points(row), row.get(manual.STATUS) or "",
-                                row.get(manual.GRADEBOOK_PROBLEM) or ""))
+        students.append(Student(name, results, error, manual.gradebook_points(row.cells), row.status, row.problem))
     return students
 
 
 def full_marks(students: list[Student]) -> float:
     """The most a student can earn: the autograded points, plus the hand-graded ones once the
     gradebook holds them."""
-    return FULL_MARKS + (manual.max_points() if any(s.hand_status for s in students) else 0)
+    return results_format.RUBRIC_MAXIMUM + (manual.max_points() if any(s.hand_status for s in students) else 0)
 
 
 def question_means(students: list[Student]) -> dict[manual.Question, tuple[int, float | None]]:
@@ -137,30 +124,16 @@ def cause_students(students: list[Student]) -> list[tuple[str, list[str]]]:
     return sorted(concerned.items(), key=lambda item: (-len(item[1]), item[0]))
 
 
-def measured_elbo(results: dict[str, Any] | None) -> float | None:
-    """The test negative ELBO the elbo check measured (None when it measured none, or not a finite number)."""
-    for test in (results or {}).get("tests", []):
-        extra = test.get("extra_data") if "elbo" in (test.get("tags") or []) else None
-        value = extra.get("test_negative_elbo") if isinstance(extra, dict) else None
-        if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
-            return float(value)
-    return None
-
-
 def elbo_values(students: list[Student]) -> dict[str, float]:
     """Student -> measured test negative ELBO, for the students who have one."""
-    values = {s.name: measured_elbo(s.results) for s in students}
+    values = {s.name: results_format.measured_elbo(s.results) for s in students}
     return {name: value for name, value in values.items() if value is not None}
 
 
 def grading_seconds(students: list[Student]) -> dict[str, float]:
     """Student -> the grader's own time for the submission (results.json's execution_time)."""
-    seconds = {}
-    for student in students:
-        value = (student.results or {}).get("execution_time")
-        if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
-            seconds[student.name] = float(value)
-    return seconds
+    seconds = {s.name: results_format.execution_time(s.results) for s in students}
+    return {name: value for name, value in seconds.items() if value is not None}
 
 
 def is_timeout(code: str) -> bool:
@@ -317,7 +290,7 @@ def markdown(students: list[Student], gradebook: str = "gradebook.csv") -> str:
     table = cause_students(students)
     if table:
         lines += ["| cause | meaning | students | share | who |", "|---|---|---:|---:|---|"]
-        lines += [f"| `{code}` | {student_text.ours(causes.CAUSES.get(code, ''))} | {len(names)} | "
+        lines += [f"| {student_text.literal(code)} | {student_text.ours(causes.CAUSES.get(code, ''))} | {len(names)} | "
                   f"{_share(len(names), n)} | {_names(names)} |" for code, names in table]
     else:
         lines.append("No check failed.")
@@ -360,14 +333,14 @@ def hand_graded(students: list[Student]) -> list[str]:
         return lines + ["This gradebook holds no hand-graded points (`make manual-template`, then "
                         "`make manual-merge`: docs/course.md, section 6); the scores above are the "
                         "autograded points alone.", ""]
-    complete = sum(s.hand_status == manual.COMPLETE for s in students)
+    complete = sum(s.hand_status == gradebook_format.COMPLETE for s in students)
     lines += [f"The scores above are the autograded points plus the hand-graded points each student has: "
               f"{complete} of {len(students)} have all of them, the others' totals are incomplete.", "",
               "| question | points | graded | mean | mean share |", "|---|---:|---:|---:|---:|"]
     for question, (graded, mean) in question_means(students).items():
         shown = "-" if mean is None else _number(mean)
         share = "-" if mean is None else f"{100 * mean / question.points:.0f}%"
-        lines.append(f"| {question.grade_id} | {question.points:g} | {graded} | {shown} | {share} |")
+        lines.append(f"| {student_text.ours(question.grade_id)} | {question.points:g} | {graded} | {shown} | {share} |")
     return lines + [""]
 
 

@@ -86,14 +86,13 @@ from autograder.course import membership, plan, policy as term_policy, provenanc
 from autograder.course.membership import Member, Membership
 from autograder.course.policy import Lateness, Policy, PolicyError, Terms
 from autograder.course.grade_all import JOB_TIMEOUT_S, Command, Outcome, discover, grade_all, write_gradebook
-from autograder.grading import student_text
+from autograder.grading import results as results_format, student_text
 from autograder.paths import BUILD
 
 CONTEXT = "autograder"  # the commit status's name; the student workflow looks for it
 TOKEN_ENV = "CLASSROOM_TOKEN"
 DEFAULT_OUT = BUILD / "grade-class"
 GRADED_STATES = {"success", "failure"}  # an `error` status means "not graded yet": retried
-MAXIMUM = sum(points for points, _ in config.RUBRIC.values())
 PUSHES = {"push", "force_push", "branch_creation", "pr_merge", "merge_queue_merge"}  # activities that bring commits
 ACTIVITY_PAGES = 50  # of 100 activities each: GitHub's record of a term's pushes to one repository
 RECORDS = "graded"  # OUT/graded/<student>/<sha>.json: one commit's grading, kept for every later run
@@ -371,7 +370,7 @@ def verdict(outcome: Outcome, problem: str, late: Lateness = Lateness()) -> tupl
                             f"{late.days} day{'s' * (late.days != 1)} late)")
         return ("success" if after >= maximum else "failure"), description
     if problem:
-        return "failure", student_text.line(f"Points 0/{report.number(MAXIMUM)}: {problem}", plan.DESCRIPTION_CHARS)
+        return "failure", student_text.line(f"Points 0/{report.number(results_format.RUBRIC_MAXIMUM)}: {problem}", plan.DESCRIPTION_CHARS)
     return "error", "Not graded yet: the grader failed on this commit; it will try again"
 
 

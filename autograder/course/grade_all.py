@@ -15,8 +15,9 @@ class's. As root, each job runs its submission as its own sandbox uid (SANDBOX_U
 so jobs running together cannot read each other's files. A grader process that fails or
 hangs costs only that student's row (0 points and an error); the batch goes on. Results go to OUT/<student>/ (results.json, feedback.png, grade.log, and
 provenance.json: what produced the grade, autograder/course/provenance.py) and the
-gradebook to OUT/gradebook.csv (its text cells cannot start a spreadsheet formula). A second
-run skips every student whose results.json is newer than the files graded, unless `--force`.
+gradebook to OUT/gradebook.csv (autograder/course/gradebook.py: its text cells cannot start a
+spreadsheet formula). A second run skips every student whose results.json is newer than the
+files graded, unless `--force`.
 Then the hand-graded points of the notebook's questions join the gradebook (merge_hand_points:
 auto + manual = total per student) from OUT/manual.csv, the file autograder/course/manual.py's
 template writes and a person fills in (`--manual` reads another); until it is there, every
@@ -26,7 +27,6 @@ student's manual column is blank and their total says it is incomplete. Last, th
 from __future__ import annotations
 
 import argparse
-import csv
 import os
 import queue
 import signal
@@ -43,7 +43,9 @@ from pathlib import Path
 from typing import Any
 
 from autograder import config, files
-from autograder.course import class_report, manual, provenance
+from autograder.course import class_report, gradebook as gradebook_format, manual, provenance
+from autograder.course.gradebook import (AUTO, MANUAL_COMMENT, MANUAL_PROBLEM, STUDENT, SUMMARY, TOTAL, safe_cell,
+                                         write as write_gradebook)
 from autograder.grading import handin, results as results_format, student_text
 from autograder.paths import BUILD, DEPLOY, ROOT
 
@@ -56,7 +58,6 @@ JOB_TIMEOUT_S = (2 * (config.IMPORT_TIMEOUT_S + config.TRAIN_TIMEOUT_S)
                  + len(config.RUBRIC) * config.CALL_TIMEOUT_S)
 
 Command = Callable[[Path, Path, int | None], list[str]]  # (hand-in folder, results.json, uid) -> argv
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # a spreadsheet reads a cell starting so as a formula
 
 
 class DiscoveryError(ValueError):
@@ -301,57 +302,20 @@ def grade_all(submissions: list[Submission], out: Path, jobs: int | None = None,
             outcome = future.result()
             outcomes.append(outcome)
             bar.update()
-            score = f"{outcome.results['score']:g} points" if outcome.results else f"error: {outcome.error}"
+            score = (f"{results_format.score(outcome.results):g} points" if outcome.results
+                     else f"error: {outcome.error}")
             bar.write(f"[{done}/{len(submissions)}] {outcome.student}: {score} ({outcome.seconds:.0f} s)",
                       file=sys.stderr)
     return sorted(outcomes, key=lambda o: o.student)
 
 
-# --- The gradebook ----------------------------------------------------------------------------------
-
-
-def tag_points(results: dict[str, Any] | None) -> dict[str, float]:
-    """Points earned per rubric tag (0 for every tag without results)."""
-    return results_format.tag_points(results)
-
-
-def safe_cell(value: object) -> object:
-    """A gradebook cell a spreadsheet shows as text: one starting like a formula gets a leading '."""
-    return f"'{value}" if isinstance(value, str) and value.startswith(FORMULA_START) else value
-
-
-def unquoted(cell: str) -> str:
-    """A gradebook cell as it was before safe_cell: its leading ' taken off a formula-like text."""
-    return cell[1:] if cell.startswith("'") and cell[1:].startswith(FORMULA_START) else cell
-
-
-def write_gradebook(outcomes: list[Outcome], path: Path, columns: tuple[str, ...] = (),
-                    of_record: Callable[[Outcome, float], tuple[float, list[object]]] | None = None) -> None:
-    """student, total, one column per rubric tag, workflow, flags (integrity flags for a person
-    to look at, `;`-separated), causes (the cause codes of the failed checks, `;`-separated,
-    autograder/grading/causes.py), error, then what produced the grade (provenance.COLUMNS: the
-    graders' version, the environment's lock). merge_hand_points then adds the hand-graded points.
-    `columns` and `of_record` (grade-class's late policy): more columns, and for each outcome and
-    its points the total of record (after a late penalty) and those columns' cells."""
-    rows: list[list[object]] = [["student", "total", *config.RUBRIC, "workflow", "flags", "causes", "error",
-                                 *provenance.COLUMNS, *columns]]
-    for outcome in outcomes:
-        points = tag_points(outcome.results)
-        total = round(results_format.score(outcome.results), 2) if outcome.results else 0
-        total, more = of_record(outcome, total) if of_record else (total, [])
-        rows.append([safe_cell(results_format.bounded_text(cell) if isinstance(cell, str) else cell) for cell in
-                     (outcome.student, total, *points.values(), outcome.workflow,
-                      ";".join(results_format.integrity_flags(outcome.results)),
-                      ";".join(results_format.cause_codes(outcome.results)), outcome.error,
-                      *provenance.columns(outcome.provenance), *more)])
-    files.write_rows(path, rows)
+# --- The hand-graded points ---------------------------------------------------------------------------
 
 
 def _hand_columns(name: str) -> bool:
     """A gradebook column that merge_hand_points writes (and writes anew on each merge)."""
     ids = {q.grade_id for q in manual.questions()}
-    return (name in manual.SUMMARY or name in (manual.GRADEBOOK_COMMENT, manual.GRADEBOOK_PROBLEM)
-            or manual.parse_header(name)[0] in ids)
+    return name in SUMMARY or name in (MANUAL_COMMENT, MANUAL_PROBLEM) or manual.parse_header(name)[0] in ids
 
 
 def merge_hand_points(gradebook: Path, points: Path | None) -> list[manual.Problem]:
@@ -364,31 +328,30 @@ def merge_hand_points(gradebook: Path, points: Path | None) -> list[manual.Probl
     after the rubric tags' (blank: not graded yet); manual_comment; at the end manual_problem
     (why the student's row of `points` was rejected). Merging again replaces what an earlier
     merge wrote; the other columns stay as they are."""
-    with open(gradebook, newline="", encoding="utf-8") as f:
-        header, *rows = list(csv.reader(f))
-    auto = header.index(manual.AUTO) if manual.AUTO in header else header.index("total")
-    kept = [i for i, name in enumerate(header) if i != auto and name != "student" and not _hand_columns(name)]
+    book = gradebook_format.read(gradebook)
+    header = book.header
+    auto = header.index(AUTO) if AUTO in header else header.index(TOTAL)
+    kept = [i for i, name in enumerate(header) if i != auto and name != STUDENT and not _hand_columns(name)]
     tags = max((n for n, i in enumerate(kept, 1) if header[i] in config.RUBRIC), default=0)
     asked = manual.questions()
-    hand = manual.read(points, [row[0] for row in rows]) if points is not None else manual.HandPoints()
-    auto_max, manual_max = float(sum(p for p, _ in config.RUBRIC.values())), manual.max_points()
-    merged = [["student", *manual.SUMMARY, *(header[i] for i in kept[:tags]), *(q.header for q in asked),
-               manual.GRADEBOOK_COMMENT, *(header[i] for i in kept[tags:]), manual.GRADEBOOK_PROBLEM]]
-    for number, row in enumerate(rows, start=2):
-        try:
-            points_auto = float(row[auto])
-        except (IndexError, ValueError):
+    hand = manual.read(points, [row.student for row in book.rows]) if points is not None else manual.HandPoints()
+    auto_max, manual_max = results_format.RUBRIC_MAXIMUM, manual.max_points()
+    merged = [[STUDENT, *SUMMARY, *(header[i] for i in kept[:tags]), *(q.header for q in asked),
+               MANUAL_COMMENT, *(header[i] for i in kept[tags:]), MANUAL_PROBLEM]]
+    for number, row in enumerate(book.rows, start=2):
+        points_auto = results_format.finite(row[header[auto]])
+        if points_auto is None:
             raise ValueError(f"{gradebook}, row {number}: the autograded points {header[auto]!r} are not a number: "
-                             "expected the gradebook make grade-all wrote") from None
-        marks = hand.marks.get(row[0])
+                             "expected the gradebook make grade-all wrote")
+        marks = hand.marks.get(row.student)
         earned = sum(marks.points.values()) if marks and marks.points else None
         summary = [round(points_auto, 2), auto_max, "" if earned is None else round(earned, 2), manual_max,
                    round(points_auto + (earned or 0), 2), auto_max + manual_max, manual.status(marks, asked)]
         graded = [marks.points.get(q.grade_id, "") if marks else "" for q in asked]
         comment, problem = (safe_cell(results_format.bounded_text(text)) if text else ""
                             for text in ((marks.comment, marks.problem) if marks else ("", "")))
-        cells = [row[i] if i < len(row) else "" for i in kept]
-        merged.append([row[0], *summary, *cells[:tags], *graded, comment, *cells[tags:], problem])
+        cells = [row.written[i] if i < len(row.written) else "" for i in kept]
+        merged.append([row.written[0], *summary, *cells[:tags], *graded, comment, *cells[tags:], problem])
     files.write_rows(gradebook, merged)
     return hand.problems
 

@@ -26,7 +26,7 @@ repository graded, or no GitHub account linked yet) gets an empty cell, never 0,
 on stdout. A gradebook row whose login is not on the roster is listed and not exported; so is
 a bad roster row (roster.read's problems). Identifiers are student text: a cell that a
 spreadsheet would read as a formula (starting with =, +, -, @, a tab or a carriage return:
-OWASP's CSV injection rule) gets a leading apostrophe (grade_all.safe_cell, as the gradebook).
+OWASP's CSV injection rule) gets a leading apostrophe (gradebook.safe_cell, as the gradebook).
 """
 from __future__ import annotations
 
@@ -36,10 +36,10 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from autograder import config, files
-from autograder.course import manual, roster as class_roster
-from autograder.course.grade_all import DEFAULT_OUT, safe_cell, unquoted
-from autograder.course.manual import COMPLETE, STATUS
+from autograder import files
+from autograder.course import gradebook, manual, roster as class_roster
+from autograder.course.grade_all import DEFAULT_OUT
+from autograder.course.gradebook import safe_cell
 from autograder.grading import results, student_text
 
 FORMATS = ("canvas", "moodle")
@@ -48,8 +48,7 @@ CANVAS_KEYS = {"sis-user-id": "SIS User ID", "sis-login-id": "SIS Login ID"}
 POINTS_POSSIBLE = "    Points Possible"  # the Student cell of the second row of Canvas's export, as it writes it
 MOODLE_KEY = "identifier"
 DEFAULT_ASSIGNMENT = "VAE homework"
-GRADEBOOK = DEFAULT_OUT / "gradebook.csv"
-STUDENT, TOTAL, ERROR = "student", "total", "error"  # the gradebook's columns read here
+GRADEBOOK = DEFAULT_OUT / gradebook.FILE
 SHOWN_CHARS = 60
 
 
@@ -79,45 +78,41 @@ class Export:
 def read_gradebook(path: Path) -> tuple[dict[str, Grade], list[str]]:
     """The gradebook's grades by lower-cased login, and one line per row left out (file, line, why)."""
     try:
-        with open(path, newline="", encoding="utf-8-sig") as f:
-            reader = csv.DictReader(f)
-            missing = [name for name in (STUDENT, TOTAL) if name not in (reader.fieldnames or [])]
-            if missing:
-                raise ExportError(f"{path}: no column {', '.join(map(repr, missing))}: expected the gradebook.csv "
-                                  f"that make grade-all or make grade-class writes")
-            grades, problems = {}, []
-            for row in reader:
-                where = f"{path}:{reader.line_num}"
-                login = unquoted((row.get(STUDENT) or "").strip())
-                total = results.finite(row.get(TOTAL))
-                if total is None:
-                    problems.append(f"{where}: total {student_text.line(row.get(TOTAL), SHOWN_CHARS)!r} of "
-                                    f"{student_text.line(login, SHOWN_CHARS)!r} is not a number: row left out")
-                elif login.lower() in grades:
-                    problems.append(f"{where}: {student_text.line(login, SHOWN_CHARS)!r} graded twice: "
-                                    "the first row is kept")
-                elif login:
-                    grades[login.lower()] = Grade(login, total, _note(row))
+        book = gradebook.read(path)
     except (OSError, UnicodeDecodeError, csv.Error) as error:
         raise ExportError(f"{path}: cannot be read ({error}): expected the gradebook.csv that make grade-all "
                           "writes") from None
+    missing = [name for name in (gradebook.STUDENT, gradebook.TOTAL) if name not in book.header]
+    if missing:
+        raise ExportError(f"{path}: no column {', '.join(map(repr, missing))}: expected the gradebook.csv "
+                          f"that make grade-all or make grade-class writes")
+    grades, problems = {}, []
+    for row in book.rows:
+        where = f"{path}:{row.line}"
+        login, total = row.student.strip(), row.total
+        if total is None:
+            problems.append(f"{where}: total {student_text.line(row[gradebook.TOTAL], SHOWN_CHARS)!r} of "
+                            f"{student_text.line(login, SHOWN_CHARS)!r} is not a number: row left out")
+        elif login.lower() in grades:
+            problems.append(f"{where}: {student_text.line(login, SHOWN_CHARS)!r} graded twice: "
+                            "the first row is kept")
+        elif login:
+            grades[login.lower()] = Grade(login, total, _note(row))
     return grades, problems
 
 
-
-
-def _note(row: dict[str, str]) -> str:
+def _note(row: gradebook.Row) -> str:
     """What a person should check before importing this row's total ("" when nothing)."""
-    status, error = (row.get(STATUS) or "").strip(), (row.get(ERROR) or "").strip()
+    status, error = row.status.strip(), row.error.strip()
     if error:
         return f"the grader reported: {student_text.line(error, SHOWN_CHARS)}"
-    return status if status and status != COMPLETE else ""
+    return status if status and status != gradebook.COMPLETE else ""
 
 
 def points_possible() -> float:
     """The homework's points: the rubric's (config.RUBRIC) and the hand-graded questions' (their
     nbgrader metadata), as merge_hand_points's total_max."""
-    return float(sum(points for points, _ in config.RUBRIC.values())) + manual.max_points()
+    return results.RUBRIC_MAXIMUM + manual.max_points()
 
 
 def export(grades: dict[str, Grade], roster: class_roster.Roster, fmt: str = "canvas",

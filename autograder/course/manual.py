@@ -35,23 +35,19 @@ import json
 import math
 import re
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from autograder.course import gradebook as gradebook_format
+from autograder.course.gradebook import COMPLETE, safe_cell
 from autograder.grading import student_text
 from autograder.paths import BUILD, SOLUTIONS
 
 NOTEBOOK = SOLUTIONS / "vae.ipynb"
-GRADEBOOK = BUILD / "grade-all" / "gradebook.csv"
+GRADEBOOK = BUILD / "grade-all" / gradebook_format.FILE
 POINTS_FILE = "manual.csv"  # the default, beside the gradebook
 STUDENT, COMMENT = "student", "comment"  # the points file's other columns
-# The columns grade_all.merge_hand_points adds to the gradebook, in this order, after `student`.
-AUTO, AUTO_MAX, MANUAL, MANUAL_MAX, TOTAL, TOTAL_MAX, STATUS = (
-    "auto", "auto_max", "manual", "manual_max", "total", "total_max", "total_status")
-SUMMARY = (AUTO, AUTO_MAX, MANUAL, MANUAL_MAX, TOTAL, TOTAL_MAX, STATUS)
-GRADEBOOK_COMMENT, GRADEBOOK_PROBLEM = "manual_comment", "manual_problem"
-COMPLETE = "complete"
 POINTS_MAX_BYTES = 4 << 20  # a class of thousands with long comments fits many times over
 SHOWN_CHARS = 40  # of a cell's text quoted in a problem
 _HEADER = re.compile(r"\s*(?P<id>[^\s(]+)\s*(?:\(\s*max\s*(?P<max>[^)]*)\))?\s*")
@@ -176,12 +172,11 @@ def _decode(data: bytes) -> str:
 
 
 def _student_lookup(students: Iterable[str]) -> dict[str, str]:
-    """How a points file may name each gradebook student: as the gradebook writes it, and, for a
-    name the gradebook quoted with a leading ' (it looked like a formula), without the quote."""
+    """How a points file may name each gradebook student: as they are, and, for a name the
+    gradebook quoted with a leading ' (it looked like a formula), as the gradebook writes it."""
     lookup = {name: name for name in students}
     for name in list(lookup):
-        if name.startswith("'") and name[1:] not in lookup:
-            lookup[name[1:]] = name
+        lookup.setdefault(str(safe_cell(name)), name)
     return lookup
 
 
@@ -303,7 +298,7 @@ def _marks(row: list[str], number: int, columns: dict[int, Question], comment_co
     return marks
 
 
-def gradebook_points(row: dict[str, str], asked: tuple[Question, ...] | None = None) -> dict[str, float]:
+def gradebook_points(row: Mapping[str, str], asked: tuple[Question, ...] | None = None) -> dict[str, float]:
     """A gradebook row's hand-graded points (grade_id -> points), as merge_hand_points wrote them;
     a cell edited into something that is not points for its question is left out."""
     found = {}
@@ -321,9 +316,8 @@ def gradebook_points(row: dict[str, str], asked: tuple[Question, ...] | None = N
 
 
 def gradebook_students(gradebook: Path) -> list[str]:
-    """The student column of a gradebook, as written."""
-    with open(gradebook, newline="", encoding="utf-8") as f:
-        return [row.get(STUDENT) or "" for row in csv.DictReader(f)]
+    """The students of a gradebook."""
+    return [row.student for row in gradebook_format.rows(gradebook)]
 
 
 def write_template(gradebook: Path, out: Path, force: bool = False) -> Path:
@@ -337,7 +331,7 @@ def write_template(gradebook: Path, out: Path, force: bool = False) -> Path:
         writer = csv.writer(f)
         writer.writerow([STUDENT, *(q.header for q in questions()), COMMENT])
         for student in gradebook_students(gradebook):
-            writer.writerow([student, *("" for _ in questions()), ""])
+            writer.writerow([safe_cell(student), *("" for _ in questions()), ""])
     return out
 
 
@@ -384,8 +378,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def summary(gradebook: Path) -> str:
     """One line on a merged gradebook: how many students have all their hand-graded points."""
-    with open(gradebook, newline="", encoding="utf-8") as f:
-        states = [row.get(STATUS) or "" for row in csv.DictReader(f)]
+    states = [row.status for row in gradebook_format.rows(gradebook)]
     done = sum(state == COMPLETE for state in states)
     return f"{gradebook}: {done} of {len(states)} students have all their hand-graded points"
 

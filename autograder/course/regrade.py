@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from autograder import files
-from autograder.course.grade_all import safe_cell
+from autograder.course.gradebook import safe_cell
 from autograder.grading import results as results_format, student_text
 
 MARKDOWN, CSV = "regrade.md", "regrade.csv"
@@ -50,7 +50,7 @@ def checks(results: dict[str, Any] | None) -> dict[str, float]:
     found: dict[str, float] = {}
     for test in (results or {}).get("tests", []):
         name = str(test.get("name", ""))
-        found[name] = found.get(name, 0.0) + float(test.get("score") or 0)
+        found[name] = found.get(name, 0.0) + results_format.check_score(test)
     return found
 
 

@@ -96,7 +96,7 @@ def markdown(results: dict[str, Any], picture_url: str | None = None) -> str:
         status = test.get("status") or ("passed" if test.get("score") == test.get("max_score") else "failed")
         lines.append(
             f"| {student_text.cell(test.get('name', '?'))} "
-            f"| {number(float(test.get('score', 0)))}/{number(float(test.get('max_score', 0)))} "
+            f"| {number(results_format.check_score(test))}/{number(results_format.check_maximum(test))} "
             f"| {status if status in STATUSES else student_text.cell(status)} "
             f"| {student_text.cell(test.get('output', '')) if shown else '(shown after the deadline)'} |"
         )

@@ -53,13 +53,11 @@ from pathlib import Path
 from github import GithubException
 from requests import RequestException
 
-from autograder import files
 from autograder.cleanup import remove_tree
-from autograder.course import class_report, plan, policy
-from autograder.course.grade_all import unquoted
+from autograder.course import class_report, gradebook, plan, policy
 from autograder.grading import student_text
 
-GRADEBOOK, REPORT, RESULTS = "gradebook.csv", "report.md", "results"
+GRADEBOOK, REPORT, RESULTS = gradebook.FILE, "report.md", "results"
 _SHARD = re.compile(r"\s*(\d+)\s*/\s*(\d+)\s*", re.ASCII)
 
 
@@ -117,16 +115,17 @@ class Merged:
         return not (self.missing or self.problems)
 
 
-def read_gradebook(path: Path) -> tuple[list[str], list[list[str]]]:
-    """(header, rows) of a shard's gradebook; a ShardError naming the file and line otherwise."""
-    with open(path, newline="", encoding="utf-8") as f:
-        rows = list(csv.reader(f))
-    if not rows or not rows[0] or rows[0][0] != "student":
+def read_gradebook(path: Path) -> gradebook.Gradebook:
+    """A shard's gradebook; a ShardError naming the file and line unless it has the gradebook's
+    header and every row its cells."""
+    book = gradebook.read(path)
+    if not book.header or book.header[0] != gradebook.STUDENT:
         raise ShardError(f"{path}, line 1: expected a gradebook header starting with `student`")
-    for number, row in enumerate(rows[1:], start=2):
-        if len(row) != len(rows[0]):
-            raise ShardError(f"{path}, line {number}: expected {len(rows[0])} cells as in the header, found {len(row)}")
-    return rows[0], rows[1:]
+    for row in book.rows:
+        if len(row.written) != len(book.header):
+            raise ShardError(f"{path}, line {row.line}: expected {len(book.header)} cells as in the header, "
+                             f"found {len(row.written)}")
+    return book
 
 
 @dataclass
@@ -135,13 +134,12 @@ class Shard:
 
     k: int
     folder: Path
-    header: list[str]
-    rows: list[list[str]]
+    book: gradebook.Gradebook
     entries: list[plan.Entry]
 
     def students(self) -> set[str]:
         """Whom this shard handled: its gradebook's students and those it plans a post for."""
-        return {unquoted(row[0]) for row in self.rows} | {entry.student for entry in self.entries}
+        return {row.student for row in self.book.rows} | {entry.student for entry in self.entries}
 
 
 def merge(shard_outs: list[Path], out: Path, class_names: Callable[[], list[str] | None] | None = None) -> Merged:
@@ -163,13 +161,13 @@ def merge(shard_outs: list[Path], out: Path, class_names: Callable[[], list[str]
     read: list[Shard] = []
     for k, folder in enumerate(shard_outs, start=1):
         try:
-            read.append(Shard(k, folder, *read_gradebook(folder / GRADEBOOK), plan.load(folder / plan.FILE)))
+            read.append(Shard(k, folder, read_gradebook(folder / GRADEBOOK), plan.load(folder / plan.FILE)))
         except FileNotFoundError:
             lose(k, f"no {GRADEBOOK} in {folder}: its job failed or uploaded nothing")
         except (ShardError, plan.PlanError, OSError, UnicodeDecodeError, csv.Error) as error:
             lose(k, str(error))
-    header = read[0].header if read else ["student"]
-    for shard in [shard for shard in read if shard.header != header]:  # graded by other graders' versions
+    header = read[0].book.header if read else [gradebook.STUDENT]
+    for shard in [shard for shard in read if shard.book.header != header]:  # graded by other graders' versions
         read.remove(shard)
         lose(shard.k, f"{shard.folder / GRADEBOOK}, line 1: expected the same columns as shard {read[0].k}'s")
     holders: dict[str, set[int]] = {}  # student -> the shards that handled them
@@ -185,23 +183,19 @@ def merge(shard_outs: list[Path], out: Path, class_names: Callable[[], list[str]
     merged.problems += [f"student {student_text.line(s)} is in shards {', '.join(map(str, sorted(holders[s])))} "
                         f"of {n}: a student belongs to one shard; left out of this merge" for s in merged.duplicates]
     refused = set(merged.duplicates)
-    rows = sorted(((shard.k, row) for shard in read for row in shard.rows if unquoted(row[0]) not in refused),
-                  key=lambda item: unquoted(item[1][0]))
+    rows = sorted((row for shard in read for row in shard.book.rows if row.student not in refused),
+                  key=lambda row: row.student)
     out.mkdir(parents=True, exist_ok=True)
-    _write_rows(out / GRADEBOOK, header, [row for _, row in rows])
+    gradebook.Gradebook(header, rows).save(out / GRADEBOOK)
     entries = sorted((e for shard in read for e in shard.entries if e.student not in refused), key=lambda e: e.student)
     plan.save(plan.merge(entries, where=str(out / plan.FILE)), out / plan.FILE)
-    merged.students = [unquoted(row[0]) for _, row in rows]
+    merged.students = [row.student for row in rows]
     owners = {student: shard.k for shard in read for student in shard.students() if student not in refused}
     _copy_students(shard_outs, owners, refused, out)
     _merge_ledgers(shard_outs, out, merged)
     _class_report(out)
     _write_report(out / REPORT, shard_outs, merged)
     return merged
-
-
-def _write_rows(path: Path, header: list[str], rows: list[list[str]]) -> None:
-    files.write_rows(path, [header, *rows])
 
 
 def _copy_students(shard_outs: list[Path], owners: dict[str, int], refused: set[str], out: Path) -> None:
@@ -249,8 +243,7 @@ def trim(out: Path) -> list[str]:
     students whose kept gradings were removed."""
     from autograder.course import classroom  # here: classroom imports this module for --shard
 
-    header, rows = read_gradebook(out / GRADEBOOK)
-    handled = Shard(0, out, header, rows, plan.load(out / plan.FILE)).students()
+    handled = Shard(0, out, read_gradebook(out / GRADEBOOK), plan.load(out / plan.FILE)).students()
     removed = sorted(p.name for p in (out / classroom.RECORDS).glob("*/") if p.name not in handled)
     for student in removed:
         remove_tree(out / classroom.RECORDS / student)

@@ -71,7 +71,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from autograder import config, files
-from autograder.course import grade_all
+from autograder.course import grade_all, gradebook
 from autograder.grading import handin, student_text
 from autograder.paths import ASSIGNMENT, BUILD, SOLUTIONS
 
@@ -393,9 +393,9 @@ def ranges(lines: tuple[tuple[int, int], ...], shown: int | None = None) -> str:
 
 def write_csv(found: Review, path: Path) -> None:
     """similar_pairs.csv: a row per pair listed (a, b, score, shared fingerprints, each side's line
-    ranges); names that look like a formula are quoted as the gradebook quotes them."""
+    ranges); names that look like a formula are quoted as the gradebook quotes them (gradebook.safe_cell)."""
     files.write_rows(path, [["a", "b", "score", "shared", "a_lines", "b_lines"]]
-                     + [[grade_all.safe_cell(p.a), grade_all.safe_cell(p.b), f"{p.score:.3f}", p.shared,
+                     + [[gradebook.safe_cell(p.a), gradebook.safe_cell(p.b), f"{p.score:.3f}", p.shared,
                          ranges(p.shared_lines[0]), ranges(p.shared_lines[1])] for p in found.pairs])
 
 

@@ -14,7 +14,6 @@ the plain script; the epoch within 1.1x. `--repeat n` times each n times and kee
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import subprocess
 import sys
@@ -23,6 +22,7 @@ import time
 from pathlib import Path
 
 from autograder import config
+from autograder.grading import results
 from autograder.paths import ROOT, SOLUTIONS
 
 GRADE_TARGET_S = 15.0  # a correct submission, end to end, on a 2-core CPU
@@ -66,12 +66,13 @@ print(epoch_s, value)
 """
 
 
-def time_grading(submission: Path, folder: Path) -> tuple[float, dict]:
-    results = folder / submission.parent.name / "results.json"
+def time_grading(submission: Path, folder: Path) -> tuple[float, results.Results]:
+    """(wall time of grading `submission`, end to end; its results)."""
+    path = folder / submission.parent.name / "results.json"
     start = time.perf_counter()
     subprocess.run([sys.executable, "-m", "autograder.grading.grade", "--submission", str(submission), "--results",
-                    str(results)], cwd=ROOT, check=True, capture_output=True)
-    return time.perf_counter() - start, json.loads(results.read_text())
+                    str(path)], cwd=ROOT, check=True, capture_output=True)
+    return time.perf_counter() - start, results.load(path)
 
 
 def time_plain() -> tuple[float, float]:
@@ -91,16 +92,15 @@ def main(argv: list[str] | None = None) -> None:
         for _ in range(args.repeat):
             seconds, solution = time_grading(SOLUTIONS / "vae.py", Path(tmp))
             solution_s.append(seconds)
-            elbo = next(t for t in solution["tests"] if t["tags"] == ["elbo"])["extra_data"]
-            epochs.append(elbo["epoch_seconds"][0])
+            epochs.append(results.epoch_seconds(solution)[0])
             wall, epoch = time_plain()
             plain_s.append(wall)
             plain_epochs.append(epoch)
             stubs_s.append(time_grading(ROOT / "assignment" / "vae.py", Path(tmp))[0])
     median = statistics.median
-    print(f"isolation: {solution['extra_data']['isolation']}, training device: {elbo['train_device']}, "
+    print(f"isolation: {results.isolation(solution)}, training device: {results.train_device(solution)}, "
           f"median of {args.repeat}")
-    print(f"grade the solution, end to end: {median(solution_s):6.1f} s (score {solution['score']}, "
+    print(f"grade the solution, end to end: {median(solution_s):6.1f} s (score {results.score(solution)}, "
           f"target <= {GRADE_TARGET_S:.0f} s)")
     print(f"grade the stubs, end to end:    {median(stubs_s):6.1f} s")
     print(f"plain script, same work:        {median(plain_s):6.1f} s  -> grading / plain "

@@ -4,8 +4,9 @@ A result is a plain dict, as JSON holds it: `tests` (one entry per check: name, 
 max_score, status, output, tags, visibility, extra_data) and, around them, `score`,
 `execution_time`, `output`, `visibility`, `stdout_visibility`, `extra_data` (which holds
 `integrity_flags`: what a person should look at, autograder/sandbox/integrity.py; never points). This module builds
-entries and results, sums them (the score, the maximum, the points per rubric tag), and writes
-and reads them. What it writes is strict JSON (no NaN or Infinity, which strict parsers reject)
+entries and results, sums them (the score, the maximum, the points per rubric tag: the one place
+a total is computed), reads their extra fields (one accessor per field: isolation, limits,
+timings, measured_elbo, ...; each name is written once, here), and writes and reads them. What it writes is strict JSON (no NaN or Infinity, which strict parsers reject)
 and bounded: every string is cut to config.RESULTS_TEXT_CHARS, the file stays under
 config.RESULTS_MAX_BYTES, whatever a submission managed to put into a message; and every string
 is valid Unicode (valid_text: no lone surrogate, which UTF-8 cannot hold), so every reader, the
@@ -26,7 +27,15 @@ from autograder import config, files
 from autograder.grading import causes, student_text
 
 VISIBLE = "visible"
-INTEGRITY_FLAGS = "integrity_flags"  # in the result's extra_data: a sorted list of short strings
+RUBRIC_MAXIMUM = float(sum(points for points, _ in config.RUBRIC.values()))  # the autograded points possible
+# The fields of the result's extra_data (autograder/grading/grade.py writes them), each read below:
+INTEGRITY_FLAGS = "integrity_flags"  # a sorted list of short strings
+ISOLATION, LIMITS = "isolation", "limits"  # the sandbox's isolation and limits modes, as `make setup` prints them
+WORKER_STARTS, TIMINGS = "worker_starts", "timings"  # how often the worker started; seconds per stage
+# The fields of the elbo check's extra_data (autograder/hidden/test_training.py records them):
+TEST_NEGATIVE_ELBO = "test_negative_elbo"  # what it measured after one epoch, nats per image
+EPOCH_SECONDS, TRAIN_DEVICE = "epoch_seconds", "train_device"  # the epoch's time in the sandbox; its device
+ELBO_TAG = "elbo"
 MAX_DEPTH = 20  # of nested lists and dicts in extra_data
 ESCAPED_BYTE = re.compile("[\udc80-\udcff]")  # a byte that was not UTF-8, in a file name (os.fsdecode)
 SURROGATE = re.compile("[\ud800-\udfff]")
@@ -104,7 +113,7 @@ def build(tests: list[Entry], output: str = "", execution_time: float = 0.0,
     """A whole result around `tests`; its score is their sum. `flags`, when given, go to
     extra_data's INTEGRITY_FLAGS, sorted (an empty list when none): they change no points."""
     tests = sorted(tests, key=_rubric_order)  # the README's order; a tag's checks keep theirs
-    results = Results(score=round(sum(float(t["score"]) for t in tests), 2),
+    results = Results(score=round(sum(check_score(t) for t in tests), 2),
                       execution_time=round(execution_time, 2), output=output, visibility=VISIBLE,
                       stdout_visibility="hidden", tests=tests, **student_text.GRADESCOPE)
     if flags is not None:
@@ -143,16 +152,26 @@ def _number(value: Any) -> float:
     return number if math.isfinite(number) else 0.0
 
 
+def check_score(test: Entry) -> float:
+    """The points one check earned (0 when its score is no finite number)."""
+    return _number(test.get("score"))
+
+
+def check_maximum(test: Entry) -> float:
+    """The points one check could earn (0 when its max_score is no finite number)."""
+    return _number(test.get("max_score"))
+
+
 def maximum(results: Results) -> float:
     """The points possible: the sum of the tests' max_score."""
-    return sum(_number(t.get("max_score")) for t in results.get("tests", []))
+    return sum(check_maximum(t) for t in results.get("tests", []))
 
 
 def score(results: Results) -> float:
     """The points earned: the top-level score if given, else the sum of the tests' scores."""
     if results.get("score") is not None:
         return _number(results["score"])
-    return sum(_number(t.get("score")) for t in results.get("tests", []))
+    return sum(check_score(t) for t in results.get("tests", []))
 
 
 def by_tag(results: Results | None) -> dict[str, tuple[float, float]]:
@@ -161,16 +180,85 @@ def by_tag(results: Results | None) -> dict[str, tuple[float, float]]:
     for test in (results or {}).get("tests", []):
         for tag in test.get("tags", []):
             earned = totals.setdefault(str(tag), [0.0, 0.0])
-            earned[0] += _number(test.get("score"))
-            earned[1] += _number(test.get("max_score"))
+            earned[0] += check_score(test)
+            earned[1] += check_maximum(test)
     return {tag: (earned, possible) for tag, (earned, possible) in totals.items()}
 
 
 def integrity_flags(results: Results | None) -> list[str]:
     """The result's integrity flags (strings only; [] when none or unreadable)."""
-    extra = (results or {}).get("extra_data")
-    flags = extra.get(INTEGRITY_FLAGS) if isinstance(extra, dict) else None
+    flags = extra_data(results).get(INTEGRITY_FLAGS)
     return [str(flag) for flag in flags if isinstance(flag, str)] if isinstance(flags, list) else []
+
+
+def extra_data(results: Results | Entry | None) -> dict[str, Any]:
+    """The extra_data of a result or of one check ({} when none, or not an object)."""
+    found = (results or {}).get("extra_data")
+    return found if isinstance(found, dict) else {}
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _measured(value: object) -> float | None:
+    """A number the grader recorded: a finite JSON number, never text or a bool."""
+    return finite(value) if isinstance(value, (int, float)) else None
+
+
+def isolation(results: Results | None) -> str | None:
+    """The sandbox's isolation mode (bwrap, uid, process); None when not recorded."""
+    return _text(extra_data(results).get(ISOLATION))
+
+
+def limits(results: Results | None) -> str | None:
+    """How memory and tasks were limited (cgroup2, cgroup1, rlimit); None when not recorded."""
+    return _text(extra_data(results).get(LIMITS))
+
+
+def worker_starts(results: Results | None) -> int | None:
+    """How many times the worker was started; None when not recorded."""
+    value = extra_data(results).get(WORKER_STARTS)
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def timings(results: Results | None) -> dict[str, float]:
+    """Seconds per stage of the grading (e.g. worker_ready_s): the finite numbers recorded."""
+    found = extra_data(results).get(TIMINGS)
+    numbers = {str(k): _measured(v) for k, v in found.items()} if isinstance(found, dict) else {}
+    return {name: value for name, value in numbers.items() if value is not None}
+
+
+def execution_time(results: Results | None) -> float | None:
+    """The grader's own time for the submission, in seconds; None when not a finite number."""
+    return _measured((results or {}).get("execution_time"))
+
+
+def _elbo_extras(results: Results | None) -> list[dict[str, Any]]:
+    """The extra_data of the elbo checks, in order."""
+    return [extra_data(test) for test in (results or {}).get("tests", [])
+            if isinstance(test, dict) and ELBO_TAG in (test.get("tags") or [])]
+
+
+def measured_elbo(results: Results | None) -> float | None:
+    """The test negative ELBO the elbo check measured; None when it measured none (or no finite number)."""
+    measured = (_measured(found.get(TEST_NEGATIVE_ELBO)) for found in _elbo_extras(results))
+    return next((value for value in measured if value is not None), None)
+
+
+def epoch_seconds(results: Results | None) -> list[float]:
+    """The seconds of each epoch the elbo check's training took, measured in the sandbox ([] when none)."""
+    for found in _elbo_extras(results):
+        seconds = found.get(EPOCH_SECONDS)
+        if isinstance(seconds, list):
+            return [value for value in map(_measured, seconds) if value is not None]
+    return []
+
+
+def train_device(results: Results | None) -> str | None:
+    """The device the elbo check's training ran on; None when not recorded."""
+    devices = (_text(found.get(TRAIN_DEVICE)) for found in _elbo_extras(results))
+    return next((device for device in devices if device is not None), None)
 
 
 def cause_codes(results: Results | None) -> list[str]:

@@ -60,9 +60,15 @@ def literal(text: object, limit: int | None = None) -> str:
     return f"{fence}{pad}{flat}{pad}{fence}"
 
 
+def _pipes_escaped(flat: str) -> str:
+    """One line for a table cell: GFM splits a row at every `|` before it reads anything else, and
+    reads `\\|` as `|` (in a code span too)."""
+    return flat.replace("|", "\\|")
+
+
 def cell(text: object, limit: int | None = None) -> str:
-    """`literal(text)` in a table cell: its pipes escaped (GFM reads `\\|` as `|`, in a code span too)."""
-    return literal(line(text, limit).replace("|", "\\|"))
+    """`literal(text)` in a table cell: its pipes escaped."""
+    return literal(_pipes_escaped(line(text, limit)))
 
 
 def block(text: object) -> str:
@@ -75,5 +81,5 @@ def block(text: object) -> str:
 
 
 def ours(text: object) -> str:
-    """The course's own Markdown in one table cell: one line, pipes escaped."""
-    return " ".join(str(text).split()).replace("|", "\\|")
+    """The course's own Markdown in one table cell: one printable line (as `line`), pipes escaped."""
+    return _pipes_escaped(line(text))
