@@ -13,6 +13,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from hypothesis import given, settings, strategies as st
 
+from autograder.course.class_report import load_class
 from autograder.cleanup import remove_tree
 from autograder.course import policy
 from autograder.course.policy import Lateness, PolicyError, Terms
@@ -75,6 +76,7 @@ def test_a_moved_deadline_recomputes_every_penalty_and_leaves_none_stale(tmp_pat
         assert len(fake_grader()) == 1
         book = c.gradebook()["alice"]  # the total of record is the status's, penalty taken (the LMS export reads it)
         assert (book["total"], book["points_before"], book["points_after"]) == ("64.0", "80", "64")
+        assert [s.total for s in load_class(c.out / "gradebook.csv")] == [64.0], "the class report's score too"
 
         # The instructor moves the deadline two days later: no penalty left, nothing graded again.
         moved = policy_file(tmp_path, deadline="2026-12-22T23:59:00+01:00")

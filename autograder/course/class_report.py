@@ -54,10 +54,14 @@ class Student:
     hand: dict[str, float] = field(default_factory=dict)  # question grade_id -> points, those graded
     hand_status: str = ""  # the gradebook's total_status ("" in a gradebook without hand-graded points)
     hand_problem: str = ""  # why the student's row of hand-graded points was rejected
+    recorded: float | None = None  # the gradebook's total: the points of record (after a late penalty)
 
     @property
     def total(self) -> float:
-        """The autograded points, plus the hand-graded points where the student has some."""
+        """The points of record: the gradebook's total where it holds a number (a late penalty and
+        the hand-graded points are in it), else the autograded points plus the hand-graded ones."""
+        if self.recorded is not None:
+            return self.recorded
         return (results_format.score(self.results) if self.results else 0.0) + sum(self.hand.values())
 
     def codes(self) -> list[str]:
@@ -83,7 +87,8 @@ def load_class(gradebook: Path) -> list[Student]:
                 error = error or "no results.json"
             except (results_format.ResultsError, OSError) as problem:
                 error = error or f"results.json {problem}"
-        students.append(Student(name, results, error, manual.gradebook_points(row.cells), row.status, row.problem))
+        students.append(Student(name, results, error, manual.gradebook_points(row.cells), row.status, row.problem,
+                                row.total))
     return students
 
 
