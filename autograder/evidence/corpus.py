@@ -14,6 +14,7 @@ from pathlib import Path
 
 from autograder import config
 from autograder.authoring.markers import without_markers
+from autograder.grading.results import by_tag
 from autograder.paths import ROOT, SOLUTIONS
 
 CORPUS_FILE = ROOT / "tests" / "submissions" / "corpus.toml"
@@ -62,11 +63,7 @@ def build(name: str, folder: Path) -> Path:
 
 def tag_problems(spec: dict, results: dict) -> list[str]:
     """What is not as the entry says: a tag of `loses` kept whole, another tag (not `may_lose`) lost."""
-    earned: dict[str, list[float]] = {}
-    for test in results["tests"]:
-        totals = earned.setdefault(test["tags"][0], [0.0, 0.0])
-        totals[0] += test["score"]
-        totals[1] += test["max_score"]
+    earned = by_tag(results)
     problems = [f"keeps {tag}" for tag in spec.get("loses", []) if not earned[tag][0] < earned[tag][1]]
     optional = set(spec.get("loses", [])) | set(spec.get("may_lose", []))
     problems += [f"loses {tag}" for tag, (got, most) in earned.items() if tag not in optional and got < most]

@@ -24,6 +24,7 @@ from pathlib import Path
 
 from autograder import config
 from autograder.evidence import bench, corpus
+from autograder.grading import results
 from autograder.paths import ROOT, SOLUTIONS
 
 THIRDPARTY = ROOT / "tests" / "submissions" / "thirdparty"
@@ -61,26 +62,26 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         seconds, reference = bench.time_grading(SOLUTIONS / "vae.py", folder)
-        elbo = next(t for t in reference["tests"] if t["tags"] == ["elbo"])["extra_data"]
-        extra = reference["extra_data"]
-        rows.append(("device, isolation, limits", f"{elbo.get('train_device')}, {extra['isolation']}, "
-                     f"{extra['limits']}", True))
-        rows.append(("reference: score", f"{reference['score']:g} / 100 in {seconds:.1f} s", reference["score"] == 100))
+        rows.append(("device, isolation, limits", f"{results.train_device(reference)}, {results.isolation(reference)}, "
+                     f"{results.limits(reference)}", True))
+        score = results.score(reference)
+        rows.append(("reference: score", f"{score:g} / {results.RUBRIC_MAXIMUM:g} in {seconds:.1f} s",
+                     score == results.RUBRIC_MAXIMUM))
         stubs = bench.time_grading(ROOT / "assignment" / "vae.py", folder)[1]
         guard = config.RUBRIC["parameter_count"][0]
-        rows.append(("stubs: score", f"{stubs['score']:g} (expected {guard:g})", stubs["score"] == guard))
+        rows.append(("stubs: score", f"{results.score(stubs):g} (expected {guard:g})", results.score(stubs) == guard))
         for name, (submission, spec) in device_cases(folder / "cases").items():
             graded = bench.time_grading(submission, folder / name)[1]
             problems = corpus.tag_problems(spec, graded)
-            rows.append((f"{name}: score", f"{graded['score']:g}; " + ("; ".join(problems) or "as its entry says"),
+            rows.append((f"{name}: score", f"{results.score(graded):g}; " + ("; ".join(problems) or "as its entry says"),
                          not problems))
         plain, plain_epoch = bench.time_plain()
         rows.append(("grading / plain script", f"{seconds:.1f} s / {plain:.1f} s = {seconds / plain:.2f} "
                      f"(target <= {OVERHEAD_TARGET})", seconds / plain <= OVERHEAD_TARGET))
-        timings = extra.get("timings", {})
+        timings = results.timings(reference)
         rows.append(("where the grading's time goes", f"worker up {timings.get('worker_ready_s', '?')} s, submission "
                      f"imported {timings.get('submission_imported_s', '?')} s, epoch "
-                     f"{_seconds((elbo.get('epoch_seconds') or ['?'])[0])} s (plain {plain_epoch:.2f} s)", True))
+                     f"{_seconds((results.epoch_seconds(reference) or ['?'])[0])} s (plain {plain_epoch:.2f} s)", True))
         if args.epochs:
             wall, last = train_reference(args.epochs, folder / "train")
             loss = re.search(r"test loss ([0-9.]+)", last)

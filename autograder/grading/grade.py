@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 from unittest import mock
 
-from autograder.grading import handin
+from autograder.grading import handin, results as results_format
 from autograder.cleanup import remove_tree
 from autograder.grading.results import Entry, Results, build, load, maximum, valid_text, write, zero_tests
 from autograder.paths import BUILD, HIDDEN_GRADERS, ROOT
@@ -87,7 +87,7 @@ def grade(submission: Path, results_path: Path = DEFAULT_RESULTS, sandbox_uid: i
     results_path.parent.mkdir(parents=True, exist_ok=True)
     (results_path.parent / "feedback.png").unlink(missing_ok=True)
     code = handin.resolve(submission)
-    extra = {"isolation": isolation_mode(), "limits": limits_mode()}
+    extra = {results_format.ISOLATION: isolation_mode(), results_format.LIMITS: limits_mode()}
     flags: set[str] = set()
     if code.source is None:
         tests, output = zero_tests(code.note, "handin.not_gradable"), ""
@@ -98,7 +98,7 @@ def grade(submission: Path, results_path: Path = DEFAULT_RESULTS, sandbox_uid: i
             vae_py.write_bytes(code.source)
             sandbox = Sandbox(vae_py, sandbox_uid, threads, modules=code.modules)
             try:
-                if extra["isolation"] == "uid":
+                if extra[results_format.ISOLATION] == "uid":
                     protect_repository(sandbox.uid)
                 sandbox.launch()  # the worker imports torch while pytest starts here
                 tests = run_hidden_tests(sandbox, results_path.parent)
@@ -109,7 +109,7 @@ def grade(submission: Path, results_path: Path = DEFAULT_RESULTS, sandbox_uid: i
         if sandbox.library_failure:  # no score: the grading machine is broken, not the submission
             raise GraderError(str(sandbox.library_failure))
         output = "\n".join(filter(None, [code.note, sandbox_output_note(sandbox)]))
-        extra.update(worker_starts=sandbox.starts, timings=sandbox.timings)
+        extra.update({results_format.WORKER_STARTS: sandbox.starts, results_format.TIMINGS: sandbox.timings})
         # For a person: flags change no points.
         flags = sandbox.flags.union(*map(integrity.scan, [code.source, *dict(code.modules).values()]))
     write(build(tests, output, time.perf_counter() - start, extra, flags), results_path)
