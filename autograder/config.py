@@ -38,6 +38,11 @@ REPARAM_STD_TOL = 0.06
 # (uniform -1.2, +-1 -2, Laplace +3, normal 0): below -REPARAM_KURTOSIS_HINT flat, above heavy-tailed.
 REPARAM_KS_LIMIT = 3.0
 REPARAM_KURTOSIS_HINT = 0.5
+# ... and names +-1-like noise where the standardised values, rounded to REPARAM_VALUE_ROUNDING,
+# take at most REPARAM_FEW_VALUES distinct values per latent column (+-1 noise: 2; 4,000 normal
+# draws: thousands).
+REPARAM_VALUE_ROUNDING = 1e-3
+REPARAM_FEW_VALUES = 4
 # loss_function's reduction: the same 4 rows given twice must add as much again to a sum; a
 # term that changes by at most this fraction of that is averaged over the batch (a batch mean
 # changes by float32 rounding only, about 1e-7 of it).
@@ -60,6 +65,11 @@ DEVICE_CHECK_ROWS = 4
 # Rows sent to encode and decode (test_model.py): enough that a per-row mistake shows, few
 # enough that answers stay small.
 MODEL_CHECK_ROWS = 16
+# The most entries of one layer that the grader fills with weights of its own for encode and decode,
+# in the layer sizes the submission declares (test_model.py): the lecture's largest holds
+# 784 x 400 = 313,600. A layer declared larger (16 MB of float32 at this size) fails as changed
+# before the grader makes its weights.
+MAX_LAYER_ENTRIES = 4_000_000
 # Rows of (mu, logvar) for the gradient check (test_sampling.py), as above.
 GRADIENT_CHECK_ROWS = 8
 # loss_function's inputs (test_loss.py): 8 rows, the first half is the baseline that the
@@ -197,6 +207,10 @@ OUTPUT_LIMIT_KB = 64  # what is kept of the submission's stdout and stderr (head
 # Processes and threads of the submission together (its control group; without one, of the
 # sandbox uid in bwrap and uid modes): torch needs about two per core, a fork bomb needs them all.
 TASK_LIMIT = 512
+# Open file descriptors of each of the submission's processes (RLIMIT_NOFILE, sandbox/limits.py):
+# Linux's usual soft limit. integrity.py flags a descriptor function given a number below it
+# (os.write(5, ...)): any descriptor the worker can hold, its pipes to the grader among them.
+FD_LIMIT = 1024
 # Each grading's CPU share (its control group's cgroup2 cpu.weight; cgroup v1 cpu.shares is this
 # times 1024/100). 100 is the kernel's default for a group and weighs as much as one ordinary
 # process: gradings running together share the cores equally, however many processes each starts.

@@ -1,12 +1,15 @@
 """The sandbox's wire protocol (autograder/sandbox/protocol.py): frames, limits, names."""
 from __future__ import annotations
 
+import ast
 import json
 import os
+from pathlib import Path
 
 import pytest
 import torch
 
+from autograder.paths import SANDBOX
 from autograder.sandbox import protocol
 from autograder.sandbox.protocol import ProtocolError
 
@@ -98,3 +101,70 @@ def test_a_transposed_view_travels_like_any_tensor():
     head_len, body_len = decode_prefix(frame[:PREFIX.size])
     _, tensors = parse_frame(frame[PREFIX.size:PREFIX.size + head_len], frame[PREFIX.size + head_len:])
     assert torch.equal(tensors["mu"], view)
+
+
+# Keys the worker and the client write as text that are no field of the protocol (torch's, the OS's).
+NOT_FIELDS = {"lr": "an optimizer's parameter group (torch)", "VAE_WORKER_THREADS": "an environment variable"}
+
+
+def _keys_spelt_out(path: Path) -> set[str]:
+    """The string literals a module uses as keys: of a dict display, a subscript of a name, a .get()."""
+    keys = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Dict):
+            keys += [key for key in node.keys if key is not None]
+        elif isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name):
+            keys.append(node.slice)
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "get" and node.args:
+            keys.append(node.args[0])
+    return {key.value for key in keys if isinstance(key, ast.Constant) and isinstance(key.value, str)}
+
+
+@pytest.mark.parametrize("side", ["worker.py", "client.py"])
+def test_each_side_names_every_field_through_the_protocol(side):
+    """Every header field and tensor name the worker and the client read or write is one of
+    protocol.py's names: renaming a field is one edit there."""
+    assert _keys_spelt_out(SANDBOX / side) <= set(NOT_FIELDS)
+
+
+def _protocol_names(path: Path) -> set[str]:
+    """The names a module reads of the protocol: `protocol.Error.TYPE`, and through a function's
+    local alias (`fields = protocol.Encode`, then `fields.X`), as dotted paths below the module."""
+    names = set()
+    for function in ast.walk(ast.parse(path.read_text())):
+        if not isinstance(function, (ast.FunctionDef, ast.Module)):
+            continue
+        aliases = {"protocol": ()}
+        for node in ast.walk(function) if isinstance(function, ast.FunctionDef) else ():
+            if isinstance(node, ast.Assign) and len(node.targets) == 1:
+                pairs = (zip(node.targets[0].elts, node.value.elts) if isinstance(node.targets[0], ast.Tuple)
+                         and isinstance(node.value, ast.Tuple) else [(node.targets[0], node.value)])
+                for target, value in pairs:
+                    if (isinstance(target, ast.Name) and isinstance(value, ast.Attribute)
+                            and isinstance(value.value, ast.Name) and value.value.id == "protocol"):
+                        aliases[target.id] = (value.attr,)
+        for node in ast.walk(function):
+            chain = []
+            while isinstance(node, ast.Attribute):
+                chain.insert(0, node.attr)
+                node = node.value
+            if chain and isinstance(node, ast.Name) and node.id in aliases:
+                names.add(".".join((*aliases[node.id], *chain)))
+    return names
+
+
+@pytest.mark.parametrize("side", ["worker.py", "client.py"])
+def test_every_protocol_name_a_side_reads_is_defined(side):
+    """A misspelt field fails here, not in the rare path of a grading that reads it."""
+    for name in _protocol_names(SANDBOX / side):
+        value = protocol
+        for part in name.split("."):
+            assert hasattr(value, part), f"{side} reads protocol.{name}, which protocol.py does not define"
+            value = getattr(value, part)
+
+
+def test_a_failure_kind_is_named_by_its_class():
+    """The error type an answer carries is the class's own name, on both sides."""
+    assert protocol.WEIGHTS_REJECTED == protocol.WeightsRejected.__name__
+    assert protocol.ALTERED_ERROR == protocol.WorkerAltered.__name__
+    assert issubclass(protocol.WorkerAltered, ProtocolError)

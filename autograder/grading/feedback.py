@@ -83,16 +83,22 @@ def measure(drawn: Drawn) -> Measures:
                     image_grey=grey_share(drawn.images))
 
 
+def _image_side() -> int:
+    """An MNIST image's side, in its own pixels (solutions/common.py's)."""
+    return reference.common().IMAGE_SIDE
+
+
 def _grid(rows: list[tuple[str, torch.Tensor]]) -> torch.Tensor:
     """Rows of (ROWS, 784) images in [0, 1] as one grey-level picture, each row under its label."""
-    side = 28 * SCALE
+    pixels = _image_side()
+    side = pixels * SCALE
     width = ROWS * (side + GAP) + GAP
     picture = torch.ones(len(rows) * (LABEL + side + GAP) + 2 * LABEL, width)
     for r, (_, images) in enumerate(rows):
         top = 2 * LABEL + r * (LABEL + side + GAP) + LABEL
         for c, image in enumerate(images[:ROWS]):
             left = GAP + c * (side + GAP)
-            big = image.reshape(28, 28).clamp(0, 1).repeat_interleave(SCALE, 0).repeat_interleave(SCALE, 1)
+            big = image.reshape(pixels, pixels).clamp(0, 1).repeat_interleave(SCALE, 0).repeat_interleave(SCALE, 1)
             picture[top:top + side, left:left + side] = big
     return picture
 
@@ -117,7 +123,7 @@ def save_feedback(model: torch.nn.Module, folder: Path | None, value: float) -> 
     canvas.text((GAP, 6), f"Your model after the grader's training epoch: test loss {value:.1f} nats per image",
                 fill=0, font=font)
     for r, (title, _) in enumerate(rows):
-        canvas.text((GAP, 2 * LABEL + r * (LABEL + 28 * SCALE + GAP) + 4), title, fill=0, font=font)
+        canvas.text((GAP, 2 * LABEL + r * (LABEL + _image_side() * SCALE + GAP) + 4), title, fill=0, font=font)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "feedback.png"
     picture.save(path)

@@ -14,7 +14,7 @@ from types import ModuleType
 import torch
 
 from autograder.paths import SOLUTIONS
-from autograder.sandbox.protocol import STATE_PREFIX
+from autograder.sandbox.protocol import STATE_PREFIX, WeightsRejected
 
 
 @cache
@@ -69,12 +69,9 @@ def correlation(before: torch.Tensor, after: torch.Tensor) -> float:
     return float(torch.corrcoef(pair)[0, 1])
 
 
-class WeightsError(ValueError):
-    """The submission's weights do not fit the lecture's layers."""
-
-
 def model_with(state: dict[str, torch.Tensor], any_sizes: bool = False) -> torch.nn.Module:
-    """The reference VAE holding the submission's weights (only the lecture's five layers).
+    """The reference VAE holding the submission's weights (only the lecture's five layers); a
+    layer missing, or of another size, is WeightsRejected.
 
     With `any_sizes`, layers of other sizes are taken as they are: the lecture's computation is
     still defined (a changed layer size costs parameter_count and elbo, not encode or decode).
@@ -83,9 +80,9 @@ def model_with(state: dict[str, torch.Tensor], any_sizes: bool = False) -> torch
     for name, shape in expected_shapes().items():
         value = state.get(STATE_PREFIX + name)
         if value is None:
-            raise WeightsError(f"your VAE has no `{name}`: keep the layers of __init__ as given")
+            raise WeightsRejected(f"your VAE has no `{name}`: keep the layers of __init__ as given")
         if tuple(value.shape) != shape and not any_sizes:
-            raise WeightsError(f"`{name}` has shape {tuple(value.shape)}, the lecture's layer has {shape}")
+            raise WeightsRejected(f"`{name}` has shape {tuple(value.shape)}, the lecture's layer has {shape}")
         layer, kind = name.rsplit(".", 1)
         setattr(model.get_submodule(layer), kind, torch.nn.Parameter(value.float(), requires_grad=False))
     return model.eval()

@@ -15,8 +15,9 @@ import torch
 
 from autograder import config
 from autograder.grading import causes
-from autograder.sandbox.client import IMPORTING, Answer, SandboxFailure
-from autograder.sandbox.protocol import DEVICE, TRAIN_ELBO, state_in, with_state_prefix
+from autograder.sandbox.client import IMPORT_FAILED, IMPORTING, Answer, SandboxFailure
+from autograder.sandbox.protocol import (DEVICE, SEED, TRAIN_ELBO, WEIGHTS_REJECTED, Device, Error, TrainElbo, state_in,
+                                         type_of, with_state_prefix)
 
 
 def elbo_training(seed: int, weights_seed: int) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
@@ -24,7 +25,8 @@ def elbo_training(seed: int, weights_seed: int) -> tuple[dict[str, Any], dict[st
     header, and the initial weights the grader chose (seeded by `weights_seed`)."""
     from autograder.grading import reference
 
-    header = {"seed": seed, "epochs": config.ELBO_EPOCHS, "batch_size": config.ELBO_BATCH_SIZE, "lr": config.ELBO_LR}
+    header = {SEED: seed, TrainElbo.EPOCHS: config.ELBO_EPOCHS, TrainElbo.BATCH_SIZE: config.ELBO_BATCH_SIZE,
+              TrainElbo.LR: config.ELBO_LR}
     return header, with_state_prefix(reference.random_weights(reference.expected_shapes(), weights_seed))
 
 
@@ -90,7 +92,8 @@ def normal_ks_distance(values: torch.Tensor) -> float:
 
 def noise_shape(eps: torch.Tensor) -> str:
     """What the standardised noise looks like, in words (a hint: the distance decides)."""
-    if torch.unique((eps * 1000).round()).numel() <= eps.shape[1] * 4:  # a few values per column, to rounding
+    rounded = (eps / config.REPARAM_VALUE_ROUNDING).round()
+    if torch.unique(rounded).numel() <= eps.shape[1] * config.REPARAM_FEW_VALUES:  # a few values per column
         return "take only a few distinct values, like +-1 noise"
     excess_kurtosis = float((eps ** 4).mean() / (eps ** 2).mean() ** 2 - 3)
     if excess_kurtosis < -config.REPARAM_KURTOSIS_HINT:
@@ -124,7 +127,7 @@ def epoch_steps() -> int:
 def check_one_epoch_of_work(info: dict) -> None:
     """The worker's counts of train()'s work (forgeable from inside: the clock and the weights' moves
     back them): images served by the grader's loader, and optimizer steps, within one epoch's."""
-    served, steps = info.get("images_served"), info.get("optimizer_steps")
+    served, steps = info.get(TrainElbo.IMAGES_SERVED), info.get(TrainElbo.OPTIMIZER_STEPS)
     most = config.ELBO_EPOCHS * config.ELBO_TRAIN_IMAGES + config.ELBO_BATCH_SIZE
     if not (isinstance(served, int) and isinstance(steps, int)):
         fail("The grader could not count your train()'s work during the elbo epoch (the worker's counts "
@@ -153,19 +156,22 @@ def fail(message: str, cause: str = causes.UNKNOWN) -> NoReturn:
     raise CheckFailed(message, cause)
 
 
+NOT_IMPLEMENTED = NotImplementedError.__name__  # the error type a stub raises
+
+
 def error_cause(error: dict[str, str]) -> str:
     """The cause code of an error the worker reported (see explain_error)."""
-    kind = error.get("type", "Error")
-    if kind == "NotImplementedError":
+    kind = error.get(Error.TYPE, "Error")
+    if kind == NOT_IMPLEMENTED:
         return "function.not_implemented"
-    return "model.layers_changed" if kind == "WeightsRejected" else "function.raised"
+    return "model.layers_changed" if kind == WEIGHTS_REJECTED else "function.raised"
 
 
 def explain_error(error: dict[str, str], function: str) -> str:
-    kind, message, trace = error.get("type", "Error"), error.get("message", ""), error.get("traceback", "")
-    if kind == "NotImplementedError":
+    kind, message, trace = error.get(Error.TYPE, "Error"), error.get(Error.MESSAGE, ""), error.get(Error.TRACEBACK, "")
+    if kind == NOT_IMPLEMENTED:
         return f"{function} is not implemented yet: replace its `raise NotImplementedError` with your code."
-    if kind == "WeightsRejected":
+    if kind == WEIGHTS_REJECTED:
         return (f"Before checking {function}, the grader loads weights of its own choosing into your VAE's layers; "
                 f"yours could not take them: {message}. Keep the five layers of __init__ as given "
                 "(fc1, fc21, fc22, fc3, fc4).")
@@ -176,11 +182,11 @@ def explain_error(error: dict[str, str], function: str) -> str:
 def describe_failure(failure: SandboxFailure) -> str:
     """What a student reads when a call did not come back: from the sandbox's facts."""
     doing = failure.function if failure.function == IMPORTING else f"{failure.function}()"
-    if failure.kind == "memory":
+    if failure.kind == SandboxFailure.MEMORY:
         return f"{doing} used more than {failure.limit_mb} MB of memory and was stopped"
-    if failure.kind == "timeout":
+    if failure.kind == SandboxFailure.TIMEOUT:
         return f"{doing} did not finish within {failure.seconds:.0f} s (an endless loop?)"
-    if failure.kind == "died":
+    if failure.kind == SandboxFailure.DIED:
         code = failure.exit_code
         how = f"signal {-code}" if code and code < 0 else f"exit status {code}"
         return f"the process running your code ended during {doing} ({how}): sys.exit, os._exit or a crash"
@@ -188,7 +194,8 @@ def describe_failure(failure: SandboxFailure) -> str:
             "channel, or the answer was malformed); only this check is affected")
 
 
-SANDBOX_CAUSES = {"memory": "sandbox.memory", "timeout": "sandbox.timeout", "died": "sandbox.died"}
+SANDBOX_CAUSES = {SandboxFailure.MEMORY: "sandbox.memory", SandboxFailure.TIMEOUT: "sandbox.timeout",
+                  SandboxFailure.DIED: "sandbox.died"}
 
 
 def make_ask(sandbox: Any) -> Callable[..., Answer]:
@@ -198,7 +205,7 @@ def make_ask(sandbox: Any) -> Callable[..., Answer]:
             answer = sandbox.call(op, header, tensors, function=function, uses=uses, timeout=timeout)
         except SandboxFailure as failure:
             fail(f"{describe_failure(failure)}.", SANDBOX_CAUSES.get(failure.kind, "sandbox.unreadable_answer"))
-        if answer.info.get("import_failed"):
+        if answer.info.get(IMPORT_FAILED):
             fail("vae.py could not be imported, so nothing in it could be checked.\n"
                  + explain_error(answer.error, "importing vae.py"), "function.import_failed")
         if not answer.ok:
@@ -212,7 +219,7 @@ def tensor(answer: Answer, name: str, what: str) -> torch.Tensor:
     """A returned tensor, or a failed check saying what came back instead."""
     value = answer.tensors.get(name)
     if value is None:
-        got = answer.info.get(f"{name}_type", "nothing")
+        got = answer.info.get(type_of(name), "nothing")
         fail(f"{what} should be a torch.Tensor, got {got}.", "function.not_a_tensor")
     return value
 
@@ -260,9 +267,9 @@ def on_meta(ask, function: str) -> dict:
     """`function` run on the `meta` device (worker.op_device): each of its runs -> "" or its error."""
     from autograder.grading import reference
 
-    answer = ask(DEVICE, {"function": function, "seed": config.GRADER_SEEDS["device"],
-                          "rows": config.DEVICE_CHECK_ROWS, "dims": list(reference.dims())},
-                 function={"loss": "loss_function", "train": "train"}.get(function, f"VAE.{function}"))
+    answer = ask(DEVICE, {Device.FUNCTION: function, SEED: config.GRADER_SEEDS["device"],
+                          Device.ROWS: config.DEVICE_CHECK_ROWS, Device.DIMS: list(reference.dims())},
+                 function={Device.LOSS: "loss_function", Device.TRAIN: "train"}.get(function, f"VAE.{function}"))
     return answer.info
 
 
@@ -271,7 +278,7 @@ def device_error(outcome: object) -> dict | None:
     the run ended, or stopped for another reason, such as reading a meta tensor's absent data)."""
     if not isinstance(outcome, dict):
         return None
-    text = f"{outcome.get('type', '')}: {outcome.get('message', '')}"
+    text = f"{outcome.get(Error.TYPE, '')}: {outcome.get(Error.MESSAGE, '')}"
     return outcome if "device" in text and "meta" in text and "cpu" in text.lower() else None
 
 
@@ -291,10 +298,11 @@ def check_device(runs: dict, run: str, function: str, hint: str, cause: str) -> 
         fail(f"The grader could not run {function} on another device (its answer is missing).", causes.INTERNAL)
     error = device_error(runs[run])
     if error is not None:
-        where = f"\n{error['traceback']}" if error.get("traceback") else ""
+        where = f"\n{error[Error.TRACEBACK]}" if error.get(Error.TRACEBACK) else ""
         fail(f"{function} works on the CPU, but breaks when its inputs are on another device: "
              f"the grader ran it on PyTorch's `meta` device (shapes without data, on any machine), where, as on a "
-             f"GPU, mixing devices raises. It raised {error.get('type')}: {error.get('message')}{where}\n{hint}",
+             f"GPU, mixing devices raises. It raised {error.get(Error.TYPE)}: {error.get(Error.MESSAGE)}{where}\n"
+             f"{hint}",
              cause)
 
 
@@ -315,4 +323,4 @@ def train_one_epoch(ask, header: dict, initial: dict, record) -> tuple:
         if not any(words in str(failure).lower() for words in DEVICE_MISMATCH):
             raise
         record("device_fallback", str(failure)[:300])
-        return once({**header, "device": "cpu"})
+        return once({**header, TrainElbo.DEVICE: "cpu"})

@@ -17,6 +17,7 @@ from typing import Callable, Iterable
 from autograder import config
 from autograder.grading import reference
 from autograder.sandbox.probe import LR, ProbeModel, probe_loader, probe_loss
+from autograder.sandbox.protocol import TrainProbe
 
 Loss = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -70,7 +71,7 @@ def _sgd_step(model: ProbeModel) -> None:
 def loss_used(info: dict) -> Loss:
     """The loss the student's loop computed on the probe: the probe's, which the worker hands
     train() as loss_function, or (when loss_function was never called) the lecture's, inline."""
-    return probe_loss if info.get("loss_calls", 0) else reference.module().loss_function
+    return probe_loss if info.get(TrainProbe.LOSS_CALLS, 0) else reference.module().loss_function
 
 
 def matches(weights: dict[str, torch.Tensor], expected: dict[str, torch.Tensor]) -> bool:

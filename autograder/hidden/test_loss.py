@@ -30,7 +30,8 @@ from autograder.grading import causes, reference
 from autograder.hidden import mistakes
 from autograder.hidden.checks import (CheckFailed, after_own_checks, check_device, device_error, error_cause,
                                       explain_error, fail)
-from autograder.sandbox.protocol import LOSS, LOSS_ARGUMENTS, loss_input
+from autograder.sandbox.protocol import (LOSS, LOSS_ARGUMENTS, Device, Loss, error_of, gradients_of, loss_input,
+                                         type_of)
 
 ROWS = config.LOSS_CHECK_ROWS
 HALF = ROWS // 2  # rows the difference trick measures
@@ -54,7 +55,7 @@ def _inputs() -> dict[str, torch.Tensor]:
     spread_mu[HALF:] = 0.0
     flat = images  # (B, 784): the KL cases must not depend on how x gets flattened
     same = recon[:HALF]  # the KL cases' recon and x: a BCE part that is modest however it is written
-    square = images.reshape(ROWS, 1, 28, 28)  # (B, 1, 28, 28): as train() passes it
+    square = images.reshape(ROWS, *reference.test_images().shape[1:])  # (B, 1, 28, 28): as train() passes it
     twice = lambda rows: torch.cat([rows[:HALF], rows[:HALF]])  # noqa: E731  (rows 1-4, then 1-4 again)
     cases = {
         "kl_all": (same, same, mu, logvar),
@@ -101,7 +102,7 @@ def _losses(ask) -> Losses:
     """loss_function's value in each case, and the reference's, as floats (never mutated)."""
     inputs = _inputs()
     cases = sorted({key.split(".")[0] for key in inputs})
-    answer = ask(LOSS, {"cases": cases}, inputs, function="loss_function")
+    answer = ask(LOSS, {Loss.CASES: cases}, inputs, function="loss_function")
     theirs, problems, shapes, gradients = {}, {}, {}, {}
     for case in cases:
         problem = _problem(answer, case)
@@ -111,7 +112,7 @@ def _losses(ask) -> Losses:
         value = answer.tensors[case]
         shapes[case] = tuple(value.shape)
         theirs[case] = float(value.reshape(()))
-        gradients[case] = answer.info.get(f"{case}_gradients")
+        gradients[case] = answer.info.get(gradients_of(case))
     ref = reference.module()
     with torch.no_grad():
         ours = {case: float(ref.loss_function(*(inputs[loss_input(case, k)] for k in LOSS_ARGUMENTS)))
@@ -121,7 +122,7 @@ def _losses(ask) -> Losses:
 
 def _problem(answer, case: str) -> tuple[str, str] | None:
     """Why a case has no value to judge (message, cause), or None when it has one."""
-    error = answer.info.get(f"{case}_error")
+    error = answer.info.get(error_of(case))
     if isinstance(error, dict):
         if case.startswith("bce_square") and error_cause(error) == "function.raised":
             return ("loss_function raised for images x of shape (B, 1, 28, 28), as train() passes them, where recon_x "
@@ -130,7 +131,7 @@ def _problem(answer, case: str) -> tuple[str, str] | None:
         return explain_error(error, "loss_function"), error_cause(error)
     value = answer.tensors.get(case)
     if value is None:
-        return (f"loss_function(...) should be a torch.Tensor, got {answer.info.get(f'{case}_type', 'nothing')}.",
+        return (f"loss_function(...) should be a torch.Tensor, got {answer.info.get(type_of(case), 'nothing')}.",
                 "function.not_a_tensor")
     if value.numel() != 1:
         return (f"loss_function should return a scalar tensor (shape ()), got shape {tuple(value.shape)}. "
@@ -186,8 +187,9 @@ def _check_bce(losses: Losses, prefix: str, shape: str) -> None:
              "pixels): the same 4 images given twice leave it unchanged, where the sum over the batch doubles. "
              "Sum it: F.binary_cross_entropy takes reduction='sum'.", "bce.averaged")
     ratio = measured / expected if expected else float("nan")
-    hints = {1 / 784: "it looks averaged over the pixels",
-             1 / (784 * ROWS): "it looks averaged over pixels and batch (reduction='mean')"}
+    pixels = reference.dims()[0]
+    hints = {1 / pixels: "it looks averaged over the pixels",
+             1 / (pixels * ROWS): "it looks averaged over pixels and batch (reduction='mean')"}
     hint = next((text for r, text in hints.items() if abs(ratio / r - 1) < config.HINT_RATIO_BAND), None)
     named = _mistake(losses, "bce", prefix)
     cause = "bce.averaged" if hint else named[0] if named else causes.UNKNOWN
@@ -303,9 +305,9 @@ def _device_blame(runs: dict) -> set[str]:
     """The loss terms a device mistake is charged to: the loss ran with all its inputs on `meta`
     and met a CPU tensor; the term whose inputs alone on `meta` meet it too is the one that makes
     it (both terms when the runs with half the inputs cannot tell them apart)."""
-    if "loss" in runs and device_error(runs["loss"]) is None:
+    if Device.LOSS in runs and device_error(runs[Device.LOSS]) is None:
         return set()
-    bce, kl = (device_error(runs.get(run)) is not None for run in ("loss_bce_on_meta", "loss_kl_on_meta"))
+    bce, kl = (device_error(runs.get(run)) is not None for run in (Device.LOSS_BCE_ON_META, Device.LOSS_KL_ON_META))
     return ({"reconstruction"} if bce else {"kl"}) if bce != kl else {"reconstruction", "kl"}
 
 
@@ -317,9 +319,9 @@ LOSS_DEVICE_HINT = ("Hint: the {term} term makes a tensor of its own (a constant
 def _term_runs_on_any_device(ask, meta_runs: Callable[[str], dict], tag: str, term: str, made_like: str, cause: str, *checks) -> None:
     """One loss term's device check, once its own checks pass: charged where _device_blame says."""
     after_own_checks(f"the {term} term", *(lambda check=check: check(ask) for check in checks))
-    runs = meta_runs("loss")
+    runs = meta_runs(Device.LOSS)
     if tag in _device_blame(runs):
-        check_device(runs, "loss", "loss_function", LOSS_DEVICE_HINT.format(term=term, input=made_like), cause)
+        check_device(runs, Device.LOSS, "loss_function", LOSS_DEVICE_HINT.format(term=term, input=made_like), cause)
 
 
 @pytest.mark.rubric("reconstruction")

@@ -10,15 +10,16 @@ import torch.nn.functional as F
 from autograder import config
 from autograder.grading import causes, reference
 from autograder.hidden.checks import after_own_checks, check_device, check_shape, close, differs, fail, tensor
-from autograder.sandbox.protocol import DECODE, ENCODE, PARAMETERS, with_state_prefix
+from autograder.sandbox.protocol import (DECODE, ENCODE, PARAMETERS, SEED, Decode, Device, Encode, Parameters,
+                                         WeightsRejected, with_state_prefix)
 
 BATCH = config.MODEL_CHECK_ROWS
 
 
 @pytest.mark.rubric("parameter_count")
 def test_five_layers_hold_the_lecture_parameter_count(ask):
-    answer = ask(PARAMETERS, {"seed": config.GRADER_SEEDS["parameters"]}, function="VAE.__init__")
-    parameters = answer.info.get("parameters")
+    answer = ask(PARAMETERS, {SEED: config.GRADER_SEEDS["parameters"]}, function="VAE.__init__")
+    parameters = answer.info.get(Parameters.PARAMETERS)
     if not isinstance(parameters, dict):
         fail("VAE() did not report its parameters.", causes.INTERNAL)
     trainable = 0
@@ -32,9 +33,6 @@ def test_five_layers_hold_the_lecture_parameter_count(ask):
              "model.parameter_count")
 
 
-MAX_LAYER_ENTRIES = 4_000_000  # a layer the grader will fill with its own weights (the lecture's hold 313,600)
-
-
 @pytest.fixture(scope="module")
 def chosen_weights(ask, weights_seed: int) -> dict[str, torch.Tensor]:
     """Weights the grader picks for this grading, in the layer sizes the submission declares.
@@ -43,8 +41,8 @@ def chosen_weights(ask, weights_seed: int) -> dict[str, torch.Tensor]:
     weights the submission reports: its own __init__ cannot make a wrong formula look right.
     A changed layer size still gets weights (it costs parameter_count and elbo, not these).
     """
-    answer = ask(PARAMETERS, {"seed": config.GRADER_SEEDS["parameters"]}, function="VAE.__init__")
-    declared = answer.info.get("parameters")
+    answer = ask(PARAMETERS, {SEED: config.GRADER_SEEDS["parameters"]}, function="VAE.__init__")
+    declared = answer.info.get(Parameters.PARAMETERS)
     if not isinstance(declared, dict):
         fail("VAE() did not report its parameters.", causes.INTERNAL)
     shapes = {}
@@ -54,7 +52,7 @@ def chosen_weights(ask, weights_seed: int) -> dict[str, torch.Tensor]:
         except (KeyError, TypeError, ValueError, IndexError):
             fail(f"Your VAE has no `{name}`: keep the five layers of __init__ as given (fc1, fc21, fc22, fc3, fc4).",
                  "model.layers_changed")
-        if not shape or min(shape) <= 0 or math.prod(shape) > MAX_LAYER_ENTRIES:
+        if not shape or min(shape) <= 0 or math.prod(shape) > config.MAX_LAYER_ENTRIES:
             fail(f"`{name}` has shape {shape}: keep the layer sizes of __init__ as given.", "model.layers_changed")
         shapes[name] = shape
     return reference.random_weights(shapes, weights_seed)
@@ -63,7 +61,7 @@ def chosen_weights(ask, weights_seed: int) -> dict[str, torch.Tensor]:
 def _reference_with(weights: dict[str, torch.Tensor]) -> torch.nn.Module:
     try:
         return reference.model_with(with_state_prefix(weights), any_sizes=True)
-    except reference.WeightsError as error:
+    except WeightsRejected as error:
         fail(f"{error}.", "model.layers_changed")
 
 
@@ -72,14 +70,15 @@ def encoded(ask, chosen_weights: dict[str, torch.Tensor]) -> dict:
     """encode's answer and the lecture's, computed once for both encode checks."""
     weights = chosen_weights
     x = reference.sample_images(BATCH)
-    answer = ask(ENCODE, {"seed": config.GRADER_SEEDS["encode"]}, {"x": x, **with_state_prefix(weights)}, function="VAE.encode")
-    if answer.info.get("length") != 2:
-        fail(f"encode(x) should return a pair (mu, logvar), got {answer.info.get('returned')} "
-             f"of length {answer.info.get('length', 'none')}.", "encode.not_a_pair")
-    mu, logvar = tensor(answer, "mu", "mu"), tensor(answer, "logvar", "logvar")
+    answer = ask(ENCODE, {SEED: config.GRADER_SEEDS["encode"]}, {Encode.X: x, **with_state_prefix(weights)},
+                 function="VAE.encode")
+    if answer.info.get(Encode.LENGTH) != 2:
+        fail(f"encode(x) should return a pair (mu, logvar), got {answer.info.get(Encode.RETURNED)} "
+             f"of length {answer.info.get(Encode.LENGTH, 'none')}.", "encode.not_a_pair")
+    mu, logvar = tensor(answer, Encode.MU, "mu"), tensor(answer, Encode.LOGVAR, "logvar")
     latent = weights["fc21.weight"].shape[0]  # the submission's own latent size: a changed one costs parameter_count
-    check_shape(f"mu for x of shape ({BATCH}, 784)", mu, (BATCH, latent))
-    check_shape(f"logvar for x of shape ({BATCH}, 784)", logvar, (BATCH, latent))
+    check_shape(f"mu for x of shape {tuple(x.shape)}", mu, (BATCH, latent))
+    check_shape(f"logvar for x of shape {tuple(x.shape)}", logvar, (BATCH, latent))
     model = _reference_with(weights)
     with torch.no_grad():
         linear = model.fc1(x)  # the hidden layer before its ReLU
@@ -115,7 +114,8 @@ def test_encode_gives_logvar_from_its_own_head_fc22(encoded):
 @pytest.mark.rubric("encode")
 def test_encode_runs_on_the_device_of_its_input(encoded, meta_runs):
     after_own_checks("encode", lambda: _check_head(encoded, "mu", "fc21"), lambda: _check_head(encoded, "logvar", "fc22"))
-    check_device(meta_runs("encode"), "encode", "encode", NEW_TENSOR_HINT.format(function="encode", input="x"),
+    check_device(meta_runs(Device.ENCODE), Device.ENCODE, "encode",
+                 NEW_TENSOR_HINT.format(function="encode", input="x"),
                  "device.encode_on_cpu")
 
 
@@ -134,7 +134,8 @@ def test_decode_computes_pixel_probabilities_as_the_lecture_with_the_graders_wei
 @pytest.mark.rubric("decode")
 def test_decode_runs_on_the_device_of_its_input(ask, chosen_weights, meta_runs):
     after_own_checks("decode", lambda: _check_decode(ask, chosen_weights))
-    check_device(meta_runs("decode"), "decode", "decode", NEW_TENSOR_HINT.format(function="decode", input="z"),
+    check_device(meta_runs(Device.DECODE), Device.DECODE, "decode",
+                 NEW_TENSOR_HINT.format(function="decode", input="z"),
                  "device.decode_on_cpu")
 
 
@@ -142,8 +143,8 @@ def _check_decode(ask, chosen_weights: dict[str, torch.Tensor]) -> None:
     weights, seed = chosen_weights, config.GRADER_SEEDS["decode"]
     latent = weights["fc3.weight"].shape[1]  # the submission's own latent size: a changed one costs parameter_count
     z = torch.randn(BATCH, latent, generator=torch.Generator().manual_seed(seed))
-    answer = ask(DECODE, {"seed": seed}, {"z": z, **with_state_prefix(weights)}, function="VAE.decode")
-    recon = tensor(answer, "recon", "decode(z)")
+    answer = ask(DECODE, {SEED: seed}, {Decode.Z: z, **with_state_prefix(weights)}, function="VAE.decode")
+    recon = tensor(answer, Decode.RECON, "decode(z)")
     check_shape(f"decode(z) for z of shape ({BATCH}, {latent})", recon, (BATCH, reference.dims()[0]))
     model = _reference_with(weights)
     with torch.no_grad():

@@ -10,24 +10,25 @@ from autograder import config
 from autograder.grading import causes, reference
 from autograder.hidden.checks import (after_own_checks, check_device, check_finite, check_float32, check_shape, close,
                                       differs, fail, noise_shape, normal_ks_distance, tensor)
-from autograder.sandbox.protocol import GRADIENT_FLOW, REPARAMETERIZE
-
-# One (mu, logvar) pair per latent column: several spreads, not only logvar = 0.
-LOGVARS = torch.linspace(*config.REPARAM_LOGVAR_RANGE, 20)
-MUS = torch.linspace(*config.REPARAM_MU_RANGE, 20)
+from autograder.sandbox.protocol import GRADIENT_FLOW, REPARAMETERIZE, SEED, Device, GradientFlow, Reparameterize
 
 
 def _inputs(rows: int) -> tuple[torch.Tensor, torch.Tensor]:
-    return MUS.repeat(rows, 1), LOGVARS.repeat(rows, 1)
+    """(mu, logvar), each (rows, latent): one (mu, logvar) pair per latent column, the same in every
+    row, spread over several scales, not only logvar = 0."""
+    latent = reference.dims()[2]
+    mus = torch.linspace(*config.REPARAM_MU_RANGE, latent)
+    logvars = torch.linspace(*config.REPARAM_LOGVAR_RANGE, latent)
+    return mus.repeat(rows, 1), logvars.repeat(rows, 1)
 
 
 @functools.lru_cache(maxsize=2)  # once per grading (ask is the grading's): three checks read it
 def _samples(ask) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     mu, logvar = _inputs(config.REPARAM_SAMPLES)
-    answer = ask(REPARAMETERIZE, {"seed": config.GRADER_SEEDS["reparameterize"]}, {"mu": mu, "logvar": logvar},
-                 function="VAE.reparameterize")
-    first = tensor(answer, "first", "reparameterize(mu, logvar)")
-    second = tensor(answer, "second", "a second reparameterize(mu, logvar)")
+    answer = ask(REPARAMETERIZE, {SEED: config.GRADER_SEEDS["reparameterize"]},
+                 {Reparameterize.MU: mu, Reparameterize.LOGVAR: logvar}, function="VAE.reparameterize")
+    first = tensor(answer, Reparameterize.FIRST, "reparameterize(mu, logvar)")
+    second = tensor(answer, Reparameterize.SECOND, "a second reparameterize(mu, logvar)")
     check_shape("z = reparameterize(mu, logvar)", first, tuple(mu.shape))
     check_float32("z", first)
     check_finite("z = reparameterize(mu, logvar)", first)
@@ -38,17 +39,18 @@ def _samples(ask) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tenso
 @pytest.mark.rubric("reparameterize")
 def test_reparameterize_has_mean_mu_and_std_exp_half_logvar(ask):
     mu, logvar, z, second = _samples(ask)
+    mus, logvars = mu[0], logvar[0]  # each latent column's pair
     spread = (z - mu).double().std(dim=0)  # per latent column
     center = (z - mu).double().mean(dim=0)
-    expected = torch.exp(0.5 * LOGVARS).double()
+    expected = torch.exp(0.5 * logvars).double()
     ratio = spread / expected
     worst = int((ratio - 1).abs().argmax())
     if not (ratio - 1).abs().max() <= config.REPARAM_STD_TOL:  # written so that NaN fails
         hint, cause = "", causes.UNKNOWN
-        if torch.allclose(spread, torch.exp(LOGVARS).double(), rtol=config.VARIANCE_HINT_RTOL):
+        if torch.allclose(spread, torch.exp(logvars).double(), rtol=config.VARIANCE_HINT_RTOL):
             hint = " Your spread looks like exp(logvar): the standard deviation is exp(logvar / 2)."
             cause = "reparameterize.std_is_exp_logvar"
-        elif torch.allclose(spread, (0.5 * LOGVARS).abs().double(), rtol=config.VARIANCE_HINT_RTOL):
+        elif torch.allclose(spread, (0.5 * logvars).abs().double(), rtol=config.VARIANCE_HINT_RTOL):
             hint = " Your spread looks like logvar / 2: the standard deviation is exp(logvar / 2), the exp is missing."
             cause = "reparameterize.std_is_half_logvar"
         elif spread.max() < config.NO_NOISE_TOL and not (z - mu).abs().max() >= config.NO_NOISE_TOL:
@@ -62,13 +64,13 @@ def test_reparameterize_has_mean_mu_and_std_exp_half_logvar(ask):
             hint = (" Every row got the same noise: eps must have the shape of std, one draw per entry "
                     "(torch.randn_like makes noise of std's shape).")
             cause = "reparameterize.noise_shared"
-        fail(f"With logvar = {LOGVARS[worst]:.2f}, z should spread around mu with standard deviation "
+        fail(f"With logvar = {logvars[worst]:.2f}, z should spread around mu with standard deviation "
              f"exp(logvar / 2) = {expected[worst]:.3f}; yours had {spread[worst]:.3f}.{hint}", cause)
     shift = (center / expected).abs()
     if not shift.max() <= config.REPARAM_MEAN_TOL:
         worst = int(shift.argmax())
-        fail(f"z should be centred on mu; with mu = {MUS[worst]:.2f} your samples averaged "
-             f"{MUS[worst] + center[worst]:.3f}. Hint: z = mu + eps * std, with eps of mean 0.", "reparameterize.not_centred")
+        fail(f"z should be centred on mu; with mu = {mus[worst]:.2f} your samples averaged "
+             f"{mus[worst] + center[worst]:.3f}. Hint: z = mu + eps * std, with eps of mean 0.", "reparameterize.not_centred")
     eps = ((z - mu) / torch.exp(0.5 * logvar)).double()
     repeats = not (eps.std(dim=0).mean() >= config.NOISE_REPEAT_MIN and eps.std(dim=1).mean() >= config.NOISE_REPEAT_MIN)
     if repeats:  # draws repeated along an axis are not independent: the fresh-noise check names that
@@ -103,7 +105,7 @@ def test_reparameterize_runs_on_the_device_of_its_input(ask, meta_runs):
     # The noise's own mistakes come first: eps made once in __init__ is on the CPU too.
     after_own_checks("reparameterize", lambda: test_reparameterize_has_mean_mu_and_std_exp_half_logvar(ask),
                      lambda: test_reparameterize_draws_fresh_independent_noise(ask))
-    check_device(meta_runs("reparameterize"), "reparameterize", "reparameterize",
+    check_device(meta_runs(Device.REPARAMETERIZE), Device.REPARAMETERIZE, "reparameterize",
                  "Hint: reparameterize creates a tensor on the CPU whatever the input's device: draw the noise with "
                  "torch.randn_like, which follows its input (std's shape, dtype and device), so that the same code "
                  "also trains on a GPU.", "device.tensor_created_on_cpu")
@@ -114,11 +116,12 @@ def _gradients(ask) -> tuple[dict, torch.Tensor, torch.Tensor, torch.Tensor, tor
     generator = torch.Generator().manual_seed(seed)
     mu, logvar = torch.randn(shape, generator=generator), torch.randn(shape, generator=generator)
     v = torch.randn(shape, generator=generator)
-    answer = ask(GRADIENT_FLOW, {"seed": seed}, {"mu": mu, "logvar": logvar, "v": v}, function="VAE.reparameterize")
-    z = tensor(answer, "z", "reparameterize(mu, logvar)")
+    answer = ask(GRADIENT_FLOW, {SEED: seed}, {GradientFlow.MU: mu, GradientFlow.LOGVAR: logvar, GradientFlow.V: v},
+                 function="VAE.reparameterize")
+    z = tensor(answer, GradientFlow.Z, "reparameterize(mu, logvar)")
     check_shape("z", z, tuple(mu.shape))
     check_finite("z = reparameterize(mu, logvar)", z)
-    if not answer.info.get("z_requires_grad"):
+    if not answer.info.get(GradientFlow.Z_REQUIRES_GRAD):
         fail("z does not require grad although mu and logvar do: it is cut off from the graph. "
              "Build z with torch operations on mu and logvar (no .detach(), no NumPy, no torch.normal).",
              "gradient_flow.cut")
@@ -134,7 +137,7 @@ def _check_gradient(answer, leaf: str, expected: torch.Tensor, should: str, miss
                     known: dict[str, torch.Tensor] | None = None) -> None:
     """The gradient that reached `leaf` (mu or logvar) from backpropagating z . v, against `expected`;
     `known`: cause code -> the gradient that mistake gives, to name it."""
-    grad = answer.tensors.get(f"{leaf}_grad")
+    grad = answer.tensors.get(GradientFlow.GRAD_OF[leaf])
     if grad is None:
         fail(missing, "gradient_flow.cut")
     if not close(grad, expected):

@@ -11,7 +11,8 @@ import torch
 
 from autograder import config
 from autograder.sandbox import probe
-from autograder.sandbox.protocol import MODE_MATTERS, TRAIN_ELBO, TRAIN_PROBE, state_in
+from autograder.sandbox.protocol import (MODE_MATTERS, SEED, TRAIN_PROBE, Device, ModeMatters, TrainElbo, TrainProbe,
+                                         WeightsRejected, state_in)
 from autograder.grading import causes, reference
 from autograder.hidden.checks import (CheckFailed, after_own_checks, check_device, train_one_epoch, adam_move_bound,
                                       check_one_epoch_of_work, descends_from, elbo_training, epoch_steps, fail)
@@ -45,10 +46,10 @@ def _probe_run(ask) -> tuple[dict, dict[str, torch.Tensor]]:
     # The grader replays the correct loop while the worker runs train() (the wait frees a core).
     with ThreadPoolExecutor(max_workers=1) as pool:
         pool.submit(replay, "zfbs")
-        answer = ask(TRAIN_PROBE, {"seed": config.GRADER_SEEDS["train_probe"]}, function="train")
+        answer = ask(TRAIN_PROBE, {SEED: config.GRADER_SEEDS["train_probe"]}, function="train")
     info = dict(answer.info)
-    if isinstance(info.get("steps"), dict) and info["steps"].get("in_eval_mode"):
-        info["mode_matters"] = _mode_matters(ask)
+    if isinstance(info.get(TrainProbe.STEPS), dict) and info[TrainProbe.STEPS].get(TrainProbe.IN_EVAL_MODE):
+        info[ModeMatters.MODE_MATTERS] = _mode_matters(ask)
     return info, state_in(answer.tensors)
 
 
@@ -56,11 +57,11 @@ def _mode_matters(ask) -> bool | None:
     """Whether the submission's VAE computes something else in evaluation mode (None: its forward
     cannot tell; its own checks say why), asked only of a train() that stepped in evaluation mode."""
     try:
-        answer = ask(MODE_MATTERS, {"seed": config.GRADER_SEEDS["train_probe"]}, function="VAE.forward",
+        answer = ask(MODE_MATTERS, {SEED: config.GRADER_SEEDS["train_probe"]}, function="VAE.forward",
                      uses=("VAE.encode", "VAE.reparameterize", "VAE.decode"))
     except CheckFailed:
         return None
-    return answer.info.get("mode_matters")
+    return answer.info.get(ModeMatters.MODE_MATTERS)
 
 
 # Loops the grader cannot replay (another optimizer, other data): their returned value is not judged.
@@ -71,7 +72,7 @@ def _loop_signature(info: dict) -> tuple[str, str] | None:
     """A loop mistake the worker's counts show (the message, its cause), whatever the weights say: the
     examples the given loader served, the steps of the given optimizer (in training mode or not) and
     of any other, and whether the given optimizer's learning rate is still the grader's."""
-    steps, served = info.get("steps"), info.get("examples_served")
+    steps, served = info.get(TrainProbe.STEPS), info.get(TrainProbe.EXAMPLES_SERVED)
     if not isinstance(steps, dict) or not isinstance(served, int):
         return None  # an older worker's answer, or a forged one: the weights alone judge
     batches, examples = len(probe.probe_loader()), probe.EXAMPLES
@@ -79,18 +80,20 @@ def _loop_signature(info: dict) -> tuple[str, str] | None:
         return (f"train() never drew a batch from the loader it was given ({examples} examples in {batches} batches): "
                 "it trained on other data (another split, or a loader of its own). Hint: loop over the `loader` "
                 "argument; main() decides which split train() sees.", "train.ignores_loader")
-    if steps.get("other"):
-        return (f"train() stepped an optimizer of its own ({steps['other']} steps) instead of the one it was given. "
-                "Hint: use the `optimizer` argument: the caller chose its kind and learning rate.", "train.own_optimizer")
-    if info.get("lr_kept") is False:
+    if steps.get(TrainProbe.OTHER):
+        return (f"train() stepped an optimizer of its own ({steps[TrainProbe.OTHER]} steps) instead of the one it was "
+                "given. Hint: use the `optimizer` argument: the caller chose its kind and learning rate.",
+                "train.own_optimizer")
+    if info.get(TrainProbe.LR_KEPT) is False:
         return ("train() changed the learning rate of the optimizer it was given. Hint: leave the optimizer's "
                 "settings to the caller, who chose them.", "train.own_optimizer")
-    if steps.get("given") == 1 and batches > 1:
+    if steps.get(TrainProbe.GIVEN) == 1 and batches > 1:
         return (f"train() took one optimizer step for the whole epoch of {batches} batches: the batches' losses were "
                 "added up and backpropagated once. Hint: one step per batch, inside the loop (zero the gradients, "
                 "forward, loss, backward, step).", "train.one_step_per_epoch")
-    if steps.get("in_eval_mode") and info.get("mode_matters"):
-        return (f"{steps['in_eval_mode']} of train()'s optimizer steps ran with the model in evaluation mode (the "
+    in_eval_mode = steps.get(TrainProbe.IN_EVAL_MODE)
+    if in_eval_mode and info.get(ModeMatters.MODE_MATTERS):
+        return (f"{in_eval_mode} of train()'s optimizer steps ran with the model in evaluation mode (the "
                 "grader handed it over in evaluation mode, as evaluate() leaves it). Hint: put the model in training "
                 "mode at the start of train() (nn.Module's train method): your model computes something else in "
                 "evaluation mode (a reparameterize that samples only in training, or dropout), so this trains "
@@ -101,7 +104,7 @@ def _loop_signature(info: dict) -> tuple[str, str] | None:
 @pytest.mark.rubric("training_loop")
 def test_train_zeroes_backpropagates_and_steps_every_batch(ask, note):
     info, weights = _probe_run(ask)
-    inline = info.get("loss_calls", 0) == 0
+    inline = info.get(TrainProbe.LOSS_CALLS, 0) == 0
     order, _ = replayed_loop(info, weights, MISTAKES)
     if order is not None and order != "zfbs":
         fail(f"After one epoch on a small test model, the weights show that {MISTAKES[order]}.", CAUSES_OF[order])
@@ -111,7 +114,7 @@ def test_train_zeroes_backpropagates_and_steps_every_batch(ask, note):
     if order == "zfbs":
         if inline:
             note(INLINE_NOTE)
-        if info.get("steps", {}).get("in_eval_mode"):
+        if info.get(TrainProbe.STEPS, {}).get(TrainProbe.IN_EVAL_MODE):
             note(EVAL_MODE_NOTE)
         return
     if inline:
@@ -125,9 +128,10 @@ def test_train_zeroes_backpropagates_and_steps_every_batch(ask, note):
 @pytest.mark.rubric("training_loop")
 def test_train_returns_the_mean_loss_per_example(ask):
     info, weights = _probe_run(ask)
-    value = info.get("value")
+    value = info.get(TrainProbe.VALUE)
     if not isinstance(value, (int, float)):
-        fail(f"train() should return a float, got {info.get('returned')}. Hint: accumulate loss.item().", "train.returns_not_float")
+        fail(f"train() should return a float, got {info.get(TrainProbe.RETURNED)}. Hint: accumulate loss.item().",
+             "train.returns_not_float")
     # Judged against the loop the student wrote (a mistake in it is the other check's to charge).
     _, expected = replayed_loop(info, weights, MISTAKES)
     signature = _loop_signature(info)
@@ -156,7 +160,7 @@ def test_train_returns_the_mean_loss_per_example(ask):
 @pytest.mark.rubric("training_loop")
 def test_train_moves_each_batch_to_the_device_it_is_given(ask, meta_runs):
     after_own_checks("train", lambda: test_train_zeroes_backpropagates_and_steps_every_batch(ask, lambda _: None))
-    check_device(meta_runs("train"), "train", "train",
+    check_device(meta_runs(Device.TRAIN), Device.TRAIN, "train",
                  "Hint: the grader put the model on the `device` argument and the loader's batches on the CPU, as "
                  "a GPU run does: move each batch to `device` before the forward pass (the docstring's first step), "
                  "and leave the model where it was put.", "device.batch_not_moved")
@@ -215,8 +219,8 @@ def _loop_mistake(ask) -> tuple[str, str] | None:
 def _judge_one_epoch(ask, sandbox, feedback_dir, record, weights_seed) -> None:
     header, initial = elbo_training(config.ELBO_SEED, weights_seed)
     answer, call_seconds = train_one_epoch(ask, header, initial, record)
-    record("epoch_seconds", answer.info.get("epoch_seconds"))
-    record("train_device", answer.info.get("device"))
+    record("epoch_seconds", answer.info.get(TrainElbo.EPOCH_SECONDS))
+    record("train_device", answer.info.get(TrainElbo.DEVICE))
     record("weights_seed", weights_seed)
     check_one_epoch_of_work(answer.info)
     try:
@@ -224,7 +228,7 @@ def _judge_one_epoch(ask, sandbox, feedback_dir, record, weights_seed) -> None:
         began = time.monotonic()
         value = reference.negative_elbo(model_state, config.ELBO_EVAL_SEED, threads=sandbox.threads)
         evaluation_seconds = time.monotonic() - began
-    except reference.WeightsError as error:
+    except WeightsRejected as error:
         fail(f"{error}.", "model.layers_changed")
     record("test_negative_elbo", value)
     save_feedback(reference.model_with(model_state), feedback_dir, value)

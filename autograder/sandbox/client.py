@@ -36,19 +36,22 @@ from autograder.paths import DATA, SANDBOX, SOLUTIONS
 from autograder.sandbox import cgroups, integrity, isolation, protocol
 from autograder.sandbox.limits import (CappedOutput, Limits, MemoryWatchdog, before_exec, become_subreaper, kill_all,
                                        reap_orphans, sandbox_processes)
-from autograder.sandbox.protocol import ProtocolError
+from autograder.sandbox.protocol import ProtocolError, WorkerAltered
 
 WORKER_FILES = (SANDBOX / "worker.py", SANDBOX / "protocol.py", SANDBOX / "probe.py", SOLUTIONS / "common.py")
 # The modules the sandbox holds of its own: a hand-in's file of the same name never goes in beside them.
 SANDBOX_MODULES = frozenset({"vae", *(path.stem for path in WORKER_FILES)})
 TRAIN_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte")
 IMPORTING = "importing vae.py"  # the `function` of the import, in failures
+IMPORT_FAILED = "import_failed"  # an Answer's field where the submission did not import (its ERROR says why)
 
 
 class SandboxFailure(Exception):
-    """A call did not come back. `kind`: "timeout", "died", "memory" or "protocol"; the facts:
+    """A call did not come back. `kind`: TIMEOUT, DIED, MEMORY or PROTOCOL; the facts:
     `function` (what was running), `seconds` (the time limit), `limit_mb` (the memory limit),
     `exit_code` (negative: the signal), `detail` (what was wrong with a frame)."""
+
+    TIMEOUT, DIED, MEMORY, PROTOCOL = "timeout", "died", "memory", "protocol"
 
     def __init__(self, kind: str, function: str, *, seconds: float | None = None, limit_mb: int | None = None,
                  exit_code: int | None = None, detail: str = "") -> None:
@@ -65,7 +68,7 @@ class Answer:
 
     @property
     def error(self) -> dict[str, str]:
-        return self.info.get("error") or {}
+        return self.info.get(protocol.ERROR) or {}
 
 
 class LibraryFailure(RuntimeError):
@@ -74,14 +77,11 @@ class LibraryFailure(RuntimeError):
 
     def __init__(self, mode: str, failed: Any) -> None:
         failed = failed if isinstance(failed, dict) else {}
-        self.library = str(failed.get("library", "an unnamed library"))
+        self.library = str(failed.get(protocol.Error.LIBRARY, "an unnamed library"))
         super().__init__(f"inside the sandbox ({mode} mode), {self.library} failed to import: "
-                         f"{failed.get('type', 'Error')}: {str(failed.get('message', ''))[:500]}. "
+                         f"{failed.get(protocol.Error.TYPE, 'Error')}: "
+                         f"{str(failed.get(protocol.Error.MESSAGE, ''))[:500]}. "
                          "This is the grading machine's environment, not the submission.")
-
-
-class WorkerAltered(ProtocolError):
-    """The worker refused a request: the code answering it was swapped (worker.py's self-check)."""
 
 
 class Sandbox:
@@ -260,10 +260,10 @@ class Sandbox:
 
         head_len, body_len = protocol.decode_prefix(exactly(protocol.PREFIX.size))
         header, tensors = protocol.parse_frame(exactly(head_len), exactly(body_len))
-        if header.get("id") != expected_id:
-            raise ProtocolError(f"an answer to another request (id {str(header.get('id'))[:20]!r}, "
+        if header.get(protocol.ID) != expected_id:
+            raise ProtocolError(f"an answer to another request (id {str(header.get(protocol.ID))[:20]!r}, "
                                 f"expected {expected_id!r})")
-        if not isinstance(header.get("ok"), bool):
+        if not isinstance(header.get(protocol.OK), bool):
             raise ProtocolError("an answer without a true or false `ok`")
         return header, tensors
 
@@ -297,12 +297,12 @@ class Sandbox:
         if isinstance(error, ProtocolError) and not isinstance(error, WorkerAltered):
             self.flags.add(integrity.PROTOCOL_ANOMALY)
         if exceeded:
-            return SandboxFailure("memory", function, limit_mb=self.limits.memory_mb)
+            return SandboxFailure(SandboxFailure.MEMORY, function, limit_mb=self.limits.memory_mb)
         if isinstance(error, TimeoutError):
-            return SandboxFailure("timeout", function, seconds=seconds)
+            return SandboxFailure(SandboxFailure.TIMEOUT, function, seconds=seconds)
         if isinstance(error, EOFError):
-            return SandboxFailure("died", function, exit_code=exit_code)
-        return SandboxFailure("protocol", function, detail=f"{type(error).__name__}: {str(error)[:200]}")
+            return SandboxFailure(SandboxFailure.DIED, function, exit_code=exit_code)
+        return SandboxFailure(SandboxFailure.PROTOCOL, function, detail=f"{type(error).__name__}: {str(error)[:200]}")
 
     def _out_of_memory(self) -> bool:
         """The kernel killed a process of this worker's control group for memory."""
@@ -322,7 +322,7 @@ class Sandbox:
         deadline = time.monotonic() + self.limits.import_timeout_s
         try:
             ready, _ = self._read(deadline, protocol.READY_ID)  # Python and its libraries are up
-            if not ready["ok"]:
+            if not ready[protocol.OK]:
                 self.library_failure = LibraryFailure(self.mode, ready.get(protocol.LIBRARY_ERROR))
                 self._shutdown()
                 raise self.library_failure
@@ -332,16 +332,18 @@ class Sandbox:
         except (TimeoutError, EOFError, ProtocolError, OSError) as error:
             self.import_failure = self._failure(error, IMPORTING, self.limits.import_timeout_s)
             raise self.import_failure from None
-        if not answer.get("ok"):
-            self.import_error = answer.get("error") or {"type": "Error", "message": "", "traceback": ""}
+        if not answer.get(protocol.OK):
+            self.import_error = answer.get(protocol.ERROR) or {protocol.Error.TYPE: "Error", protocol.Error.MESSAGE: "",
+                                                               protocol.Error.TRACEBACK: ""}
 
     def _check_altered(self, info: dict[str, Any]) -> None:
         """Flag what the worker reported swapped; a refused request costs its check like a
         protocol failure (the worker is restarted for the next call)."""
         if info.get(protocol.ALTERED):
             self.flags.add(integrity.WORKER_ALTERED)
-        error = info.get("error")
-        if not info["ok"] and isinstance(error, dict) and error.get("type") == protocol.ALTERED_ERROR:
+        error = info.get(protocol.ERROR)
+        refused = isinstance(error, dict) and error.get(protocol.Error.TYPE) == protocol.ALTERED_ERROR
+        if not info[protocol.OK] and refused:
             self.flags.add(integrity.WORKER_ALTERED)
             raise WorkerAltered(f"the worker's code was swapped ({str(info.get(protocol.ALTERED))[:200]})")
 
@@ -359,19 +361,19 @@ class Sandbox:
         timeout = timeout or self.limits.call_timeout_s
         self._ensure_started()
         if self.import_error:
-            return Answer(False, {"error": self.import_error, "import_failed": True})
+            return Answer(False, {protocol.ERROR: self.import_error, IMPORT_FAILED: True})
         request_id, self._next_id = self._next_id, self._next_id + 1
         try:
             deadline = time.monotonic() + timeout
-            self._send(protocol.encode_frame({**header, "op": op, "id": request_id}, tensors), deadline)
+            self._send(protocol.encode_frame({**header, protocol.OP: op, protocol.ID: request_id}, tensors), deadline)
             info, out = self._read(deadline, request_id)
             if self._pending():
                 raise ProtocolError("a second frame after the answer")
             self._check_altered(info)
         except (TimeoutError, EOFError, ProtocolError, OSError) as error:
             failure = self._failure(error, function, timeout)
-            if failure.kind != "protocol":
+            if failure.kind != SandboxFailure.PROTOCOL:
                 self.hung[function] = failure
             raise failure from None
-        return Answer(info["ok"], info, out)
+        return Answer(info[protocol.OK], info, out)
 

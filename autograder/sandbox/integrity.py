@@ -21,6 +21,7 @@ import sys
 import tokenize
 from pathlib import Path
 
+from autograder import config
 from autograder.sandbox import protocol
 
 # --- The flags --------------------------------------------------------------------------------
@@ -59,14 +60,13 @@ NAMES = {
 # Dotted names flagged as a whole (too common a last part to flag alone).
 DOTTED = {"sys.modules": WORKER_MODULE, "inspect.stack": FRAMES, "inspect.trace": FRAMES, "sys.argv": PIPES}
 # Functions of os and io on file descriptors: flagged when given a small integer (a pipe's
-# number) directly.
+# number, below config.FD_LIMIT) directly.
 FD_FUNCTIONS = {"write", "read", "close", "dup", "fdopen", "open", "lseek", "fstat", "ftruncate", "fsync"}
 # os.write(5, ...) in source the ast cannot read (scan_text)
 FD_CALL = re.compile(rf"(?<![\w.])(?:(?:os|io)\.)?(?:{'|'.join(sorted(FD_FUNCTIONS))})\(\s*\d+\s*[,)]")
 TEXT = [(re.compile(r"/dev/shm"), SHARED_MEMORY), (re.compile(r"/proc/[^/\s]+/(fd|mem|maps)"), PIPES)]
 SHARED_OBJECT = re.compile(r"\.so(\.|$| )")  # libx.so, libx.so.6, "libx.so (deleted)"
 WORD = re.compile(r"\w+")
-MAX_FD = 1024  # RLIMIT_NOFILE in the sandbox (limits.py)
 
 
 def dotted(node: ast.AST) -> str:
@@ -95,7 +95,7 @@ def _on_a_descriptor(function: str) -> bool:
 
 
 def _small_fd(node: ast.AST) -> bool:
-    return isinstance(node, ast.Constant) and type(node.value) is int and 0 <= node.value < MAX_FD
+    return isinstance(node, ast.Constant) and type(node.value) is int and 0 <= node.value < config.FD_LIMIT
 
 
 def _decoded(source: str | bytes) -> str:

@@ -48,7 +48,7 @@ def rlimits(limits: Limits, own_uid: bool) -> Callable[[], None]:
         import resource
 
         values = [("RLIMIT_CORE", 0), ("RLIMIT_CPU", limits.cpu_s), ("RLIMIT_FSIZE", 256 << 20),
-                  ("RLIMIT_NOFILE", 1024)]
+                  ("RLIMIT_NOFILE", config.FD_LIMIT)]
         if own_uid:
             values.append(("RLIMIT_NPROC", limits.tasks))
         for name, value in values:

@@ -60,7 +60,8 @@ def describe_error(error: BaseException) -> dict[str, str]:
         message = f"(its message could not be read: {type(inner).__name__})"
     if len(message) > 2000:
         message = message[:2000] + " ..."
-    fields = {"type": type(error).__name__, "message": message, "traceback": "\n".join(lines)}
+    fields = {protocol.Error.TYPE: type(error).__name__, protocol.Error.MESSAGE: message,
+              protocol.Error.TRACEBACK: "\n".join(lines)}
     # Valid UTF-8 only, whatever the text holds (a lone surrogate becomes "?"): the grader reads it as data.
     return {key: str.__str__(value).encode("utf-8", "replace").decode() for key, value in fields.items()}
 
@@ -88,33 +89,30 @@ def new_model(vae: Any, seed: int, tensors: dict | None = None) -> Any:
         own = model.state_dict()
         for name, value in weights.items():
             if name not in own:
-                raise WeightsRejected(f"your VAE has no `{name}`")
+                raise protocol.WeightsRejected(f"your VAE has no `{name}`")
             if tuple(own[name].shape) != tuple(value.shape):
-                raise WeightsRejected(f"`{name}` has shape {tuple(own[name].shape)}, the grader's has "
-                                      f"{tuple(value.shape)}")
+                raise protocol.WeightsRejected(f"`{name}` has shape {tuple(own[name].shape)}, the grader's has "
+                                               f"{tuple(value.shape)}")
         # nn.Module's own method: a submission's override of load_state_dict is not called.
         torch.nn.Module.load_state_dict(model, weights, strict=False)
     return model
 
 
-class WeightsRejected(Exception):
-    """The submission's VAE cannot hold the weights the grader chose for it."""
-
-
 def op_parameters(vae: Any, header: dict, tensors: dict) -> tuple[dict, dict]:
-    model = new_model(vae, header["seed"])
+    model = new_model(vae, header[protocol.SEED])
     params = {name: [list(p.shape), bool(p.requires_grad)] for name, p in model.named_parameters()}
-    return {"parameters": params}, {}
+    return {protocol.Parameters.PARAMETERS: params}, {}
 
 
 def op_encode(vae: Any, header: dict, tensors: dict) -> tuple[dict, dict]:
-    model = new_model(vae, header["seed"], tensors)
+    fields = protocol.Encode
+    model = new_model(vae, header[protocol.SEED], tensors)
     info, out = {}, {}
-    returned = model.encode(tensors["x"])
-    info["returned"] = type(returned).__name__
+    returned = model.encode(tensors[fields.X])
+    info[fields.RETURNED] = type(returned).__name__
     if isinstance(returned, (tuple, list)):
-        info["length"] = len(returned)
-        for name, value in zip(("mu", "logvar"), returned):
+        info[fields.LENGTH] = len(returned)
+        for name, value in zip((fields.MU, fields.LOGVAR), returned):
             keep_tensor(name, value, info, out)
     return info, out
 
@@ -126,63 +124,65 @@ def keep_tensor(name: str, value: Any, info: dict, out: dict) -> None:
     if isinstance(value, torch.Tensor):
         out[name] = value
     else:
-        info[f"{name}_type"] = type(value).__name__
+        info[protocol.type_of(name)] = type(value).__name__
 
 
 def op_decode(vae: Any, header: dict, tensors: dict) -> tuple[dict, dict]:
-    model = new_model(vae, header["seed"], tensors)
+    model = new_model(vae, header[protocol.SEED], tensors)
     info, out = {}, {}
-    keep_tensor("recon", model.decode(tensors["z"]), info, out)
+    keep_tensor(protocol.Decode.RECON, model.decode(tensors[protocol.Decode.Z]), info, out)
     return info, out
 
 
 def op_reparameterize(vae: Any, header: dict, tensors: dict) -> tuple[dict, dict]:
-    model = new_model(vae, header["seed"])
+    fields = protocol.Reparameterize
+    model = new_model(vae, header[protocol.SEED])
     model.train()
     info: dict = {}
     out: dict = {}
-    for name in ("first", "second"):
-        keep_tensor(name, model.reparameterize(tensors["mu"], tensors["logvar"]), info, out)
+    for name in (fields.FIRST, fields.SECOND):
+        keep_tensor(name, model.reparameterize(tensors[fields.MU], tensors[fields.LOGVAR]), info, out)
     return info, out
 
 
 def op_gradient_flow(vae: Any, header: dict, tensors: dict) -> tuple[dict, dict]:
-    model = new_model(vae, header["seed"])
+    fields = protocol.GradientFlow
+    model = new_model(vae, header[protocol.SEED])
     model.train()
-    mu = tensors["mu"].clone().requires_grad_(True)
-    logvar = tensors["logvar"].clone().requires_grad_(True)
+    mu = tensors[fields.MU].clone().requires_grad_(True)
+    logvar = tensors[fields.LOGVAR].clone().requires_grad_(True)
     z = model.reparameterize(mu, logvar)
-    info: dict[str, Any] = {"z_requires_grad": bool(getattr(z, "requires_grad", False))}
+    info: dict[str, Any] = {fields.Z_REQUIRES_GRAD: bool(getattr(z, "requires_grad", False))}
     out: dict = {}
-    keep_tensor("z", z, info, out)
-    if info["z_requires_grad"]:
-        (z * tensors["v"]).sum().backward()
-    for name, leaf in (("mu", mu), ("logvar", logvar)):
-        info[f"{name}_grad"] = leaf.grad is not None
+    keep_tensor(fields.Z, z, info, out)
+    if info[fields.Z_REQUIRES_GRAD]:
+        (z * tensors[fields.V]).sum().backward()
+    for name, leaf in ((fields.MU_GRAD, mu), (fields.LOGVAR_GRAD, logvar)):
+        info[name] = leaf.grad is not None
         if leaf.grad is not None:
-            out[f"{name}_grad"] = leaf.grad
+            out[name] = leaf.grad
     return info, out
 
 
 def op_loss(vae: Any, header: dict, tensors: dict) -> tuple[dict, dict]:
-    """loss_function's value in each case; a case that raises is answered as `{case}_error` (the
-    grader judges the cases each check needs, so one failing input shape costs only its check).
+    """loss_function's value in each case; a case that raises is answered in the field error_of(case)
+    (the grader judges the cases each check needs, so one failing input shape costs only its check).
 
-    `{case}_gradients` names the inputs (recon_x, mu, logvar) a gradient reaches from the loss:
-    a term cut off with .item() or .detach() has the right value but trains nothing.
+    The field gradients_of(case) names the inputs (recon_x, mu, logvar) a gradient reaches from the
+    loss: a term cut off with .item() or .detach() has the right value but trains nothing.
     """
     info: dict = {}
     out: dict = {}
-    for case in header["cases"]:
+    for case in header[protocol.Loss.CASES]:
         inputs = [tensors[protocol.loss_input(case, k)] for k in protocol.LOSS_ARGUMENTS]
         try:
             loss = vae.loss_function(*inputs)
         except Exception as error:  # the grader reads the message; this case only
-            info[f"{case}_error"] = describe_error(error)
+            info[protocol.error_of(case)] = describe_error(error)
             continue
         info[case] = list(loss.shape) if hasattr(loss, "shape") else type(loss).__name__
         keep_tensor(case, loss.detach() if hasattr(loss, "detach") else loss, info, out)
-        info[f"{case}_gradients"] = loss_gradients(vae, inputs)
+        info[protocol.gradients_of(case)] = loss_gradients(vae, inputs)
     return info, out
 
 
@@ -190,7 +190,8 @@ def loss_gradients(vae: Any, inputs: list) -> list[str] | None:
     """The names of the inputs that receive a non-zero gradient from loss_function (None: unknown)."""
     import torch
 
-    leaves = {name: value.clone().requires_grad_(name != "x") for name, value in zip(protocol.LOSS_ARGUMENTS, inputs)}
+    leaves = {name: value.clone().requires_grad_(name != protocol.Loss.X)
+              for name, value in zip(protocol.LOSS_ARGUMENTS, inputs)}
     try:
         loss = vae.loss_function(*(leaf.clone() for leaf in leaves.values()))
         if not isinstance(loss, torch.Tensor) or loss.numel() != 1:
@@ -209,16 +210,17 @@ def op_train_probe(vae: Any, header: dict, tensors: dict) -> tuple[dict, dict]:
 
     from torch.optim.optimizer import register_optimizer_step_pre_hook
 
-    seed_everything(header["seed"])
+    fields = protocol.TrainProbe
+    seed_everything(header[protocol.SEED])
     model = probe.ProbeModel()
     model.eval()  # as the notebook's evaluate() leaves it: train() puts it in training mode
     optimizer = torch.optim.SGD(model.parameters(), lr=probe.LR)
-    calls, served = {"loss": 0}, [0]
-    steps = {"given": 0, "other": 0, "in_eval_mode": 0}
+    calls, served = [0], [0]
+    steps = {fields.GIVEN: 0, fields.OTHER: 0, fields.IN_EVAL_MODE: 0}
 
     def count(stepped: Any, *_: Any) -> None:
-        steps["given" if stepped is optimizer else "other"] += 1
-        steps["in_eval_mode"] += not model.training
+        steps[fields.GIVEN if stepped is optimizer else fields.OTHER] += 1
+        steps[fields.IN_EVAL_MODE] += not model.training
 
     hook = register_optimizer_step_pre_hook(count)
     try:
@@ -226,14 +228,14 @@ def op_train_probe(vae: Any, header: dict, tensors: dict) -> tuple[dict, dict]:
             value = vae.train(model, probe.probe_loader(served), optimizer, torch.device("cpu"))
     finally:
         hook.remove()
-    info = {"value": _as_float(value), "returned": type(value).__name__, "loss_calls": calls["loss"],
-            "examples_served": served[0], "steps": steps,
-            "lr_kept": all(group.get("lr") == probe.LR for group in optimizer.param_groups)}
+    info = {fields.VALUE: _as_float(value), fields.RETURNED: type(value).__name__, fields.LOSS_CALLS: calls[0],
+            fields.EXAMPLES_SERVED: served[0], fields.STEPS: steps,
+            fields.LR_KEPT: all(group.get("lr") == probe.LR for group in optimizer.param_groups)}
     return info, state_of(model)
 
 
 def op_mode_matters(vae: Any, header: dict, tensors: dict) -> tuple[dict, dict]:
-    return {"mode_matters": mode_matters(vae, header["seed"])}, {}
+    return {protocol.ModeMatters.MODE_MATTERS: mode_matters(vae, header[protocol.SEED])}, {}
 
 
 def mode_matters(vae: Any, seed: int) -> bool | None:
@@ -258,9 +260,9 @@ def mode_matters(vae: Any, seed: int) -> bool | None:
 
 
 @contextlib.contextmanager
-def probe_loss_in(vae: Any, calls: dict[str, int]) -> Iterator[None]:
+def probe_loss_in(vae: Any, calls: list[int]) -> Iterator[None]:
     """While train() runs on the probe, the module's loss_function is the probe's (counted in
-    calls["loss"]): train() is judged on its own, whatever the student's loss computes."""
+    calls[0]): train() is judged on its own, whatever the student's loss computes."""
     import probe
 
     try:
@@ -269,7 +271,7 @@ def probe_loss_in(vae: Any, calls: dict[str, int]) -> Iterator[None]:
         signature = None
 
     def counted_loss(*args: Any, **kwargs: Any) -> Any:
-        calls["loss"] += 1
+        calls[0] += 1
         if kwargs and signature is not None:  # loss_function(recon_x=..., x=...): its own names give the order
             args, kwargs = signature.bind(*args, **kwargs).args, {}
         return probe.probe_loss(*args, **kwargs)
@@ -282,13 +284,13 @@ def probe_loss_in(vae: Any, calls: dict[str, int]) -> Iterator[None]:
 
 
 def op_device(vae: Any, header: dict, tensors: dict) -> tuple[dict, dict]:
-    """One student function (header "function") on PyTorch's `meta` device (shapes without data).
+    """One student function (Device.FUNCTION) on PyTorch's `meta` device (shapes without data).
 
     Code that makes a tensor on the CPU whatever its inputs' device (noise or zeros without
     device=), or a train() that never moves its batches to `device`, raises a device-mismatch error
     here, as it would on a GPU. The loss also runs with only its BCE inputs (recon_x, x) on `meta`,
     then only its KL inputs (mu, logvar), to tell which term makes the CPU tensor. Answers, for
-    each of the function's protocol.DEVICE_RUNS, "" where the run ended without an exception,
+    each of the function's protocol.Device.RUNS, "" where the run ended without an exception,
     else the error.
     The grader judges which errors are device mistakes (a meta tensor has no data to read: a
     correct train() stops at loss.item(), which is no mistake).
@@ -296,35 +298,36 @@ def op_device(vae: Any, header: dict, tensors: dict) -> tuple[dict, dict]:
     import torch
     import probe
 
-    meta, rows = torch.device("meta"), header["rows"]
-    pixels, _, latent = header["dims"]
-    seed_everything(header["seed"])
-    model = new_model(vae, header["seed"]).to(meta)
+    fields, arguments = protocol.Device, protocol.Loss
+    meta, rows = torch.device("meta"), header[fields.ROWS]
+    pixels, _, latent = header[fields.DIMS]
+    seed_everything(header[protocol.SEED])
+    model = new_model(vae, header[protocol.SEED]).to(meta)
     model.train()
     recon, x = torch.rand(rows, pixels).clamp(0.01, 0.99), torch.rand(rows, pixels)
     mu, logvar = torch.randn(rows, latent), torch.randn(rows, latent)
 
     def loss(on_meta: tuple[str, ...]) -> Any:
-        inputs = {"recon": recon, "x": x, "mu": mu, "logvar": logvar}
-        return vae.loss_function(*(value.to(meta) if name in on_meta else value for name, value in inputs.items()))
+        inputs = zip(protocol.LOSS_ARGUMENTS, (recon, x, mu, logvar))
+        return vae.loss_function(*(value.to(meta) if name in on_meta else value for name, value in inputs))
 
     def probe_epoch() -> Any:
         trained = probe.ProbeModel().to(meta)
         optimizer = torch.optim.SGD(trained.parameters(), lr=probe.LR)
-        with probe_loss_in(vae, {"loss": 0}):
+        with probe_loss_in(vae, [0]):
             return vae.train(trained, probe.probe_loader(), optimizer, meta)
 
     runs = {
-        "encode": lambda: model.encode(x.to(meta)),
-        "reparameterize": lambda: model.reparameterize(mu.to(meta), logvar.to(meta)),
-        "decode": lambda: model.decode(mu.to(meta)),
-        "loss": lambda: loss(("recon", "x", "mu", "logvar")),
-        "loss_bce_on_meta": lambda: loss(("recon", "x")),
-        "loss_kl_on_meta": lambda: loss(("mu", "logvar")),
-        "train": probe_epoch,
+        fields.ENCODE: lambda: model.encode(x.to(meta)),
+        fields.REPARAMETERIZE: lambda: model.reparameterize(mu.to(meta), logvar.to(meta)),
+        fields.DECODE: lambda: model.decode(mu.to(meta)),
+        fields.LOSS: lambda: loss(protocol.LOSS_ARGUMENTS),
+        fields.LOSS_BCE_ON_META: lambda: loss((arguments.RECON, arguments.X)),
+        fields.LOSS_KL_ON_META: lambda: loss((arguments.MU, arguments.LOGVAR)),
+        fields.TRAIN: probe_epoch,
     }
     info: dict[str, Any] = {}
-    for name in protocol.DEVICE_RUNS[header["function"]]:
+    for name in fields.RUNS[header[fields.FUNCTION]]:
         try:
             runs[name]()
         except Exception as error:  # the grader reads the error; the other runs go on
@@ -389,23 +392,26 @@ def op_train_elbo(vae: Any, header: dict, tensors: dict) -> tuple[dict, dict]:
 
     from common import load_mnist, pick_device
 
-    device = torch.device(header["device"]) if header.get("device") else pick_device()  # "cpu": the fallback
+    fields = protocol.TrainElbo
+    # "cpu" (the elbo check's fallback) trains there, else the best device
+    device = torch.device(header[fields.DEVICE]) if header.get(fields.DEVICE) else pick_device()
     images, labels = load_mnist(train=True, raw_dir=Path.cwd())
-    model = new_model(vae, header["seed"], tensors).to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=header["lr"])
+    model = new_model(vae, header[protocol.SEED], tensors).to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=header[fields.LR])
     served, steps = [0], [0]
-    loader = batch_loader(images.to(device), labels.to(device), header["batch_size"], header["seed"], served)
+    loader = batch_loader(images.to(device), labels.to(device), header[fields.BATCH_SIZE], header[protocol.SEED],
+                          served)
     values, seconds = [], []
     hook = register_optimizer_step_post_hook(lambda *_: steps.__setitem__(0, steps[0] + 1))
     try:
-        for _ in range(header["epochs"]):
+        for _ in range(header[fields.EPOCHS]):
             start = time.perf_counter()
             values.append(_as_float(vae.train(model, loader, optimizer, device)))
             seconds.append(time.perf_counter() - start)
     finally:
         hook.remove()
-    return {"values": values, "epoch_seconds": seconds, "device": str(device), "images_served": served[0],
-            "optimizer_steps": steps[0]}, state_of(model)
+    return {fields.VALUES: values, fields.EPOCH_SECONDS: seconds, fields.DEVICE: str(device),
+            fields.IMAGES_SERVED: served[0], fields.OPTIMIZER_STEPS: steps[0]}, state_of(model)
 
 
 OPS = {
@@ -544,12 +550,13 @@ LIBRARIES = (("numpy", lambda: importlib.import_module("numpy")),
 
 
 def import_libraries() -> dict[str, str] | None:
-    """None, or the first library that failed: {"library", "type", "message"}."""
+    """None, or the first library that failed: an Error's LIBRARY, TYPE and MESSAGE."""
     for name, load in LIBRARIES:
         try:
             load()
         except BaseException as error:  # anything a broken installation raises
-            return {"library": name, "type": type(error).__name__, "message": str(error)[:1000]}
+            return {protocol.Error.LIBRARY: name, protocol.Error.TYPE: type(error).__name__,
+                    protocol.Error.MESSAGE: str(error)[:1000]}
     return None
 
 
@@ -557,7 +564,8 @@ def serve(requests: int, answers: int) -> None:
     """Answer requests until the grader closes the pipe."""
     failed = import_libraries()
     if failed:
-        protocol.write_frame(answers, {"id": protocol.READY_ID, "ok": False, protocol.LIBRARY_ERROR: failed})
+        protocol.write_frame(answers, {protocol.ID: protocol.READY_ID, protocol.OK: False,
+                                       protocol.LIBRARY_ERROR: failed})
         return
     import torch
 
@@ -568,7 +576,7 @@ def serve(requests: int, answers: int) -> None:
     table = tuple(OPS.items())
     read, write, describe, repair, audit = protocol.read_frame, protocol.write_frame, describe_error, altered, sys.audit
     torch.set_num_threads(int(os.environ.get("VAE_WORKER_THREADS", "0")) or len(os.sched_getaffinity(0)))
-    write(answers, {"id": protocol.READY_ID, "ok": True, "torch": torch.__version__})
+    write(answers, {protocol.ID: protocol.READY_ID, protocol.OK: True, protocol.TORCH: torch.__version__})
     sys.addaudithook(guard(*protected(kept)))
     vae, import_error = None, None
     start = time.perf_counter()
@@ -577,35 +585,37 @@ def serve(requests: int, answers: int) -> None:
     except BaseException as error:  # the submission may raise anything, SystemExit included
         import_error = describe(error)
     pending = repair(kept)  # what the import swapped: put back, and reported with the first answer
-    write(answers, {"id": protocol.IMPORT_ID, "ok": import_error is None, "error": import_error,
-                    "seconds": time.perf_counter() - start})
+    write(answers, {protocol.ID: protocol.IMPORT_ID, protocol.OK: import_error is None, protocol.ERROR: import_error,
+                    protocol.SECONDS: time.perf_counter() - start})
     while True:
         try:
             header, tensors = read(requests)
         except EOFError:
             return
-        request_id, swapped, pending = header.get("id"), pending + repair(kept), []
+        swapped, pending = pending + repair(kept), []  # first: the field names below are put back too
+        request_id = header.get(protocol.ID)
         try:
             if vae is None:
                 raise RuntimeError("the submission did not import")
             operation = None
             for op, function in table:
-                if op == header["op"]:
+                if op == header[protocol.OP]:
                     operation = function
             if operation is None:
-                raise KeyError(header["op"])
+                raise KeyError(header[protocol.OP])
             info, out = operation(vae, header, tensors)
             ok, during = True, repair(kept)  # swapped while this answer was computed: the answer is refused
         except BaseException as error:  # report it; the grader decides what it costs
-            info, out, ok, during = {"error": describe(error)}, {}, False, repair(kept)
+            info, out, ok, during = {protocol.ERROR: describe(error)}, {}, False, repair(kept)
         reached: list[str] = []
         audit(REACHED, reached)
         swapped += during + [f"refused.{what}" for what in reached]
         report = {protocol.ALTERED: swapped} if swapped else {}
         if during:
-            info, out, ok = {"error": {"type": protocol.ALTERED_ERROR, "traceback": "",
-                                       "message": f"the grader's worker was changed ({', '.join(during)[:300]})"}}, {}, False
-        write(answers, {**info, "ok": ok, "id": request_id, **report}, out)
+            info, out, ok = {protocol.ERROR: {protocol.Error.TYPE: protocol.ALTERED_ERROR, protocol.Error.TRACEBACK: "",
+                                              protocol.Error.MESSAGE: f"the grader's worker was changed "
+                                                                      f"({', '.join(during)[:300]})"}}, {}, False
+        write(answers, {**info, protocol.OK: ok, protocol.ID: request_id, **report}, out)
 
 
 def main() -> None:
