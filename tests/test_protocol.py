@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from autograder.paths import SANDBOX
-from autograder.sandbox import protocol
+from autograder.paths import SANDBOX, SOLUTIONS
+from autograder.sandbox import protocol, worker
 from autograder.sandbox.protocol import ProtocolError
 
 
@@ -168,3 +168,19 @@ def test_a_failure_kind_is_named_by_its_class():
     assert protocol.WEIGHTS_REJECTED == protocol.WeightsRejected.__name__
     assert protocol.ALTERED_ERROR == protocol.WorkerAltered.__name__
     assert issubclass(protocol.WorkerAltered, ProtocolError)
+
+
+@pytest.mark.parametrize("order", [list, lambda names: list(reversed(names))])
+def test_weights_that_do_not_fit_are_named_the_same_whatever_order_they_arrive_in(import_path, order):
+    """The first of the model's own layers that cannot take the grader's weights is named (fc1
+    before fc21), however the frame's tensors happened to be ordered: one grading, one wording."""
+    vae = import_path(SOLUTIONS / "vae.py", "vae_for_weights")
+    names = list(vae.VAE().state_dict())
+    wrong = {name: torch.zeros(3, 3) for name in order(names)}
+    # The worker's `protocol` is the sandbox's top-level module, not autograder.sandbox.protocol:
+    # the failure is known by its kind's name, as it travels.
+    with pytest.raises(Exception, match=f"`{names[0]}` has shape") as shape:
+        worker.new_model(vae, 0, protocol.with_state_prefix(wrong))
+    with pytest.raises(Exception, match="no `extra.weight`") as extra:
+        worker.new_model(vae, 0, protocol.with_state_prefix({**wrong, "extra.weight": torch.zeros(1)}))
+    assert type(shape.value).__name__ == type(extra.value).__name__ == protocol.WEIGHTS_REJECTED

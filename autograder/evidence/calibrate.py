@@ -19,7 +19,7 @@ from autograder.grading import reference
 from autograder.hidden.checks import elbo_training
 from autograder.paths import ROOT, SOLUTIONS
 from autograder.sandbox.client import Sandbox
-from autograder.sandbox.protocol import TRAIN_ELBO
+from autograder.sandbox.protocol import TRAIN_ELBO, TrainElbo
 
 # Implementations from the test corpus (tests/submissions/corpus.toml), beside the reference.
 CORRECT = ["correct_distributions", "correct_clamped_bce", "correct_sqrt_randn", "correct_numpy_noise"]
@@ -39,7 +39,7 @@ def measure(path: Path, seeds: list[int]) -> list[tuple[int, float, float]]:
                 answer = sandbox.call(TRAIN_ELBO, header, initial, function="train",
                                       timeout=config.TRAIN_TIMEOUT_S)
                 value = reference.negative_elbo(answer.tensors, config.ELBO_EVAL_SEED) if answer.ok else float("inf")
-                seconds = (answer.info.get("epoch_seconds") or [float("nan")])[0]
+                seconds = (answer.info.get(TrainElbo.EPOCH_SECONDS) or [float("nan")])[0]
             except Exception as error:  # a buggy implementation may fail in any way: record it
                 print(f"  seed {seed}: {type(error).__name__}: {error}")
                 value, seconds = float("inf"), float("nan")

@@ -13,7 +13,7 @@ from autograder import config
 from autograder.sandbox import probe
 from autograder.sandbox.protocol import (MODE_MATTERS, SEED, TRAIN_PROBE, Device, ModeMatters, TrainElbo, TrainProbe,
                                          WeightsRejected, state_in)
-from autograder.grading import causes, reference
+from autograder.grading import causes, reference, results
 from autograder.hidden.checks import (CheckFailed, after_own_checks, check_device, train_one_epoch, adam_move_bound,
                                       check_one_epoch_of_work, descends_from, elbo_training, epoch_steps, fail)
 from autograder.hidden.replay import loss_used, replay, replay_batches, replayed_loop
@@ -219,8 +219,8 @@ def _loop_mistake(ask) -> tuple[str, str] | None:
 def _judge_one_epoch(ask, sandbox, feedback_dir, record, weights_seed) -> None:
     header, initial = elbo_training(config.ELBO_SEED, weights_seed)
     answer, call_seconds = train_one_epoch(ask, header, initial, record)
-    record("epoch_seconds", answer.info.get(TrainElbo.EPOCH_SECONDS))
-    record("train_device", answer.info.get(TrainElbo.DEVICE))
+    record(results.EPOCH_SECONDS, answer.info.get(TrainElbo.EPOCH_SECONDS))
+    record(results.TRAIN_DEVICE, answer.info.get(TrainElbo.DEVICE))
     record("weights_seed", weights_seed)
     check_one_epoch_of_work(answer.info)
     try:
@@ -230,7 +230,7 @@ def _judge_one_epoch(ask, sandbox, feedback_dir, record, weights_seed) -> None:
         evaluation_seconds = time.monotonic() - began
     except WeightsRejected as error:
         fail(f"{error}.", "model.layers_changed")
-    record("test_negative_elbo", value)
+    record(results.TEST_NEGATIVE_ELBO, value)
     save_feedback(reference.model_with(model_state), feedback_dir, value)
     if not value < config.ELBO_THRESHOLD:  # written so that NaN fails
         diagnosis, cause = _diagnose(ask, model_state, record)
