@@ -10,7 +10,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 # The oldest Python the pins install on: numpy 2.4, matplotlib 3.11, pillow 13, nbgrader 0.9.6,
 # ipykernel 7.4 and hypothesis 6.170 each require 3.11 (their Requires-Python). pyproject.toml's
-# requires-python and the READMEs say the same (tests/test_setup.py checks).
+# requires-python and the READMEs say the same (tests/deploy/test_setup.py checks).
 MIN_PYTHON := 3.11
 PYTHON_IS_RECENT := -c "import sys; sys.exit(sys.version_info < tuple(map(int, '$(MIN_PYTHON)'.split('.'))))"
 PYTHON_VERSION := -c 'import sys; print("Python " + sys.version.split()[0])'  # Python 2 too

@@ -265,7 +265,7 @@ GRADED_ATTEMPTS_PER_DAY: int | None = None
 
 # --- Copied code: the class report's similarity review (autograder/course/similarity.py) ----------
 # Winnowing over normalised Python tokens, the starter code and the reference subtracted. Chosen on
-# evidence (tests/test_similarity.py; K 8 to 16 and WINDOW 2 to 8 measured): at K=12, WINDOW=4 the 17
+# evidence (tests/course/test_similarity.py; K 8 to 16 and WINDOW 2 to 8 measured): at K=12, WINDOW=4 the 17
 # independent ports of tests/submissions/thirdparty/ and the reference (153 pairs) score at most 0.46
 # (median 0.03) once pytorch/examples' vae/main.py is given as public base code; without it, one
 # pair scores 0.90: lyeoni's notebook copied pytorch/examples' training loop, and is rightly listed

@@ -1,6 +1,6 @@
 """The class as tests see it: local bare git repositories, a fake GitHub API on 127.0.0.1 that
 serves the endpoints the class commands use and records what was posted, and a fake grader. For
-tests/test_classroom.py and every other test of the class commands: nothing here needs the
+tests/course/test_classroom.py and every other test of the class commands: nothing here needs the
 network.
 """
 from __future__ import annotations
@@ -23,7 +23,6 @@ import autograder.course.classroom as classroom_module
 import autograder.course.grade_all as grade_all_module
 from autograder.course.classroom import main
 
-ROOT = Path(__file__).resolve().parent.parent
 ORG, PREFIX, TOKEN = "course", "vae-homework-", "test-token-123"
 RUN_URL = "https://github.com/course/vae-grader/actions/runs/7"
 
@@ -212,7 +211,7 @@ def grade_class(fake: FakeGitHub, out: Path, monkeypatch, *extra: str) -> int:
                  "--run-url", RUN_URL, "--jobs", "2", *extra])
 
 
-# --- A class that pushes at chosen times (deadlines: tests/test_deadlines.py, test_deadline_visibility.py) ---
+# --- A class that pushes at chosen times (deadlines: tests/course/test_deadlines.py, test_deadline_visibility.py) ---
 
 UTC = timezone.utc
 DEADLINE = datetime(2026, 12, 20, 22, 59, tzinfo=UTC)  # 23:59 in the policy's +01:00

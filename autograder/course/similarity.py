@@ -35,7 +35,7 @@ local algorithms for document fingerprinting", SIGMOD 2003):
 
 How K, WINDOW and the threshold were chosen (autograder/config.py says it with the numbers):
 on the 17 independent ports of public VAE code in tests/submissions/thirdparty/ and the
-reference (153 pairs), and on planted copies of them made by tests/test_similarity.py's
+reference (153 pairs), and on planted copies of them made by tests/course/test_similarity.py's
 transforms (names renamed, functions reordered, comments and docstrings changed, layout
 reformatted); the threshold sits between the highest independent pair and the lowest planted
 copy with a margin on both sides.

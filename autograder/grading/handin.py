@@ -379,7 +379,7 @@ def resolve(handin: Path) -> Code:
     """The code to grade in what the student handed in, and a note for them (see the module docstring).
 
     It never raises: a hand-in that cannot be read is graded 0 with a note that says why (the last
-    clause is a backstop for what the rules above missed; tests/test_robust_handin.py finds none).
+    clause is a backstop for what the rules above missed; tests/grading/test_robust_handin.py finds none).
     """
     try:
         with _PARSING:

@@ -1,5 +1,5 @@
 """The common mistakes in loss_function's two terms, as the value each computes (one home: the
-loss checks name a failed term by the mistake it matches; tests/test_causes.py checks that each
+loss checks name a failed term by the mistake it matches; tests/grading/test_causes.py checks that each
 is named as itself).
 """
 from __future__ import annotations

@@ -14,7 +14,7 @@ The rule for WORKER_FILES: nothing copied into the sandbox can produce an answer
 accepts. The submission can read and run every copied file, so they hold only what its code
 is run on (the worker, the protocol, the probe's model, loss and data, MNIST loading), never
 a reference implementation or the replay of a correct training loop (autograder/hidden/replay.py).
-tests/test_sandbox.py checks this list.
+tests/sandbox/test_sandbox.py checks this list.
 """
 from __future__ import annotations
 

@@ -10,8 +10,7 @@ import pytest
 
 from autograder.course import report
 from autograder.course.report import ReportError, load, markdown, notice, number, points
-
-ROOT = Path(__file__).resolve().parent.parent
+from autograder.paths import ROOT
 
 
 def results(*tests: tuple[str, float, float], **extra) -> dict:

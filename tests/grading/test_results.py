@@ -4,15 +4,14 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from autograder import config
 from autograder.grading import causes, results
 from autograder.grading.results import ResultsError
+from autograder.paths import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 FULL = sum(points for points, _ in config.RUBRIC.values())
 
 

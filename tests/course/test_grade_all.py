@@ -21,6 +21,8 @@ from autograder.course.grade_all import (
 from autograder.grading.results import tag_points
 from autograder.paths import ROOT
 
+from hand_ins import raw_zip
+
 # Stands in for `python -m autograder.grading.grade`: what it does is written in the student's vae.py.
 #   SCORE n -> results with n points on the kl tag;  CRASH -> exit 3;  SLEEP s -> sleep first;
 #   FLAGS a,b -> integrity flags a and b in extra_data;  CAUSE c -> the failed elbo check's cause code.
@@ -214,7 +216,6 @@ def test_a_student_without_a_file_gets_zero_and_the_reason(tmp_path, fake):
 
 
 def test_hand_ins_that_cannot_be_read_cost_only_their_own_rows(tmp_path, fake):
-    from test_robust_handin import raw_zip  # a zip written byte by byte
 
     hand_in(tmp_path / "in", "alice", "SCORE 15")
     (tmp_path / "in" / "mallory").mkdir()  # a name marked UTF-8 that is not

@@ -3,7 +3,7 @@
 Each file is a public implementation (a tutorial, a course's homework, an older pytorch/examples,
 a blog's notes) ported into the homework's contract with its own idioms kept; manifest.toml
 names its source and what it must earn. Graded end to end like the repository's own corpus
-(tests/test_graders.py, whose helpers these tests reuse): a correct port must score full marks,
+(tests/grading/test_graders.py, whose helpers these tests reuse): a correct port must score full marks,
 a buggy one must lose points under its own tags only, and the feedback must name the cause.
 """
 from __future__ import annotations

@@ -127,7 +127,7 @@ def test_text_shows_student_text_literally_on_one_line_cut_to_a_cell():
 
 
 def test_a_student_name_cannot_inject_markdown_html_or_break_a_table(small_class):
-    # GitHub's renderer (tests/test_posted_text.py tries generated names on every page the course writes)
+    # GitHub's renderer (tests/course/test_posted_text.py tries generated names on every page the course writes)
     html = cmarkgfm.github_flavored_markdown_to_html(markdown(load_class(small_class)),
                                                      options=cmarkgfm.Options.CMARK_OPT_UNSAFE)
     assert re.findall(r'<img src="([^"]*)"', html) == list(FIGURES.values())  # the figures, nothing else

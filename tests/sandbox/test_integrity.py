@@ -2,7 +2,7 @@
 
 The static scan reads source only, so most of these take milliseconds; the sandbox tests at
 the end run one tiny submission that tampers on request (the first pixel of encode's input
-says how), with the small limits of tests/test_sandbox.py.
+says how), with the small limits of tests/sandbox/test_sandbox.py.
 """
 from __future__ import annotations
 

@@ -25,9 +25,11 @@ from autograder.course import classroom, plan, policy, shards
 from autograder.course.classroom import RECORDS, main as classroom_main
 from autograder.course.grade_all import Outcome, write_gradebook
 from autograder.evidence import shard_bench
-from tests.classroom_fakes import (ORG, PREFIX, ROOT, TOKEN, FakeGitHub,  # noqa: F401
-                                   fake_grader,  # a fixture
-                                   grade_class, push)
+from autograder.paths import ROOT
+
+from classroom_fakes import (ORG, PREFIX, TOKEN, FakeGitHub,  # noqa: F401
+                             fake_grader,  # a fixture
+                             grade_class, push)
 
 # GitHub's repository names: ASCII letters, digits, `.`, `-` and `_`.
 NAMES = st.text(string.ascii_letters + string.digits + ".-_", min_size=1, max_size=30)

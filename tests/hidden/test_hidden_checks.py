@@ -1,5 +1,5 @@
 """The elbo check's evidence of one honest epoch, and the noise-distribution test, on their own
-(fast: no sandbox; tests/test_graders.py grades the corpus's attacks end to end)."""
+(fast: no sandbox; tests/grading/test_graders.py grades the corpus's attacks end to end)."""
 from __future__ import annotations
 
 import math

@@ -19,9 +19,11 @@ from hypothesis import strategies as st
 from autograder.course import membership, plan, provenance, regrade, roster, shards
 from autograder.course.classroom import main
 from autograder.course.grade_all import discover, grade_all, write_gradebook
-from tests.classroom_fakes import (FAKE_GRADER, PREFIX, ROOT, TOKEN, FakeGitHub,  # noqa: F401
-                                   fake_grader,  # a fixture
-                                   git, grade_class, push)
+from autograder.paths import ROOT
+
+from classroom_fakes import (FAKE_GRADER, PREFIX, TOKEN, FakeGitHub,  # noqa: F401
+                             fake_grader,  # a fixture
+                             git, grade_class, push)
 
 SHA = "a" * 40
 

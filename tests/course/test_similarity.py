@@ -471,7 +471,7 @@ NAMES = st.text(st.characters(codec="utf-8", exclude_characters="/\x00"), min_si
 @settings(max_examples=60, deadline=None)
 @given(NAMES, NAMES)
 def test_any_student_names_show_as_text_in_the_section_and_the_csv(tmp_path_factory, a, b):
-    import cmarkgfm  # noqa: PLC0415 - GitHub's own renderer, as tests/test_class_report.py uses it
+    import cmarkgfm  # noqa: PLC0415 - GitHub's own renderer, as tests/course/test_class_report.py uses it
     pair = similarity.Pair(a, b, 0.9, 40, (((1, 3),), ((4, 9), (12, 12))))
     found = similarity.Review([pair], [0.9], [], [(a, "its code does not parse (line 1: <b>x</b>)")])
     html = cmarkgfm.github_flavored_markdown_to_html(similarity.markdown(found),

@@ -17,9 +17,11 @@ import yaml
 from autograder import config
 from autograder.course.classroom import CONTEXT, export, git_env, main
 from autograder.course.membership import student_name
-from tests.classroom_fakes import (FAKE_GRADER, ORG, PREFIX, ROOT, RUN_URL, TOKEN, FakeGitHub,  # noqa: F401
-                                   fake_grader,  # a fixture
-                                   git, grade_class, push)
+from autograder.paths import ROOT
+
+from classroom_fakes import (FAKE_GRADER, ORG, PREFIX, RUN_URL, TOKEN, FakeGitHub,  # noqa: F401
+                             fake_grader,  # a fixture
+                             git, grade_class, push)
 
 # --- End to end ---------------------------------------------------------------------------------------
 

@@ -2,7 +2,7 @@
 
 The gradebook is written as make grade-all writes it and, where a test says so, merged with
 hand-graded points by grade_all.merge_hand_points (auto + manual = total); the roster is GitHub
-Classroom's CSV (tests/test_roster.py). Hypothesis writes identifiers of any text, formulas
+Classroom's CSV (tests/course/test_roster.py). Hypothesis writes identifiers of any text, formulas
 included, and totals, and reads the export back.
 """
 from __future__ import annotations

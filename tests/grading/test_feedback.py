@@ -10,6 +10,8 @@ from autograder import config
 from autograder.grading import feedback, reference
 from autograder.sandbox.protocol import with_state_prefix
 
+from in_process import asking
+
 
 def test_feedback_png_shows_the_test_images_first_then_the_model_rows(tmp_path):
     model = reference.module().VAE().eval()
@@ -68,8 +70,6 @@ def diagnose(pytestconfig):
 
 
 def test_the_elbo_diagnosis_says_in_numbers_what_the_picture_shows(diagnose):
-    from test_loss_isolation import asking
-
     recorded = {}
     # Weights a hundred times smaller than PyTorch's start: every picture the same grey.
     untrained = with_state_prefix({name: weight / 100 for name, weight in

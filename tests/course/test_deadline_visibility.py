@@ -11,9 +11,10 @@ from datetime import datetime, timedelta
 
 from autograder import config
 from autograder.course import policy
-from tests.classroom_fakes import (DEADLINE, FAKE_GRADER, PREFIX, UTC, Class,  # noqa: F401
-                                   fake_grader,  # a fixture
-                                   policy_file)
+
+from classroom_fakes import (DEADLINE, FAKE_GRADER, PREFIX, UTC, Class,  # noqa: F401
+                             fake_grader,  # a fixture
+                             policy_file)
 
 
 def test_without_githubs_record_the_first_sighting_decides_never_the_commit_date(tmp_path, fake_grader, monkeypatch):

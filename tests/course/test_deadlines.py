@@ -1,6 +1,6 @@
 """Deadlines that cannot be gamed, extensions and a late policy, on the grade-class route
 (autograder/course/policy.py, autograder/course/classroom.py); what students see before the
-deadline is tests/test_deadline_visibility.py.
+deadline is tests/course/test_deadline_visibility.py.
 
 GitHub and the class are fakes (tests/classroom_fakes.py): each push is recorded in the fake's
 activity list at a time the test chooses, and the run's clock (classroom.now) is set by the test.
@@ -17,9 +17,10 @@ from autograder.course.class_report import load_class
 from autograder.cleanup import remove_tree
 from autograder.course import policy
 from autograder.course.policy import Lateness, PolicyError, Terms
-from tests.classroom_fakes import (DEADLINE, PREFIX, UTC, Class,  # noqa: F401
-                                   fake_grader,  # a fixture
-                                   policy_file)
+
+from classroom_fakes import (DEADLINE, PREFIX, UTC, Class,  # noqa: F401
+                             fake_grader,  # a fixture
+                             policy_file)
 
 EXAMPLES = settings(max_examples=150, deadline=None)
 

@@ -12,11 +12,9 @@ import csv
 import json
 import os
 import shutil
-import struct
 import subprocess
 import sys
 import tempfile
-import zlib
 from pathlib import Path
 from unittest import mock
 
@@ -34,27 +32,15 @@ from autograder.sandbox import cgroups, integrity
 from autograder.sandbox.client import Sandbox
 from autograder.sandbox.integrity import NATIVE, PIPES, SHARED_MEMORY
 from autograder.paths import ROOT, SOLUTIONS
-from test_classroom import PREFIX, FakeGitHub, fake_grader, grade_class, push  # noqa: F401 (fake_grader: a fixture)
+
+from classroom_fakes import PREFIX, FakeGitHub, fake_grader, grade_class, push  # noqa: F401 (fake_grader: a fixture)
+from hand_ins import raw_zip
 
 SECRET = b"SECRET = 'outside the hand-in'\n"  # in a vae.py beside the hand-in folder, never to be read
 EXAMPLES = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 # --- Building hand-ins byte by byte ---------------------------------------------------------------
-
-
-def raw_zip(members: list[tuple[bytes, int, int, bytes]]) -> bytes:
-    """A zip (stored, no compression) of (name bytes, flag bits, external_attr, data) members, exactly
-    as given: zipfile itself would re-encode names and set flags to match."""
-    local, central = bytearray(), bytearray()
-    for name, flags, attr, data in members:
-        crc = zlib.crc32(data)
-        central += struct.pack("<4s6H3I5H2I", b"PK\x01\x02", 0x031E, 20, flags, 0, 0, 0, crc, len(data), len(data),
-                               len(name), 0, 0, 0, 0, attr, len(local)) + name
-        local += struct.pack("<4s5H3I2H", b"PK\x03\x04", 20, flags, 0, 0, 0, crc, len(data), len(data),
-                             len(name), 0) + name + data
-    return bytes(local + central + struct.pack("<4s4H2IH", b"PK\x05\x06", 0, 0, len(members), len(members),
-                                               len(central), len(local), 0))
 
 
 def notebook_json(source: object, grade_id: object = config.NOTEBOOK_CODE_CELL, cell_type: object = "code") -> str:

@@ -16,8 +16,8 @@ import pytest
 from autograder import config
 from autograder.grading import handin
 from autograder.grading.handin import NotebookError, graded_cell, read_regular, resolve
+from autograder.paths import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 CELL = config.NOTEBOOK_CODE_CELL
 CODE = "class VAE:\n    pass\n"
 
