@@ -30,7 +30,7 @@ MARGIN = 5.0  # nats per image the threshold must keep above every correct run
 
 def measure(path: Path, seeds: list[int]) -> list[tuple[int, float, float]]:
     """(seed, test negative ELBO, epoch seconds) for each training seed."""
-    sandbox = Sandbox(path)
+    sandbox = Sandbox(path.read_bytes())
     rows = []
     try:
         for seed in seeds:

@@ -15,14 +15,12 @@ import io
 import os
 import re
 import sys
-import tempfile
 import textwrap
 import time
 from pathlib import Path
 from unittest import mock
 
 from autograder.grading import handin, results as results_format
-from autograder.cleanup import remove_tree
 from autograder.grading.results import Entry, Results, build, load, maximum, valid_text, write, zero_tests
 from autograder.paths import BUILD, HIDDEN_GRADERS, ROOT
 from autograder.sandbox import integrity
@@ -87,25 +85,21 @@ def grade(submission: Path, results_path: Path = DEFAULT_RESULTS, sandbox_uid: i
     results_path.parent.mkdir(parents=True, exist_ok=True)
     (results_path.parent / "feedback.png").unlink(missing_ok=True)
     code = handin.resolve(submission)
-    extra = {results_format.ISOLATION: isolation_mode(), results_format.LIMITS: limits_mode()}
     flags: set[str] = set()
     if code.source is None:
         tests, output = zero_tests(code.note, "handin.not_gradable"), ""
+        extra = {results_format.ISOLATION: isolation_mode(), results_format.LIMITS: limits_mode()}
     else:
-        scratch = Path(tempfile.mkdtemp(prefix="vae-grade-"))
+        # One sandbox: its isolation mode and its control group are the grading's (not probed again).
+        sandbox = Sandbox(code.source, sandbox_uid, threads, modules=code.modules)
+        extra = {results_format.ISOLATION: sandbox.mode, results_format.LIMITS: sandbox.limits_mode}
         try:
-            vae_py = scratch / "vae.py"
-            vae_py.write_bytes(code.source)
-            sandbox = Sandbox(vae_py, sandbox_uid, threads, modules=code.modules)
-            try:
-                if extra[results_format.ISOLATION] == "uid":
-                    protect_repository(sandbox.uid)
-                sandbox.launch()  # the worker imports torch while pytest starts here
-                tests = run_hidden_tests(sandbox, results_path.parent)
-            finally:
-                sandbox.close()  # every process of the submission is gone before results are written
+            if sandbox.mode == "uid":
+                protect_repository(sandbox.uid)
+            sandbox.launch()  # the worker imports torch while pytest starts here
+            tests = run_hidden_tests(sandbox, results_path.parent)
         finally:
-            remove_tree(scratch)
+            sandbox.close()  # every process of the submission is gone before results are written
         if sandbox.library_failure:  # no score: the grading machine is broken, not the submission
             raise GraderError(str(sandbox.library_failure))
         output = "\n".join(filter(None, [code.note, sandbox_output_note(sandbox)]))

@@ -1,6 +1,6 @@
 """The trusted side of the sandbox: start the worker, send it requests, read its answers.
 
-`Sandbox(submission)` copies the submission and WORKER_FILES into a fresh folder, starts
+`Sandbox(code)` writes the submission's code and copies WORKER_FILES into a fresh folder, starts
 worker.py there (isolation.py says how it is kept apart, limits.py what it may use) and
 answers `call(op, header, tensors, function=...)` with an Answer, or raises SandboxFailure
 with the facts of what went wrong (its `kind`: timeout, died, memory, protocol). The
@@ -87,9 +87,11 @@ class LibraryFailure(RuntimeError):
 class Sandbox:
     """One submission's worker: started on demand, restarted after a failure."""
 
-    def __init__(self, submission: Path, uid: int | None = None, threads: int | None = None,
+    def __init__(self, code: bytes, uid: int | None = None, threads: int | None = None,
                  limits: Limits | None = None, modules: tuple[tuple[str, bytes], ...] = ()) -> None:
-        """`modules`: (name, code) of the hand-in's other files that the submission imports."""
+        """`code`: the submission's vae.py as handin.resolve read it (never read again from a path:
+        what runs is what integrity.scan read); `modules`: (name, code) of the hand-in's other
+        files that the submission imports."""
         become_subreaper()
         self.limits = limits or Limits()
         self.mode = isolation.isolation_mode()
@@ -103,7 +105,7 @@ class Sandbox:
         # elsewhere the worker's process becomes the uid before exec.
         self.private_proc = self.mode == "uid" and isolation.private_proc_works()
         self._oom_kills = 0
-        self.submission = submission
+        self.code = code
         self.modules = modules
         self.threads = threads or len(os.sched_getaffinity(0))  # parallel graders: 1 each
         self.workdir = Path(tempfile.mkdtemp(prefix="vae-sandbox-"))
@@ -135,14 +137,11 @@ class Sandbox:
     def _copy_in(self) -> None:
         for folder in ("submission", "tmp", "home"):
             (self.workdir / folder).mkdir()
-        # O_NOFOLLOW: never read through a link (it could point at the reference solution).
         # Never cut: what runs is what integrity.scan read (handin.resolve refuses larger code).
-        with open(os.open(self.submission, os.O_RDONLY | os.O_NOFOLLOW), "rb") as source:
-            code = source.read(config.SUBMISSION_MAX_BYTES + 1)
-        if len(code) > config.SUBMISSION_MAX_BYTES:
-            raise ValueError(f"{self.submission} is larger than config.SUBMISSION_MAX_BYTES: resolve it with "
+        if len(self.code) > config.SUBMISSION_MAX_BYTES:
+            raise ValueError("the code is larger than config.SUBMISSION_MAX_BYTES: resolve the hand-in with "
                              "autograder/grading/handin.py first")
-        (self.workdir / "submission" / "vae.py").write_bytes(code)
+        (self.workdir / "submission" / "vae.py").write_bytes(self.code)
         for name, module in self.modules:  # the worker's own modules are never replaced
             if not name.isidentifier() or name in SANDBOX_MODULES:
                 raise ValueError(f"{name}.py cannot go into the sandbox: resolve the hand-in with handin.py")
@@ -246,20 +245,7 @@ class Sandbox:
     # -- talking --------------------------------------------------------------------------
     def _read(self, deadline: float, expected_id: Any) -> tuple[dict[str, Any], dict]:
         """The answer to request `expected_id`; any other frame is a ProtocolError."""
-        def exactly(size: int) -> bytes:
-            data = bytearray()
-            while len(data) < size:
-                left = deadline - time.monotonic()
-                if left <= 0 or not select.select([self._ans_r], [], [], left)[0]:
-                    raise TimeoutError
-                chunk = os.read(self._ans_r, min(size - len(data), 1 << 20))
-                if not chunk:
-                    raise EOFError
-                data += chunk
-            return bytes(data)
-
-        head_len, body_len = protocol.decode_prefix(exactly(protocol.PREFIX.size))
-        header, tensors = protocol.parse_frame(exactly(head_len), exactly(body_len))
+        header, tensors = protocol.read_frame(self._ans_r, deadline)
         if header.get(protocol.ID) != expected_id:
             raise ProtocolError(f"an answer to another request (id {str(header.get(protocol.ID))[:20]!r}, "
                                 f"expected {expected_id!r})")

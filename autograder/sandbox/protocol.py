@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import struct
+import time
 from typing import Any
 
 MAGIC = b"VAEW"
@@ -268,9 +270,15 @@ def parse_frame(head: bytes, body: bytes) -> tuple[dict[str, Any], dict]:
     return header, tensors
 
 
-def read_exactly(fd: int, size: int) -> bytes:
+def read_exactly(fd: int, size: int, deadline: float | None = None) -> bytes:
+    """`size` bytes from `fd`; EOFError if it closes first. With a `deadline` (time.monotonic()),
+    TimeoutError once it passes: the trusted side never waits on a worker longer than it allows."""
     chunks, left = [], size
     while left:
+        if deadline is not None:
+            wait = deadline - time.monotonic()
+            if wait <= 0 or not select.select([fd], [], [], wait)[0]:
+                raise TimeoutError
         chunk = os.read(fd, min(left, 1 << 20))
         if not chunk:
             raise EOFError
@@ -279,10 +287,10 @@ def read_exactly(fd: int, size: int) -> bytes:
     return b"".join(chunks)
 
 
-def read_frame(fd: int) -> tuple[dict[str, Any], dict]:
-    """One whole frame from a blocking fd (the worker's side; the client reads with deadlines)."""
-    head_len, body_len = decode_prefix(read_exactly(fd, PREFIX.size))
-    return parse_frame(read_exactly(fd, head_len), read_exactly(fd, body_len))
+def read_frame(fd: int, deadline: float | None = None) -> tuple[dict[str, Any], dict]:
+    """One whole frame from `fd` (the worker blocks; the client reads with a deadline)."""
+    head_len, body_len = decode_prefix(read_exactly(fd, PREFIX.size, deadline))
+    return parse_frame(read_exactly(fd, head_len, deadline), read_exactly(fd, body_len, deadline))
 
 
 def write_frame(fd: int, header: dict[str, Any], tensors: dict | None = None) -> None:

@@ -232,7 +232,7 @@ def test_the_sandbox_refuses_code_over_the_cap_rather_than_cut_it(tmp_path, monk
     (tmp_path / "tmp").mkdir()
     (tmp_path / "vae.py").write_bytes(b"#" * 1001)
     with pytest.raises(ValueError, match="larger than config.SUBMISSION_MAX_BYTES"):
-        Sandbox(tmp_path / "vae.py")
+        Sandbox((tmp_path / "vae.py").read_bytes())
     assert os.listdir(tmp_path / "tmp") == [], "the sandbox folder was left behind"
 
 

@@ -135,7 +135,7 @@ def test_in_uid_mode_the_worker_reads_no_hand_in_named_on_a_command_line(class_f
     classmate = subprocess.Popen(["/bin/sh", "-c", "sleep 60", "grade", str(class_folder / "alice" / "vae.py")])
     monkeypatch.setattr(isolation, "isolation_mode", lambda: "uid")
     (tmp_path / "vae.py").write_text("")
-    box = Sandbox(tmp_path / "vae.py", threads=1)
+    box = Sandbox((tmp_path / "vae.py").read_bytes(), threads=1)
     try:
         assert SECRET in _reads_from_command_lines([], box.uid), "the probe must find the hand-in the old way"
         command, _ = box._command()
@@ -184,7 +184,7 @@ def test_a_uid_mode_submission_finds_no_classmates_hand_in(class_folder, tmp_pat
     monkeypatch.setattr(isolation, "isolation_mode", lambda: "uid")
     tmp_path.chmod(0o755)
     (tmp_path / "vae.py").write_text(misbehaving_vae("import torch\n" + LEAKS, LEAK_BRANCHES))
-    box = Sandbox(tmp_path / "vae.py", threads=1, limits=Limits(import_timeout_s=120, call_timeout_s=20))
+    box = Sandbox((tmp_path / "vae.py").read_bytes(), threads=1, limits=Limits(import_timeout_s=120, call_timeout_s=20))
     try:
         answer = box.call("encode", {"seed": 0}, {"x": torch.ones(1, 2)}, function="VAE.encode")
         assert answer.ok and answer.tensors["mu"].tolist() == [[0.0, 0.0]], "it read a classmate's hand-in"

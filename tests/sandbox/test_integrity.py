@@ -160,7 +160,7 @@ TAMPERS_METHODS = '''
 def _sandbox(folder: Path, source: str) -> Sandbox:
     folder.chmod(0o755)
     (folder / "vae.py").write_text(source)
-    return Sandbox(folder / "vae.py", threads=1, limits=LIMITS)
+    return Sandbox((folder / "vae.py").read_bytes(), threads=1, limits=LIMITS)
 
 
 @pytest.fixture

@@ -175,7 +175,7 @@ import sys
 from pathlib import Path
 from autograder.sandbox import protocol
 from autograder.sandbox.client import Sandbox
-sandbox = Sandbox(Path(sys.argv[1]))
+sandbox = Sandbox(Path(sys.argv[1]).read_bytes())
 try:
     sandbox.call(protocol.PARAMETERS, {"seed": 0}, None, function="VAE")
 finally:
@@ -253,7 +253,7 @@ def test_a_line_printed_by_the_submission_reaches_the_grader_though_the_worker_i
     or a short print is lost when the sandbox kills it."""
     submission = tmp_path / "vae.py"
     submission.write_text("print('a short line')\nimport torch\nclass VAE(torch.nn.Module):\n    pass\n")
-    sandbox = client.Sandbox(submission)
+    sandbox = client.Sandbox(submission.read_bytes())
     try:
         assert sandbox.call(protocol.PARAMETERS, {"seed": 0}, None, function="VAE").ok
     finally:

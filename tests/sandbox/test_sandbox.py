@@ -116,7 +116,7 @@ def submission(tmp_path_factory, misbehaving_vae) -> Path:
 
 @pytest.fixture(scope="module")
 def sandbox(submission):
-    box = Sandbox(submission, threads=1, limits=LIMITS)
+    box = Sandbox(submission.read_bytes(), threads=1, limits=LIMITS)
     box.launch()
     yield box
     box.close()
@@ -212,7 +212,7 @@ def test_files_in_a_tmp_on_tmpfs_are_held_to_the_memory_limit(submission, monkey
     """The worker writes in its own folder (TMPDIR): put there on a tmpfs, those are pages of
     memory too."""
     monkeypatch.setattr(tempfile, "tempdir", "/dev/shm")
-    box = Sandbox(submission, threads=1, limits=LIMITS)
+    box = Sandbox(submission.read_bytes(), threads=1, limits=LIMITS)
     try:
         assert box.workdir.parent == Path("/dev/shm")
         _hoards(box, TMP)
@@ -224,7 +224,7 @@ def test_files_in_a_tmp_on_tmpfs_are_held_to_the_memory_limit(submission, monkey
 @pytest.mark.skipif(isolation.isolation_mode() == "process" and cgroups.limits_mode() == "rlimit",
                     reason="the task cap needs a control group or a sandbox uid of its own")
 def test_a_thousand_threads_and_processes_are_held_to_the_task_cap(submission):
-    box = Sandbox(submission, threads=1, limits=LIMITS)
+    box = Sandbox(submission.read_bytes(), threads=1, limits=LIMITS)
     try:
         threads, processes = _encode(box, TASKS, timeout=60)[0].tolist()
         assert threads < LIMITS.tasks and processes < LIMITS.tasks, (threads, processes)
@@ -249,7 +249,7 @@ def test_a_group_is_made_below_the_graders_own_as_its_mount_shows_it(tmp_path):
 
 
 def test_a_child_that_outlives_its_call_is_killed_when_the_sandbox_closes(submission):
-    box = Sandbox(submission, threads=1, limits=LIMITS)
+    box = Sandbox(submission.read_bytes(), threads=1, limits=LIMITS)
     try:
         _encode(box, FORK)
         assert len(sandbox_processes(box.uid)) >= 2, "the worker and its forked child"
