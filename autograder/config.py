@@ -175,7 +175,7 @@ ELBO_NOTHING_LEARNT_BCE = 400.0
 ELBO_COLLAPSE_KL_BELOW = 1.0
 ELBO_KL_HUGE_ABOVE = 70.0  # 3.3 times the reference's KL; 1.7 times the swapped heads' 42
 
-# --- What feedback.png shows, in words (autograder/grading/feedback.py) ------------------------
+# --- What feedback.png shows, in words (autograder/hidden/pictures.py) -------------------------
 # A student on Gradescope or reading the commit comment never sees the picture: the elbo check's
 # message says what it shows, measured on one fixed draw of FEEDBACK_MEASURED test images, their
 # reconstructions and as many samples from the prior (the picture shows the first 8 and 16).

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from autograder import config
 from autograder.evidence import corpus
-from autograder.grading import reference
+from autograder.hidden import reference
 from autograder.hidden.checks import elbo_training
 from autograder.paths import ROOT, SOLUTIONS
 from autograder.sandbox.client import Sandbox

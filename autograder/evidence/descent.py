@@ -21,7 +21,7 @@ import torch
 from torch.utils.data import DataLoader, TensorDataset
 
 from autograder import config
-from autograder.grading import reference
+from autograder.hidden import reference
 from autograder.hidden.checks import adam_move_bound, live_entries, live_units
 
 

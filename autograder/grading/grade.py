@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from unittest import mock
 
-from autograder.grading import handin, results as results_format
+from autograder.grading import feedback, handin, results as results_format
 from autograder.grading.results import Entry, Results, build, load, maximum, valid_text, write, zero_tests
 from autograder.paths import BUILD, HIDDEN_GRADERS, ROOT
 from autograder.sandbox import integrity
@@ -43,7 +43,8 @@ def sandbox_output_note(sandbox: Sandbox) -> str:
 
 
 def run_hidden_tests(sandbox: Sandbox, feedback_dir: Path) -> list[Entry]:
-    """Run the hidden graders under pytest against `sandbox`; one results entry per test.
+    """Run the hidden graders under pytest against `sandbox`; one results entry per test, and
+    feedback.png in `feedback_dir` from what the elbo check drew.
 
     The grader's own torch runs on one thread: its computations are small, and while the worker
     trains on every core, a second OpenMP thread here makes both spin against each other (the
@@ -55,7 +56,7 @@ def run_hidden_tests(sandbox: Sandbox, feedback_dir: Path) -> list[Entry]:
 
     from autograder.grading.plugin import GradingPlugin
 
-    plugin = GradingPlugin(sandbox, feedback_dir)
+    plugin = GradingPlugin(sandbox)
     log = io.StringIO()
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
@@ -69,6 +70,9 @@ def run_hidden_tests(sandbox: Sandbox, feedback_dir: Path) -> list[Entry]:
         torch.set_num_threads(threads)
     if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED) or not plugin.items:
         raise GraderError(f"the hidden tests did not run (pytest exit code {int(code)}):\n{log.getvalue()[-3000:]}")
+    if plugin.drawn:  # the elbo check's draw: the picture is the grading's to write, not a check's
+        drawn, value = plugin.drawn
+        feedback.save_feedback(drawn, feedback_dir, value)
     return plugin.tests()
 
 

@@ -23,7 +23,7 @@ from autograder.sandbox.protocol import (DEVICE, SEED, TRAIN_ELBO, WEIGHTS_REJEC
 def elbo_training(seed: int, weights_seed: int) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
     """The request for the elbo check's training run (the calibration makes the same one): the
     header, and the initial weights the grader chose (seeded by `weights_seed`)."""
-    from autograder.grading import reference
+    from autograder.hidden import reference
 
     header = {SEED: seed, TrainElbo.EPOCHS: config.ELBO_EPOCHS, TrainElbo.BATCH_SIZE: config.ELBO_BATCH_SIZE,
               TrainElbo.LR: config.ELBO_LR}
@@ -56,7 +56,7 @@ def live_units(state: dict[str, torch.Tensor], images: torch.Tensor) -> dict[str
     """Which hidden units (fc1's, fc3's) can change what the model computes on these images: not
     zero after the ReLU on every image (dead), and some outgoing weight at least
     config.ELBO_SILENT_WEIGHT (not ignored). `state`: the weights with the protocol's prefix."""
-    from autograder.grading import reference
+    from autograder.hidden import reference
 
     model = reference.model_with(state)
     with torch.no_grad():
@@ -106,7 +106,7 @@ def noise_shape(eps: torch.Tensor) -> str:
 def descends_from(initial: dict[str, torch.Tensor], trained: dict[str, torch.Tensor]) -> tuple[str, float]:
     """The weight matrix least correlated with where training started, over the weights of the
     hidden units that are live after training (checks.live_units), and that correlation."""
-    from autograder.grading import reference
+    from autograder.hidden import reference
 
     worst = ("", float("inf"))
     live = live_units(trained, reference.test_images()[:config.ELBO_LIVE_UNIT_IMAGES])
@@ -265,7 +265,7 @@ DEVICE_MISMATCH = ("same device", "device type", "cuda", "mps")
 
 def on_meta(ask, function: str) -> dict:
     """`function` run on the `meta` device (worker.op_device): each of its runs -> "" or its error."""
-    from autograder.grading import reference
+    from autograder.hidden import reference
 
     answer = ask(DEVICE, {Device.FUNCTION: function, SEED: config.GRADER_SEEDS["device"],
                           Device.ROWS: config.DEVICE_CHECK_ROWS, Device.DIMS: list(reference.dims())},

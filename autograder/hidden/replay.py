@@ -15,7 +15,7 @@ from functools import cache
 from typing import Callable, Iterable
 
 from autograder import config
-from autograder.grading import reference
+from autograder.hidden import reference
 from autograder.sandbox.probe import LR, ProbeModel, probe_loader, probe_loss
 from autograder.sandbox.protocol import TrainProbe
 

@@ -26,7 +26,8 @@ import pytest
 import torch
 
 from autograder import config
-from autograder.grading import causes, reference
+from autograder.grading import causes
+from autograder.hidden import reference
 from autograder.hidden import mistakes
 from autograder.hidden.checks import (CheckFailed, after_own_checks, check_device, device_error, error_cause,
                                       explain_error, fail)

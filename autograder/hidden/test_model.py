@@ -8,7 +8,8 @@ import torch
 import torch.nn.functional as F
 
 from autograder import config
-from autograder.grading import causes, reference
+from autograder.grading import causes
+from autograder.hidden import reference
 from autograder.hidden.checks import after_own_checks, check_device, check_shape, close, differs, fail, tensor
 from autograder.sandbox.protocol import (DECODE, ENCODE, PARAMETERS, SEED, Decode, Device, Encode, Parameters,
                                          WeightsRejected, with_state_prefix)

@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from autograder import config
-from autograder.grading import causes, reference
+from autograder.grading import causes
+from autograder.hidden import reference
 from autograder.hidden.checks import (after_own_checks, check_device, check_finite, check_float32, check_shape, close,
                                       differs, fail, noise_shape, normal_ks_distance, tensor)
 from autograder.sandbox.protocol import GRADIENT_FLOW, REPARAMETERIZE, SEED, Device, GradientFlow, Reparameterize

@@ -13,11 +13,11 @@ from autograder import config
 from autograder.sandbox import probe
 from autograder.sandbox.protocol import (MODE_MATTERS, SEED, TRAIN_PROBE, Device, ModeMatters, TrainElbo, TrainProbe,
                                          WeightsRejected, state_in)
-from autograder.grading import causes, reference, results
+from autograder.grading import causes, results
+from autograder.hidden import pictures, reference
 from autograder.hidden.checks import (CheckFailed, after_own_checks, check_device, train_one_epoch, adam_move_bound,
                                       check_one_epoch_of_work, descends_from, elbo_training, epoch_steps, fail)
 from autograder.hidden.replay import loss_used, replay, replay_batches, replayed_loop
-from autograder.grading.feedback import save_feedback
 
 # Common mistakes, replayed on the probe to name them: letters as in replay().
 MISTAKES = {
@@ -193,9 +193,9 @@ def _check_time(call_seconds: float, evaluation_seconds: float, record) -> None:
 
 
 @pytest.mark.rubric("elbo")
-def test_one_epoch_of_your_training_reaches_a_good_test_elbo(ask, sandbox, feedback_dir, record, weights_seed):
+def test_one_epoch_of_your_training_reaches_a_good_test_elbo(ask, sandbox, picture, record, weights_seed):
     try:
-        _judge_one_epoch(ask, sandbox, feedback_dir, record, weights_seed)
+        _judge_one_epoch(ask, sandbox, picture, record, weights_seed)
     except CheckFailed as failure:
         mistake = _loop_mistake(ask)
         if mistake is None or failure.cause == mistake[1]:
@@ -216,7 +216,7 @@ def _loop_mistake(ask) -> tuple[str, str] | None:
     return _loop_signature(info)
 
 
-def _judge_one_epoch(ask, sandbox, feedback_dir, record, weights_seed) -> None:
+def _judge_one_epoch(ask, sandbox, picture, record, weights_seed) -> None:
     header, initial = elbo_training(config.ELBO_SEED, weights_seed)
     answer, call_seconds = train_one_epoch(ask, header, initial, record)
     record(results.EPOCH_SECONDS, answer.info.get(TrainElbo.EPOCH_SECONDS))
@@ -231,9 +231,10 @@ def _judge_one_epoch(ask, sandbox, feedback_dir, record, weights_seed) -> None:
     except WeightsRejected as error:
         fail(f"{error}.", "model.layers_changed")
     record(results.TEST_NEGATIVE_ELBO, value)
-    save_feedback(reference.model_with(model_state), feedback_dir, value)
+    drawn = pictures.draw(reference.model_with(model_state))
+    picture(drawn, value)  # the grading writes feedback.png from it
     if not value < config.ELBO_THRESHOLD:  # written so that NaN fails
-        diagnosis, cause = _diagnose(ask, model_state, record)
+        diagnosis, cause = _diagnose(ask, model_state, drawn, record)
         fail(f"{diagnosis} After {config.ELBO_EPOCHS} epoch of your train() (batch {config.ELBO_BATCH_SIZE}, Adam, lr "
              f"{config.ELBO_LR}), the grader measured a test loss (negative ELBO) of {value:.1f} nats per image; "
              f"at most {config.ELBO_THRESHOLD:.0f} earns the points (correct code reaches about "
@@ -253,14 +254,13 @@ def _judge_one_epoch(ask, sandbox, feedback_dir, record, weights_seed) -> None:
              "or re-initialise one, or hide other weights beside it.", "train.reinitialises_model")
 
 
-def _diagnose(ask, state: dict[str, torch.Tensor], record) -> tuple[str, str]:
+def _diagnose(ask, state: dict[str, torch.Tensor], drawn: pictures.Drawn, record) -> tuple[str, str]:
     """What the trained model's failure usually means, from measured evidence (a loss term no gradient
     flows from, then the test ELBO's two parts), then what feedback.png shows, in words and numbers:
     a student on Gradescope or reading the commit comment never sees the picture."""
-    from autograder.grading import feedback
     from autograder.hidden.test_loss import cut_terms, kl_term_right
 
-    seen = feedback.measure(feedback.draw(reference.model_with(state)))
+    seen = pictures.measure(drawn)
     record("picture", vars(seen))
     ref, alike, count = config.FEEDBACK_REFERENCE, config.FEEDBACK_ALIKE_BELOW, config.FEEDBACK_MEASURED
     if seen.finite():

@@ -8,7 +8,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from autograder.grading import causes, reference
+from autograder.grading import causes
+from autograder.hidden import reference
 from autograder.hidden import mistakes
 from autograder.paths import ROOT
 

@@ -7,7 +7,8 @@ import torch
 from PIL import Image
 
 from autograder import config
-from autograder.grading import feedback, reference
+from autograder.grading import feedback
+from autograder.hidden import pictures, reference
 from autograder.sandbox.protocol import with_state_prefix
 
 from in_process import asking
@@ -15,7 +16,7 @@ from in_process import asking
 
 def test_feedback_png_shows_the_test_images_first_then_the_model_rows(tmp_path):
     model = reference.module().VAE().eval()
-    path = feedback.save_feedback(model, tmp_path, 130.25)
+    path = feedback.save_feedback(pictures.draw(model), tmp_path, 130.25)
     picture = torch.from_numpy(numpy.asarray(Image.open(path), dtype=numpy.float32))  # (height, width) grey levels
     side = 28 * feedback.SCALE
     top = 2 * feedback.LABEL + feedback.LABEL  # title, then the first row's label
@@ -26,7 +27,7 @@ def test_feedback_png_shows_the_test_images_first_then_the_model_rows(tmp_path):
 
 
 def test_no_folder_means_no_picture():
-    assert feedback.save_feedback(reference.module().VAE(), None, float("nan")) is None
+    assert feedback.save_feedback(pictures.draw(reference.module().VAE()), None, float("nan")) is None
 
 
 class SamePicture(torch.nn.Module):
@@ -41,18 +42,18 @@ class SamePicture(torch.nn.Module):
 
 def test_the_measures_read_what_the_picture_shows():
     images = reference.sample_images(feedback.ROWS)
-    measures = feedback.measure(feedback.Drawn(images, images.clone(), images.flip(0)))
+    measures = pictures.measure(pictures.Drawn(images, images.clone(), images.flip(0)))
     assert measures.recon_error == 0 and measures.recon_spread == measures.image_spread == measures.sample_spread > 0.1
     assert measures.sample_grey == measures.image_grey < 0.2
-    same = feedback.measure(feedback.draw(SamePicture()))
+    same = pictures.measure(pictures.draw(SamePicture()))
     assert same.recon_spread == same.sample_spread == 0 and same.sample_grey == 1
     assert same.recon_error == pytest.approx(float((reference.sample_images(64) - 0.5).abs().mean()))
 
 
 def test_the_picture_is_the_first_rows_of_the_measured_draw(tmp_path):
     model = reference.module().VAE().eval()
-    drawn = feedback.draw(model)
-    path = feedback.save_feedback(model, tmp_path, 130.25)
+    drawn = pictures.draw(model)
+    path = feedback.save_feedback(drawn, tmp_path, 130.25)
     picture = torch.from_numpy(numpy.asarray(Image.open(path), dtype=numpy.float32)) / 255
     side, rows = 28 * feedback.SCALE, 2 * feedback.LABEL + feedback.LABEL
     top = rows + 2 * (feedback.LABEL + side + feedback.GAP)  # the third row: the first samples
@@ -74,7 +75,8 @@ def test_the_elbo_diagnosis_says_in_numbers_what_the_picture_shows(diagnose):
     # Weights a hundred times smaller than PyTorch's start: every picture the same grey.
     untrained = with_state_prefix({name: weight / 100 for name, weight in
                                    reference.random_weights(reference.expected_shapes(), 0).items()})
-    words, cause = diagnose(asking(reference.module().loss_function), untrained, recorded.__setitem__)
+    drawn = pictures.draw(reference.model_with(untrained))
+    words, cause = diagnose(asking(reference.module().loss_function), untrained, drawn, recorded.__setitem__)
     seen = recorded["picture"]
     assert cause == "elbo.nothing_learnt" and "feedback.png" not in words
     assert f"differ from their test images by {seen['recon_error']:.3f} per pixel on average (the reference's: " \

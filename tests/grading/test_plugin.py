@@ -52,7 +52,7 @@ def test_elbo_skipped():
 
 def run(pytester: pytest.Pytester, source: str) -> tuple[GradingPlugin, pytest.RunResult]:
     pytester.makepyfile(test_hidden=source)
-    plugin = GradingPlugin(sandbox=None, feedback_dir=None)
+    plugin = GradingPlugin(sandbox=None)
     return plugin, pytester.runpytest_inprocess("-q", "-p", "no:cacheprovider", plugins=[plugin])
 
 
@@ -127,3 +127,12 @@ def test_shares_add_up_to_the_points_exactly(points, n):
 
 def test_a_tests_name_reads_as_words():
     assert readable("test_kl_term_matches_the_closed_form") == "kl term matches the closed form"
+
+
+def test_a_check_hands_its_picture_to_the_grading_which_writes_it(pytester):
+    """The elbo check's `picture(drawn, value)` is kept for the grading (grade.py writes feedback.png
+    after the checks); nothing is kept when no check draws."""
+    plugin, _ = run(pytester, "import pytest\n\n@pytest.mark.rubric('elbo')\ndef test_draws(picture):\n"
+                              "    picture('the draw', 127.5)\n")
+    assert plugin.drawn == ("the draw", 127.5)
+    assert run(pytester, TWO_TAGS)[0].drawn is None

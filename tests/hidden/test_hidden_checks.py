@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from autograder import config
-from autograder.grading import reference
+from autograder.hidden import reference
 from autograder.hidden.checks import (CheckFailed, train_one_epoch, adam_move_bound, check_one_epoch_of_work, descends_from,
                                       noise_shape, normal_ks_distance)
 from autograder.sandbox.protocol import with_state_prefix

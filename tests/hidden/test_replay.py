@@ -1,7 +1,7 @@
 """The training-loop checks' replays (autograder/hidden/replay.py): which loop a probe run was."""
 from __future__ import annotations
 
-from autograder.grading import reference
+from autograder.hidden import reference
 from autograder.hidden.replay import replay, replayed_loop
 from autograder.sandbox.probe import probe_loss
 
