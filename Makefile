@@ -45,7 +45,7 @@ test: $(STAMP) $(DATA_STAMP) ## This repository's own tests, all of them (CI; ab
 	$(PY) -m pytest -q -n auto --dist worksteal -m "not serial"
 	$(PY) -m pytest -q -m serial
 
-test-fast: $(STAMP) $(DATA_STAMP) ## The quick tests only (no grading of the corpus, no notebook runs; about 100 s).
+test-fast: $(STAMP) $(DATA_STAMP) ## The quick tests only (no grading, no sandbox start, no notebook run; about 50 s on 2 cores).
 	$(PY) -m pytest -q -m "not slow" -n auto
 
 assignment: ## Instructor: regenerate assignment/ from solutions/.

@@ -195,6 +195,7 @@ def test_the_gradebook_lists_each_students_distinct_cause_codes_sorted(tmp_path,
     assert book["bob"]["causes"] == "grader.not_run" and book["carol"]["causes"] == ""
 
 
+@pytest.mark.slow
 def test_a_crashing_or_hanging_grader_costs_only_its_own_row(tmp_path, fake):
     for student, text in {"alice": "SCORE 15", "crash": "CRASH", "hang": "SLEEP 60", "zed": "SCORE 1"}.items():
         hand_in(tmp_path / "in", student, text)

@@ -328,6 +328,7 @@ def test_a_rejected_row_is_listed_to_look_at_as_text_not_markdown(tmp_path):
 
 
 
+@pytest.mark.slow
 def test_nbgraders_formgrader_scores_export_as_a_points_file_merge_reads(tmp_path, monkeypatch):
     from nbgrader.api import Gradebook
 

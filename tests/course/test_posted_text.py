@@ -18,6 +18,7 @@ from html.parser import HTMLParser
 from types import SimpleNamespace
 
 import cmarkgfm
+import pytest
 from hypothesis import given, settings, strategies as st
 
 from autograder import config
@@ -217,6 +218,7 @@ def a_class(text: str) -> list[class_report.Student]:
             class_report.Student("carol", result(None))]
 
 
+@pytest.mark.slow
 @EXAMPLES
 @given(student_texts_that_show)
 def test_the_class_report_shows_names_errors_and_flags_as_text(student):

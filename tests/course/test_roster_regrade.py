@@ -109,6 +109,7 @@ LOGIN = st.from_regex(r"[A-Za-z0-9](?:-?[A-Za-z0-9]){0,6}", fullmatch=True)
 NAME = st.from_regex(r"[A-Za-z0-9._-]{1,14}", fullmatch=True)
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(logins=st.lists(LOGIN, max_size=8), linked=st.lists(st.booleans(), min_size=8, max_size=8),
        extra=st.lists(NAME, max_size=8), spelled=st.lists(st.sampled_from(["lower", "upper", "same"]), min_size=8,

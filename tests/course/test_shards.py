@@ -374,6 +374,7 @@ def post(fake: FakeGitHub, out: Path, monkeypatch) -> int:
     return classroom_main(["post", "--out", str(out), "--api-url", fake.url])
 
 
+@pytest.mark.slow
 def test_three_shards_merged_then_posted_are_one_unsharded_run(tmp_path, fake_grader, monkeypatch):
     bares = a_class(tmp_path)
     with FakeGitHub(bares) as fake:
@@ -399,6 +400,7 @@ def restore(kept_from: Path, into: Path) -> None:
     shutil.copy(kept_from / policy.LEDGER, into / policy.LEDGER)
 
 
+@pytest.mark.slow
 def test_the_next_sharded_run_grades_and_posts_only_the_new_push(tmp_path, fake_grader, monkeypatch):
     """As the workflow runs: each run's shards and its merge start from the kept state the last
     merge left (the cache), shards trim before uploading; a student's new push is graded once."""
@@ -429,6 +431,7 @@ def test_the_next_sharded_run_grades_and_posts_only_the_new_push(tmp_path, fake_
     assert (kept / "cat" / f"{new}.json").is_file()
 
 
+@pytest.mark.slow
 def test_a_missing_shard_costs_only_its_students_who_are_named(tmp_path, fake_grader, monkeypatch, capsys):
     bares = a_class(tmp_path)
     with FakeGitHub(bares) as fake:

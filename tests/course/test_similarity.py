@@ -350,6 +350,7 @@ def test_copies_of_the_reference_keep_too_few_fingerprints_to_be_paired():
     assert listed([copy, prints("y", REFERENCE)]) == set()
 
 
+@pytest.mark.slow
 def test_copies_of_the_corpus_variants_are_found_exactly_when_they_keep_enough_of_their_own():
     """The corpus's correct variants are the reference with one edit: a copy of one is found when the
     edit leaves at least SIMILARITY_MIN_SHARED fingerprints of its own, missed otherwise (80 of 120
@@ -413,6 +414,7 @@ def test_a_class_folder_pairs_the_planted_copies_and_skips_what_cannot_be_read(p
     assert similarity.similarity(planted_class) == found.pairs
 
 
+@pytest.mark.slow
 def test_the_class_report_ends_with_the_section_its_csv_and_its_figure(planted_class, tmp_path):
     from autograder.course import class_report  # noqa: PLC0415 - the report's own module, as grade-all calls it
     out = tmp_path / "out"

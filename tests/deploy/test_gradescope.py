@@ -86,6 +86,7 @@ def test_zip_carries_only_what_grading_needs(autograder_zip):
          "autograder/authoring/", "autograder/evidence/", "tests/", ".venv/", "build/", "assignment/", ".git/"))]
 
 
+@pytest.mark.slow
 def test_every_module_in_the_zip_imports_from_the_zip_alone(autograder_zip, tmp_path):
     with zipfile.ZipFile(autograder_zip) as archive:
         archive.extractall(tmp_path)
@@ -220,6 +221,7 @@ def test_run_autograder_hands_the_upload_itself_to_the_grader(autograder_root):
     (["model.py", "notes.txt"], "No vae.py was found in what you handed in; it held model.py, notes.txt"),
     (["a/vae.py", "b/vae.py"], "Hand in exactly one"),
 ])
+@pytest.mark.slow
 def test_run_autograder_explains_an_upload_with_nothing_to_grade(autograder_root, files, words):
     for name in files:
         write(autograder_root / "submission" / name)

@@ -229,6 +229,7 @@ def test_a_broken_zip_is_named(tmp_path):
 # --- make grade passes what was handed in as one path ------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["x; touch F", "-x", "it's \"mine\" (v2)"])
 def test_make_grade_passes_a_hand_in_with_odd_characters_as_one_path(tmp_path, name):
     handed_in = write(tmp_path / name / "model.py").parent

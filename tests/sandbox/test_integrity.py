@@ -180,6 +180,7 @@ def _decode(box: Sandbox) -> None:
     box.call(protocol.DECODE, {"seed": 0}, {"z": torch.zeros(1, 2)}, function="VAE.decode")
 
 
+@pytest.mark.slow
 def test_an_answer_computed_while_an_operation_was_swapped_is_refused_and_the_swap_undone(tampering):
     _encode(tampering, ANSWER)
     _decode(tampering)
@@ -193,6 +194,7 @@ def test_an_answer_computed_while_an_operation_was_swapped_is_refused_and_the_sw
     assert answer.tensors["recon"].tolist() == [[1.0, 1.0]]  # the submission's own decode, not the forged one
 
 
+@pytest.mark.slow
 def test_shared_memory_still_open_at_the_end_is_flagged(tmp_path, misbehaving_vae):
     box = _sandbox(tmp_path, misbehaving_vae(TAMPERS_PRELUDE, TAMPERS_BRANCHES, TAMPERS_METHODS))
     try:
@@ -203,6 +205,7 @@ def test_shared_memory_still_open_at_the_end_is_flagged(tmp_path, misbehaving_va
     assert box.flags == {SHARED_MEMORY_OPEN}
 
 
+@pytest.mark.slow
 def test_a_frame_for_another_request_is_flagged_as_a_protocol_anomaly(tampering):
     with pytest.raises(SandboxFailure):
         _encode(tampering, FORGE)
@@ -276,6 +279,7 @@ ATTACK_BRANCHES = "".join(f"        if mode == {number}:\n            try:\n{tex
                           for number, code in enumerate(ATTACKS.values(), start=1))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("attack", list(ATTACKS))
 def test_tampering_with_the_workers_copies_code_or_frames_is_flagged_or_forges_nothing(tmp_path, misbehaving_vae,
                                                                                      attack):

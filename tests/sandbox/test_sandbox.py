@@ -128,11 +128,13 @@ def _fails(sandbox: Sandbox, mode: int, function: str, timeout: float | None = N
     return caught.value
 
 
+@pytest.mark.slow
 def test_an_honest_call_answers_with_the_submissions_tensors(sandbox):
     assert _encode(sandbox, ANSWER).tolist() == [[0.0, 0.0]]
     assert sandbox.mode == isolation.isolation_mode()
 
 
+@pytest.mark.slow
 def test_a_call_past_its_time_limit_is_a_timeout_and_the_function_is_not_called_again(sandbox):
     start = time.monotonic()
     failure = _fails(sandbox, SLEEP, "sleeps")
@@ -142,12 +144,14 @@ def test_a_call_past_its_time_limit_is_a_timeout_and_the_function_is_not_called_
     assert _encode(sandbox, ANSWER).tolist() == [[0.0, 0.0]]  # a fresh worker for the others
 
 
+@pytest.mark.slow
 def test_an_exit_in_the_submission_is_reported_with_its_status(sandbox):
     failure = _fails(sandbox, EXIT, "exits")
     assert (failure.kind, failure.exit_code) == ("died", 3)
     assert _encode(sandbox, ANSWER).tolist() == [[0.0, 0.0]]
 
 
+@pytest.mark.slow
 def test_memory_past_the_limit_is_stopped_and_reported(sandbox):
     failure = _fails(sandbox, ALLOCATE, "allocates", timeout=60)  # the watchdog, not the clock, stops it
     assert (failure.kind, failure.limit_mb) == ("memory", LIMITS.memory_mb)
@@ -162,6 +166,7 @@ def test_printing_is_kept_to_its_head_and_tail(sandbox):
     assert "bytes not shown" in text and len(text) <= LIMITS.output_kb * 1024 + 100
 
 
+@pytest.mark.slow
 def test_a_forged_answer_costs_only_its_own_request(sandbox):
     starts = sandbox.starts
     failure = _fails(sandbox, FORGE, "forges")
@@ -170,6 +175,7 @@ def test_a_forged_answer_costs_only_its_own_request(sandbox):
     assert sandbox.starts == starts + 1
 
 
+@pytest.mark.slow
 def test_a_frame_after_the_answer_never_lands_on_a_later_request(sandbox):
     starts = sandbox.starts
     assert _encode(sandbox, LATE_FRAME).tolist() == [[14.0, 14.0]]
@@ -201,12 +207,14 @@ def _hoards(sandbox: Sandbox, mode: int) -> None:
     assert _encode(sandbox, ANSWER).tolist() == [[0.0, 0.0]]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", [MEMFD, SHM], ids=["memfd", "dev_shm"])
 def test_memfd_and_shm_files_are_held_to_the_memory_limit(sandbox, mode):
     _hoards(sandbox, mode)
     assert not list(Path("/dev/shm").glob("hoard*")), "the worker's /dev/shm was the grader's"
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(cgroups.limits_mode() == "rlimit", reason="the watchdog does not count the worker's own folder")
 def test_files_in_a_tmp_on_tmpfs_are_held_to_the_memory_limit(submission, monkeypatch):
     """The worker writes in its own folder (TMPDIR): put there on a tmpfs, those are pages of
@@ -221,6 +229,7 @@ def test_files_in_a_tmp_on_tmpfs_are_held_to_the_memory_limit(submission, monkey
     assert not box.workdir.exists()
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(isolation.isolation_mode() == "process" and cgroups.limits_mode() == "rlimit",
                     reason="the task cap needs a control group or a sandbox uid of its own")
 def test_a_thousand_threads_and_processes_are_held_to_the_task_cap(submission):
@@ -248,6 +257,7 @@ def test_a_group_is_made_below_the_graders_own_as_its_mount_shows_it(tmp_path):
     assert cgroups._below(tmp_path, "/", "/missing") is None
 
 
+@pytest.mark.slow
 def test_a_child_that_outlives_its_call_is_killed_when_the_sandbox_closes(submission):
     box = Sandbox(submission.read_bytes(), threads=1, limits=LIMITS)
     try:
