@@ -22,78 +22,15 @@ from torch.nn import functional as F
 from torch.utils.data import DataLoader, TensorDataset
 
 import graded
+from checking import BATCH, call, check_shape, close, expect, first_match, images, near, runs_on_meta
 
 vae = graded.load()  # vae.py, or what vae.ipynb runs if its cell 'vae-code' holds code: what is graded
-
-BATCH = 4
-TOLERANCES = {"rtol": 1e-4, "atol": 1e-4}  # float32 rounding, not a mistake
-
-
-def call(name: str, function, *args):
-    """Run one of your functions; one that raises fails naming it (and the function to write)."""
-    try:
-        return function(*args)
-    except NotImplementedError as error:
-        message = f"calling {name}: {error}"
-    except Exception as error:  # any error of the student's code becomes a message, not a traceback
-        message = f"calling {name} raised {type(error).__name__}: {str(error)[:300]}"
-        if name == "loss_function" and ("size" in str(error) or "shape" in str(error)):
-            message += (" Hint: x may come as (B, 1, 28, 28) images: flatten it like recon_x, "
-                        "(B, 784), before comparing them.")
-    pytest.fail(message, pytrace=False)
-
-
-def expect(ok: bool, message: str) -> None:
-    """Fail with `message` (what was expected, what you gave, a hint) unless `ok`."""
-    if not ok:
-        pytest.fail(message, pytrace=False)
-
-
-def close(got: torch.Tensor, expected: torch.Tensor, rtol: float = TOLERANCES["rtol"],
-          atol: float = TOLERANCES["atol"]) -> bool:
-    """Same shape and values within tolerance; NaN or infinity is never close."""
-    if not isinstance(got, torch.Tensor):
-        return False
-    got, expected = got.detach().double(), expected.detach().double()
-    return got.shape == expected.shape and bool(torch.isfinite(got).all()) and torch.allclose(
-        got, expected, rtol=rtol, atol=atol)
-
-
-def near(got: float, expected: float, rtol: float = 1e-3, atol: float = 1e-3) -> bool:
-    return abs(got - expected) <= atol + rtol * abs(expected)  # False for NaN
 
 
 @pytest.fixture
 def model() -> vae.VAE:
     torch.manual_seed(0)
     return vae.VAE().train()
-
-
-def images(batch: int = BATCH, seed: int = 1) -> torch.Tensor:
-    return torch.rand(batch, 1, 28, 28, generator=torch.Generator().manual_seed(seed))
-
-
-def check_shape(what: str, tensor, expected: tuple[int, ...]) -> None:
-    expect(isinstance(tensor, torch.Tensor), f"{what} should be a tensor, got {type(tensor).__name__}")
-    expect(tuple(tensor.shape) == expected, f"{what} should have shape {expected}, got {tuple(tensor.shape)}")
-
-
-def first_match(got: torch.Tensor, candidates: dict[str, torch.Tensor]) -> str:
-    """The hint of the first mistaken formula that `got` matches, or "" when none does."""
-    return next((hint for hint, value in candidates.items() if close(got, value)), "")
-
-
-def runs_on_meta(name: str, function, *inputs, hint: str,
-                 problem: str = "creates a tensor on the CPU whatever the input's device") -> None:
-    """Run `function` on the inputs moved to the `meta` device (shapes without data, on any
-    machine): a tensor made on the CPU, mixed with them, raises there as on a GPU. Any other error
-    is not this check's (the function ran on the CPU first)."""
-    try:
-        function(*(item.to("meta") if isinstance(item, (torch.Tensor, nn.Module)) else item for item in inputs))
-    except Exception as error:  # only a device mismatch is this check's business
-        text = f"{type(error).__name__}: {error}"
-        expect(not ("meta" in text and "cpu" in text.lower() and "device" in text),
-               f"{name} {problem}, so it fails on a GPU ({text[:160]}). Hint: {hint}")
 
 
 # --- encode and decode: the formulas of their docstrings, with your model's own weights -------

@@ -2,7 +2,7 @@
 
 Importing torch once instead of once per folder makes a corpus run take seconds, not minutes.
 Usage: python tests/public_checks_runner.py RESULTS.json FOLDER...; each FOLDER holds a
-`vae.py` (or a notebook), `test_public.py` and `graded.py`. RESULTS.json maps each folder to {test name: failure text or
+`vae.py` (or a notebook), `test_public.py`, `checking.py` and `graded.py`. RESULTS.json maps each folder to {test name: failure text or
 null}. tests/homework/test_public_checks.py calls it.
 """
 from __future__ import annotations

@@ -24,6 +24,7 @@ EXPECTED_FILES = {
         "train-images-idx3-ubyte", "train-labels-idx1-ubyte",
         "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")),
     "assignment/vae.py", "assignment/common.py", "assignment/graded.py", "assignment/test_public.py",
+    "assignment/checking.py",
 }
 
 

@@ -177,7 +177,7 @@ def test_make_check_checks_what_is_graded(tmp_path):
     folders = []
     for name in MIXTURES:
         folder = hand_in(tmp_path / name, name)
-        for file in ("test_public.py", "graded.py", "common.py"):
+        for file in ("test_public.py", "checking.py", "graded.py", "common.py"):
             shutil.copyfile(SOLUTIONS / file, folder / file)
         folders.append(folder)
     out = tmp_path / "public.json"

@@ -15,7 +15,7 @@ import pytest
 
 from autograder.authoring.markers import stub_message
 from autograder.config import STUDENT_FUNCTIONS as STUBBED
-from autograder.paths import ASSIGNMENT, SOLUTIONS
+from autograder.paths import ASSIGNMENT, ROOT, SOLUTIONS
 
 
 @dataclass
@@ -104,7 +104,7 @@ def test_public_checks_catch_a_decoder_without_sigmoid(python, tmp_path):
 
 # --- The corpus: every single-function mistake that needs no training fails `make check` ------
 
-RUNNER = Path(__file__).with_name("public_checks_runner.py")
+RUNNER = ROOT / "tests" / "public_checks_runner.py"
 # The function a student writes -> its rubric tags, and the public checks (by name) about it.
 FUNCTIONS = {
     "VAE.encode": ({"encode"}, ("test_encode", "test_forward")),
@@ -170,7 +170,7 @@ def run_on_corpus(python: str, folder: Path, names: list[str]) -> dict[str, dict
     from autograder.evidence.corpus import build
 
     for name in names:
-        for file in ("test_public.py", "graded.py"):  # the checks import what is graded through graded.py
+        for file in ("test_public.py", "checking.py", "graded.py"):  # what is graded comes through graded.py
             shutil.copyfile(SOLUTIONS / file, build(name, folder).with_name(file))
     results = folder / "results.json"
     start = time.perf_counter()
