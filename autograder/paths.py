@@ -14,6 +14,16 @@ SANDBOX = AUTOGRADER / "sandbox"
 DEPLOY = AUTOGRADER / "deploy"
 DATA = ROOT / "data"
 BUILD = ROOT / "build"
+# Where each command writes by default (the Makefile states the same defaults for its targets).
+GRADE_RESULTS = BUILD / "grade" / "results.json"  # make grade
+GRADE_ALL_OUT = BUILD / "grade-all"  # make grade-all, make similarity, the hand-graded points' gradebook
+GRADE_CLASS_OUT = BUILD / "grade-class"  # make grade-class
+RELEASE_OUT = BUILD / "release"  # make release
+AUTOGRADER_ZIP = BUILD / "autograder.zip"  # make autograder-zip
+CALIBRATION_REPORT = ROOT / "docs" / "calibration.md"  # make calibrate
+# This repository's test submissions: the corpus (one edit each of the reference) and the ports.
+CORPUS_FILE = ROOT / "tests" / "submissions" / "corpus.toml"
+THIRDPARTY = ROOT / "tests" / "submissions" / "thirdparty"
 # What the homework is made of, in solutions/ and assignment/: these files, never these folders
 # (caches, training outputs, MNIST), wherever they sit.
 HOMEWORK_SUFFIXES = frozenset({".py", ".ipynb", ".md"})

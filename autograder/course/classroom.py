@@ -87,11 +87,11 @@ from autograder.course.membership import Member, Membership
 from autograder.course.policy import Lateness, Policy, PolicyError, Terms
 from autograder.course.grade_all import JOB_TIMEOUT_S, Command, Outcome, discover, grade_all, write_gradebook
 from autograder.grading import results as results_format, student_text
-from autograder.paths import BUILD
+from autograder.paths import GRADE_CLASS_OUT
 
 CONTEXT = "autograder"  # the commit status's name; the student workflow looks for it
 TOKEN_ENV = "CLASSROOM_TOKEN"
-DEFAULT_OUT = BUILD / "grade-class"
+DEFAULT_OUT = GRADE_CLASS_OUT
 GRADED_STATES = {"success", "failure"}  # an `error` status means "not graded yet": retried
 PUSHES = {"push", "force_push", "branch_creation", "pr_merge", "merge_queue_merge"}  # activities that bring commits
 ACTIVITY_PAGES = 50  # of 100 activities each: GitHub's record of a term's pushes to one repository

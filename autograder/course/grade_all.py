@@ -47,9 +47,9 @@ from autograder.course import class_report, gradebook as gradebook_format, manua
 from autograder.course.gradebook import (AUTO, MANUAL_COMMENT, MANUAL_PROBLEM, STUDENT, SUMMARY, TOTAL, safe_cell,
                                          write as write_gradebook)
 from autograder.grading import handin, results as results_format, student_text
-from autograder.paths import BUILD, DEPLOY, ROOT
+from autograder.paths import DEPLOY, GRADE_ALL_OUT, ROOT
 
-DEFAULT_OUT = BUILD / "grade-all"
+DEFAULT_OUT = GRADE_ALL_OUT
 WORKFLOW = Path(".github") / "workflows" / "autograde.yml"
 WORKFLOW_TEMPLATE = DEPLOY / "release_files" / "autograde.yml"
 # A backstop for a grader process that hangs: the grader enforces its own per-call limits,

@@ -42,10 +42,10 @@ from pathlib import Path
 from autograder.course import gradebook as gradebook_format
 from autograder.course.gradebook import COMPLETE, safe_cell
 from autograder.grading import student_text
-from autograder.paths import BUILD, SOLUTIONS
+from autograder.paths import GRADE_ALL_OUT, SOLUTIONS
 
 NOTEBOOK = SOLUTIONS / "vae.ipynb"
-GRADEBOOK = BUILD / "grade-all" / gradebook_format.FILE
+GRADEBOOK = GRADE_ALL_OUT / gradebook_format.FILE
 POINTS_FILE = "manual.csv"  # the default, beside the gradebook
 STUDENT, COMMENT = "student", "comment"  # the points file's other columns
 POINTS_MAX_BYTES = 4 << 20  # a class of thousands with long comments fits many times over

@@ -73,12 +73,12 @@ from matplotlib.figure import Figure
 from autograder import config, files
 from autograder.course import grade_all, gradebook
 from autograder.grading import handin, student_text
-from autograder.paths import ASSIGNMENT, BUILD, SOLUTIONS
+from autograder.paths import ASSIGNMENT, GRADE_ALL_OUT, SOLUTIONS
 
 PAIRS_CSV = "similar_pairs.csv"
 FIGURE = "report-similarity.png"
 SECTION = "similarity.md"  # the CLI's own page: the class report's section, alone
-DEFAULT_OUT = BUILD / "grade-all"
+DEFAULT_OUT = GRADE_ALL_OUT
 RANGES_SHOWN = 4  # matched line ranges shown per side of a pair in the report (the CSV has them all)
 NAMES_SHOWN = 30  # hand-ins named in one sentence, then "and N more"
 CELL_CHARS = 300  # of a student's name, or a reason, in a table cell

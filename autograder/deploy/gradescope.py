@@ -51,7 +51,7 @@ from typing import Any
 
 from autograder import config
 from autograder.grading import causes, results
-from autograder.paths import BUILD, DEPLOY, ROOT, SKIP_DIRS
+from autograder.paths import AUTOGRADER_ZIP, DEPLOY, ROOT, SKIP_DIRS
 
 ENTRY_POINTS = DEPLOY / "gradescope_files"
 DEFAULT_ROOT = Path("/autograder")
@@ -261,7 +261,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
     zip_command = commands.add_parser("zip", help="write the autograder zip to upload to Gradescope")
-    zip_command.add_argument("--out", type=Path, default=BUILD / "autograder.zip")
+    zip_command.add_argument("--out", type=Path, default=AUTOGRADER_ZIP)
     run_command = commands.add_parser("run", help="grade one upload (run_autograder calls this)")
     run_command.add_argument("--root", type=Path, default=DEFAULT_ROOT, help="Gradescope's /autograder")
     args = parser.parse_args(argv)

@@ -19,7 +19,7 @@ import shutil
 from pathlib import Path
 
 from autograder import config
-from autograder.paths import ASSIGNMENT, AUTOGRADER, DEPLOY, ROOT, SOLUTIONS, homework_files
+from autograder.paths import ASSIGNMENT, AUTOGRADER, DEPLOY, RELEASE_OUT, ROOT, SOLUTIONS, homework_files
 from autograder.authoring.markers import find_leaks, readable_text, solution_regions, stub_source
 
 TEMPLATES = DEPLOY / "release_files"
@@ -185,7 +185,7 @@ def build(out: Path, root: Path = ROOT) -> list[Path]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=ROOT / "build" / "release")
+    parser.add_argument("--out", type=Path, default=RELEASE_OUT)
     args = parser.parse_args()
     try:
         files = build(args.out.resolve())

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from autograder import config
 from autograder.grading import results
-from autograder.paths import ROOT, SOLUTIONS
+from autograder.paths import ASSIGNMENT, ROOT, SOLUTIONS
 
 GRADE_TARGET_S = 15.0  # a correct submission, end to end, on a 2-core CPU
 OVERHEAD_TARGET = 1.25  # grading time / plain script time
@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> None:
             wall, epoch = time_plain()
             plain_s.append(wall)
             plain_epochs.append(epoch)
-            stubs_s.append(time_grading(ROOT / "assignment" / "vae.py", Path(tmp))[0])
+            stubs_s.append(time_grading(ASSIGNMENT / "vae.py", Path(tmp))[0])
     median = statistics.median
     print(f"isolation: {results.isolation(solution)}, training device: {results.train_device(solution)}, "
           f"median of {args.repeat}")

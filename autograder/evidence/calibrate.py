@@ -17,7 +17,7 @@ from autograder import config
 from autograder.evidence import corpus
 from autograder.hidden import reference
 from autograder.hidden.checks import elbo_training
-from autograder.paths import ROOT, SOLUTIONS
+from autograder.paths import CALIBRATION_REPORT, SOLUTIONS
 from autograder.sandbox.client import Sandbox
 from autograder.sandbox.protocol import TRAIN_ELBO, TrainElbo
 
@@ -96,7 +96,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=10, help="training seeds per correct implementation")
     parser.add_argument("--buggy-seeds", type=int, default=3)
-    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "calibration.md")
+    parser.add_argument("--out", type=Path, default=CALIBRATION_REPORT)
     parser.add_argument("--report-only", action="store_true",
                         help="re-render --out from its own table against the current threshold (no training)")
     args = parser.parse_args()

@@ -15,9 +15,8 @@ from pathlib import Path
 from autograder import config
 from autograder.authoring.markers import without_markers
 from autograder.grading.results import by_tag
-from autograder.paths import ROOT, SOLUTIONS
+from autograder.paths import CORPUS_FILE, SOLUTIONS
 
-CORPUS_FILE = ROOT / "tests" / "submissions" / "corpus.toml"
 _DOCSTRING = re.compile(r'\A"""(.*?)"""\n', re.S)
 REST = "Everything not mentioned is the reference solution (solutions/vae.py), markers removed.\n"
 # The text each variant's docstring ends with, by kind: said here once, not in every `why`.

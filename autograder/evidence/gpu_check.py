@@ -25,9 +25,8 @@ from pathlib import Path
 from autograder import config
 from autograder.evidence import bench, corpus
 from autograder.grading import results
-from autograder.paths import ROOT, SOLUTIONS
+from autograder.paths import ASSIGNMENT, SOLUTIONS, THIRDPARTY
 
-THIRDPARTY = ROOT / "tests" / "submissions" / "thirdparty"
 OVERHEAD_TARGET = 1.10  # grading / plain script on a GPU (issue: CUDA's start-up overlapped, never twice)
 DEVICE_CAUSE = "device."
 
@@ -67,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
         score = results.score(reference)
         rows.append(("reference: score", f"{score:g} / {results.RUBRIC_MAXIMUM:g} in {seconds:.1f} s",
                      score == results.RUBRIC_MAXIMUM))
-        stubs = bench.time_grading(ROOT / "assignment" / "vae.py", folder)[1]
+        stubs = bench.time_grading(ASSIGNMENT / "vae.py", folder)[1]
         guard = config.RUBRIC["parameter_count"][0]
         rows.append(("stubs: score", f"{results.score(stubs):g} (expected {guard:g})", results.score(stubs) == guard))
         for name, (submission, spec) in device_cases(folder / "cases").items():

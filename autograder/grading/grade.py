@@ -22,13 +22,13 @@ from unittest import mock
 
 from autograder.grading import feedback, handin, results as results_format
 from autograder.grading.results import Entry, Results, build, load, maximum, valid_text, write, zero_tests
-from autograder.paths import BUILD, HIDDEN_GRADERS, ROOT
+from autograder.paths import ASSIGNMENT, GRADE_RESULTS, HIDDEN_GRADERS
 from autograder.sandbox import integrity
 from autograder.sandbox.cgroups import limits_mode
 from autograder.sandbox.client import Sandbox
 from autograder.sandbox.isolation import IsolationError, isolation_mode, protect_repository
 
-DEFAULT_RESULTS = BUILD / "grade" / "results.json"
+DEFAULT_RESULTS = GRADE_RESULTS
 
 
 class GraderError(RuntimeError):
@@ -153,7 +153,7 @@ def table(results: Results) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Grade one submission of the VAE homework.")
-    parser.add_argument("--submission", type=Path, default=ROOT / "assignment", help="folder, .py, notebook or zip")
+    parser.add_argument("--submission", type=Path, default=ASSIGNMENT, help="folder, .py, notebook or zip")
     parser.add_argument("--results", type=Path, default=DEFAULT_RESULTS, help="where to write results.json")
     parser.add_argument("--sandbox-uid", type=int, default=None, help="uid that runs the submission (as root)")
     parser.add_argument("--threads", type=int, default=None, help="CPU threads for the submission (default: all)")

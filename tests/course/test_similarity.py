@@ -29,9 +29,8 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from autograder import config
 from autograder.course import similarity
-from autograder.paths import ASSIGNMENT, ROOT, SOLUTIONS
+from autograder.paths import ASSIGNMENT, SOLUTIONS, THIRDPARTY
 
-THIRDPARTY = ROOT / "tests" / "submissions" / "thirdparty"
 MANIFEST = tomllib.loads((THIRDPARTY / "manifest.toml").read_text())
 PORTS = {name: (THIRDPARTY / f"{name}.py").read_text() for name in MANIFEST}
 CORRECT = sorted(name for name, spec in MANIFEST.items() if spec["kind"] == "correct")

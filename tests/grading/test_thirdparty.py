@@ -13,12 +13,12 @@ import tomllib
 import pytest
 import torch
 
-from autograder.paths import ROOT, SOLUTIONS
+from autograder.paths import SOLUTIONS, THIRDPARTY
 
 from expectations import FULL, check_feedback, check_tags, messages
 from gradings import graded
 
-FOLDER = ROOT / "tests" / "submissions" / "thirdparty"
+FOLDER = THIRDPARTY
 PORTS = tomllib.loads((FOLDER / "manifest.toml").read_text())
 
 
