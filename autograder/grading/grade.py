@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from unittest import mock
 
-from autograder.grading import feedback, handin, results as results_format
+from autograder.grading import handin, results as results_format
 from autograder.grading.results import Entry, Results, build, load, maximum, valid_text, write, zero_tests
 from autograder.paths import ASSIGNMENT, GRADE_RESULTS, HIDDEN_GRADERS
 from autograder.sandbox import integrity
@@ -54,6 +54,7 @@ def run_hidden_tests(sandbox: Sandbox, feedback_dir: Path) -> list[Entry]:
     import pytest
     import torch
 
+    from autograder.grading import feedback
     from autograder.grading.plugin import GradingPlugin
 
     plugin = GradingPlugin(sandbox)
