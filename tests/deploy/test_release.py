@@ -45,10 +45,15 @@ def release_copy(release, tmp_path) -> Path:
     return copy
 
 
+# The environment of the release's own make: without the variables of a make that runs these tests
+# (`make test X=y` hands X=y to every make below it through MAKEFLAGS, over what a test sets).
+ENV = {name: value for name, value in os.environ.items() if name not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
+
+
 def make(release: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
     """Run the release's own Makefile with this repository's Python (no reinstall of torch)."""
     return subprocess.run(["make", "--no-print-directory", "-C", str(release), *args, f"PY={sys.executable}"],
-                          capture_output=True, text=True, timeout=timeout)
+                          capture_output=True, text=True, timeout=timeout, env=ENV)
 
 
 def text_files(release: Path) -> dict[Path, str]:
@@ -312,7 +317,7 @@ def test_workflow_runs_the_public_checks_with_the_release_makefile(release):
 def test_workflow_summary_table_names_each_unwritten_function(release, tmp_path):
     junit = tmp_path / "public.xml"
     run = subprocess.run(["make", "--no-print-directory", "-C", str(release), "check", f"PY={sys.executable}"],
-                   capture_output=True, text=True, env={**os.environ, "PYTEST_ADDOPTS": f"--junitxml={junit}"})
+                   capture_output=True, text=True, env={**ENV, "PYTEST_ADDOPTS": f"--junitxml={junit}"})
     script = step(release, "Show the public checks")["run"]
     assert script.startswith('python3 - "$RUNNER_TEMP/public.xml" >> "$GITHUB_STEP_SUMMARY" <<\'EOF\'\n')
     code = script.split("\n", 1)[1].rsplit("EOF", 1)[0]
