@@ -34,6 +34,7 @@ if __name__ == "__main__":  # run as a script by grade_all: the repository's mod
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from autograder import config  # noqa: E402
+from autograder.course.grade_all import grade_command  # noqa: E402
 from autograder.grading import handin  # noqa: E402
 from autograder.paths import ROOT  # noqa: E402
 from autograder.sandbox.isolation import UID_RANGE  # noqa: E402
@@ -156,8 +157,8 @@ def _not_strict_json(constant: str) -> None:
 
 def command(folder: Path, results: Path, uid: int | None, threads: int | None = None) -> list[str]:
     """grade_all's `command`: this file as a script, in place of the grader's command line."""
-    argv = [sys.executable, str(Path(__file__).resolve()), f"--submission={folder}", f"--results={results}"]
-    return argv + (["--sandbox-uid", str(uid)] if uid is not None else []) + (["--threads", str(threads)] if threads else [])
+    argv = grade_command(folder, results, uid, threads)  # [python, -m, the grader, its options...]
+    return [sys.executable, str(Path(__file__).resolve()), *argv[3:]]
 
 
 def main() -> int:
